@@ -1,0 +1,87 @@
+/**
+ * Minimal, strict command-line option parser shared by every command.
+ * Options are `--name value`, `--name=value` or boolean flags; repeatable options collect every value in order.
+ */
+import { UsageError } from '../errors.ts';
+
+export interface OptionSpec {
+  /** Takes a value (`--x V`) or is a flag (`--json`). */
+  readonly type: 'string' | 'flag';
+  /** May be given several times (values kept in order). */
+  readonly repeatable?: boolean;
+}
+
+export interface ParsedArgs {
+  /** Last value of each single option, every value of repeatable ones. */
+  readonly values: Map<string, string[]>;
+  readonly flags: Set<string>;
+  /** Every option in command-line order, for options whose meaning depends on position (e.g. --labels). */
+  readonly sequence: ReadonlyArray<{ name: string; value: string | true }>;
+  readonly positionals: string[];
+}
+
+export function parseArgs(argv: readonly string[], spec: Readonly<Record<string, OptionSpec>>, command: string): ParsedArgs {
+  const values = new Map<string, string[]>();
+  const flags = new Set<string>();
+  const sequence: Array<{ name: string; value: string | true }> = [];
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    const s = spec[name];
+    if (!s) {
+      const known = Object.keys(spec).map((k) => `--${k}`).join(', ');
+      throw new UsageError(`${command}: unknown option --${name} (options: ${known})`);
+    }
+    if (s.type === 'flag') {
+      if (eq >= 0) throw new UsageError(`${command}: --${name} takes no value`);
+      flags.add(name);
+      sequence.push({ name, value: true });
+      continue;
+    }
+    let value: string;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else {
+      if (i + 1 >= argv.length) throw new UsageError(`${command}: --${name} needs a value`);
+      value = argv[++i];
+    }
+    const list = values.get(name) ?? [];
+    if (!s.repeatable && list.length > 0) list.length = 0;
+    list.push(value);
+    values.set(name, list);
+    sequence.push({ name, value });
+  }
+  return { values, flags, sequence, positionals };
+}
+
+/** Last value of an option, or undefined. */
+export function opt(a: ParsedArgs, name: string): string | undefined {
+  const v = a.values.get(name);
+  return v && v.length ? v[v.length - 1] : undefined;
+}
+
+/** Value of a required option; throws a UsageError naming it. */
+export function requireOpt(a: ParsedArgs, name: string, command: string): string {
+  const v = opt(a, name);
+  if (v === undefined) throw new UsageError(`${command}: --${name} is required`);
+  return v;
+}
+
+/** Every value of a repeatable option. */
+export function optAll(a: ParsedArgs, name: string): string[] {
+  return a.values.get(name) ?? [];
+}
+
+/** Parses a finite number option (undefined when absent); `what` describes it with its unit. */
+export function numberOpt(a: ParsedArgs, name: string, command: string): number | undefined {
+  const v = opt(a, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${command}: --${name} must be a number, got "${v}"`);
+  return n;
+}

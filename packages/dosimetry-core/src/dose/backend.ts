@@ -1,0 +1,78 @@
+/**
+ * Back-end selection. A back end does the voxel work (LDM, DVK convolution, structure statistics) on the CPU
+ * (plain TypeScript, f64 accumulation; also the test oracle) or on WebGPU, with the same inputs and results.
+ */
+import { GpuError, InputError } from '../errors.ts';
+import type { Isotope } from '../units/index.ts';
+import type { Geometry } from '../volume/geometry.ts';
+import type { GridStructure } from '../volume/structure.ts';
+import type { StructureDoseStats } from '../stats/index.ts';
+import { ldmDoseCpu } from '../cpu/ldm.ts';
+import { structureStatsCpu } from '../stats/index.ts';
+
+export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
+
+export function parseBackend(text: string): BackendChoice {
+  if (text === 'auto' || text === 'webgpu' || text === 'cpu') return text;
+  throw new InputError(`unknown back end "${text}": use auto, webgpu or cpu`);
+}
+
+export interface LdmRequest {
+  readonly activityBqPerMl: Float32Array;
+  readonly densityGPerMl: number | Float32Array;
+  readonly ldmJoulePerGBq: number;
+}
+
+export interface DvkRequest {
+  readonly activityBqPerMl: Float32Array;
+  readonly densityGPerMl: number | Float32Array;
+  readonly isotope: Isotope;
+  readonly geometry: Geometry;
+  readonly tissueDensityGPerMl: number;
+  readonly onProgress?: (message: string) => void;
+}
+
+export interface StatsRequest {
+  readonly doseGy: Float32Array;
+  readonly activityBqPerMl: Float32Array;
+  readonly densityGPerMl: number | Float32Array;
+  readonly voxelVolumeMl: number;
+  readonly structures: readonly GridStructure[];
+  readonly dvhBins?: number;
+}
+
+export interface DoseBackend {
+  readonly name: 'webgpu' | 'cpu';
+  ldm(req: LdmRequest): Promise<Float32Array>;
+  dvk(req: DvkRequest): Promise<Float32Array>;
+  stats(req: StatsRequest): Promise<StructureDoseStats[]>;
+}
+
+const cpuBackend: DoseBackend = {
+  name: 'cpu',
+  ldm: async (req) => ldmDoseCpu(req),
+  dvk: async (req) => (await import('./dvk.ts')).dvkDose(req, 'cpu'),
+  stats: async (req) => structureStatsCpu(req),
+};
+
+/**
+ * 'cpu': the CPU back end. 'webgpu': WebGPU or a GpuError saying why it is unavailable.
+ * 'auto': WebGPU when an adapter exists, else the CPU.
+ */
+export async function selectBackend(choice: BackendChoice): Promise<DoseBackend> {
+  if (choice === 'cpu') return cpuBackend;
+  const gpu = await import('../gpu/index.ts');
+  const ctx = await gpu.acquireGpu();
+  if (!ctx) {
+    if (choice === 'webgpu') {
+      throw new GpuError(`--backend webgpu was asked for but no WebGPU adapter is available (${gpu.gpuUnavailableReason()}); use --backend cpu or auto`);
+    }
+    return cpuBackend;
+  }
+  return {
+    name: 'webgpu',
+    ldm: (req) => gpu.ldmDoseGpu(ctx, req),
+    dvk: async (req) => (await import('./dvk.ts')).dvkDose(req, 'webgpu'),
+    stats: (req) => gpu.structureStatsGpu(ctx, req),
+  };
+}

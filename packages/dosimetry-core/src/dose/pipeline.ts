@@ -1,0 +1,293 @@
+/**
+ * The dose pipeline: calibrated activity + structures -> voxel dose map + per-structure statistics.
+ * Model code: it never touches GPU resources itself; the back end (CPU or WebGPU) does the voxel work.
+ */
+import { InputError } from '../errors.ts';
+import { DEFAULT_LUNG_DENSITY_G_PER_ML, DEFAULT_SOFT_TISSUE_DENSITY_G_PER_ML, type Isotope, NUCLIDES, BQ_PER_GBQ } from '../units/index.ts';
+import { type Geometry, voxelCount, voxelVolumeMl, describeGrid } from '../volume/geometry.ts';
+import { maskToGrid, resampleLinear } from '../volume/resample.ts';
+import type { GridStructure, StructureMask } from '../volume/structure.ts';
+import type { Volume } from '../volume/volume.ts';
+import { type ActivityUnit, calibrateActivity, checkActivityValues } from './calibration.ts';
+import { equivalentSphereDiameterMm, splitLesions } from './lesions.ts';
+import { selectBackend, type BackendChoice, type DoseBackend } from './backend.ts';
+import type { StructureDoseStats } from '../stats/index.ts';
+
+export type StructureRole = 'liver' | 'tumor' | 'normal-liver' | 'lung' | 'perfused' | 'other';
+export type DoseMethod = 'ldm' | 'dvk';
+
+/** A segmentation as given on the command line: its masks and the file they came from. */
+export interface SegmentationInput {
+  readonly path: string;
+  readonly masks: readonly StructureMask[];
+}
+
+export interface DoseCaseOptions {
+  readonly activity: Volume;
+  readonly activityUnit: ActivityUnit;
+  readonly isotope: Isotope;
+  readonly method: DoseMethod;
+  readonly segmentations: readonly SegmentationInput[];
+  /** Structure names by role (as given by --liver, --tumor, --lung, --perfused). */
+  readonly liver: string;
+  readonly tumors?: readonly string[];
+  readonly lung?: string;
+  readonly perfused?: string;
+  /** counts: administered activity [GBq] and the structure it is normalised to (default: the liver). */
+  readonly administeredGBq?: number;
+  readonly normalizeTo?: string;
+  readonly lungShuntFraction?: number;
+  /** Hours from implant to the activity scan (bq-per-ml images are carried back to implant time). */
+  readonly scanDelayH?: number;
+  /** CT in HU on any grid; densities rho = (HU + 1000) / 1000 g/mL. */
+  readonly ct?: Volume;
+  /** Soft-tissue density [g/mL] where no CT is given (default 1.05, ../shared/PHYSICS.md). */
+  readonly tissueDensityGPerMl?: number;
+  /** Lung density [g/mL] inside the lung structure where no CT is given (default 0.30). */
+  readonly lungDensityGPerMl?: number;
+  readonly splitLesions?: boolean;
+  readonly backend?: BackendChoice;
+  /** Partial-volume mode for masks brought onto the activity grid. */
+  readonly maskMode?: 'fractional' | 'nearest';
+  /** Number of bins of the DVH histogram. */
+  readonly dvhBins?: number;
+  /** Progress messages (stderr in the CLI). */
+  readonly onProgress?: (message: string) => void;
+}
+
+export interface StructureReport extends StructureDoseStats {
+  readonly name: string;
+  readonly role: StructureRole;
+  readonly origin: string;
+  /** Fraction of the structure's volume outside the activity field of view (0..1). */
+  readonly fractionOutsideFov: number;
+  readonly densitySource: 'ct' | 'tissue-default' | 'lung-default' | 'mixed-default';
+  readonly doseMethod: DoseMethod;
+  /** Split lesions: the tumour structure they come from, and their volume-equivalent sphere diameter. */
+  readonly lesionOf?: string;
+  readonly equivalentDiameterMm?: number;
+}
+
+export interface DoseCaseResult {
+  readonly dose: Volume<Float32Array>;
+  readonly activityBqPerMl: Float32Array;
+  readonly densityGPerMl: number | Float32Array;
+  readonly structures: StructureReport[];
+  readonly backend: 'webgpu' | 'cpu';
+  readonly activityInFieldGBq: number;
+  readonly negativeActivityVoxelCount: number;
+  readonly lungShuntFraction: number;
+  readonly lungShuntFractionSource: string;
+  readonly decayFactor: number;
+  readonly warnings: string[];
+  readonly timingsMs: Record<string, number>;
+}
+
+/** Finds a mask by name across all segmentations; errors list the names that exist. */
+export function findMask(segs: readonly SegmentationInput[], name: string, role: string): StructureMask {
+  const hits: StructureMask[] = [];
+  for (const s of segs) for (const m of s.masks) if (m.name === name) hits.push(m);
+  if (hits.length === 1) return hits[0];
+  const all = segs.flatMap((s) => s.masks.map((m) => m.name));
+  if (hits.length === 0) {
+    const ci = all.filter((n) => n.toLowerCase() === name.toLowerCase());
+    const hint = ci.length ? ` (did you mean "${ci[0]}"? names are case-sensitive)` : '';
+    throw new InputError(`${role} structure "${name}" not found${hint}; the segmentations hold: ${all.map((n) => `"${n}"`).join(', ')}`);
+  }
+  throw new InputError(`structure name "${name}" appears in ${hits.length} segmentations (${hits.map((h) => h.origin).join('; ')}); rename one so that --${role} is unambiguous`);
+}
+
+/** Computes the dose map and the per-structure report of one case. */
+export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseResult> {
+  const t: Record<string, number> = {};
+  const tick = (name: string, t0: number) => (t[name] = Math.round(performance.now() - t0));
+  const progress = opts.onProgress ?? (() => {});
+  const warnings: string[] = [];
+  const grid: Geometry = opts.activity.geometry;
+  const vVoxMl = voxelVolumeMl(grid);
+  const tissueRho = opts.tissueDensityGPerMl ?? DEFAULT_SOFT_TISSUE_DENSITY_G_PER_ML;
+  const lungRho = opts.lungDensityGPerMl ?? DEFAULT_LUNG_DENSITY_G_PER_ML;
+  for (const [n, v] of [['--density', tissueRho], ['lung density', lungRho]] as const) {
+    if (!Number.isFinite(v) || v <= 0 || v > 25) throw new InputError(`${n} ${v} g/mL is not a physical density: give a value in (0, 25] g/mL`);
+  }
+  if (opts.method !== 'ldm' && opts.method !== 'dvk') throw new InputError(`unknown method "${opts.method}": use ldm or dvk`);
+
+  let t0 = performance.now();
+  const check = checkActivityValues(opts.activity.data, 'activity image');
+  if (check.negativeVoxelCount > 0) {
+    warnings.push(`${check.negativeVoxelCount} voxels of the activity image are negative (image noise); they are kept so that means stay unbiased`);
+  }
+
+  // 1. Structures named by role, and every other segment (role 'other').
+  const roleOf = new Map<StructureMask, StructureRole>();
+  const named = (name: string | undefined, role: StructureRole, optName: string) => {
+    if (name === undefined) return undefined;
+    const m = findMask(opts.segmentations, name, optName);
+    if (roleOf.has(m) && roleOf.get(m) !== role) {
+      throw new InputError(`structure "${name}" is given for two roles (${roleOf.get(m)} and ${role}); each structure has one role`);
+    }
+    roleOf.set(m, role);
+    return m;
+  };
+  const liverMask = named(opts.liver, 'liver', 'liver')!;
+  const tumorMasks = (opts.tumors ?? []).map((n) => named(n, 'tumor', 'tumor')!);
+  const lungMask = named(opts.lung, 'lung', 'lung');
+  const perfusedMask = named(opts.perfused, 'perfused', 'perfused');
+  const normalizeMask = opts.normalizeTo !== undefined ? findMask(opts.segmentations, opts.normalizeTo, 'normalize-to') : liverMask;
+
+  progress('bringing structures onto the activity grid');
+  const onGrid = new Map<StructureMask, { s: GridStructure; out: number }>();
+  const toGrid = (m: StructureMask) => {
+    let r = onGrid.get(m);
+    if (!r) {
+      const res = maskToGrid(m, grid, { mode: opts.maskMode ?? 'fractional' });
+      r = { s: res.structure, out: res.fractionOutsideFov };
+      onGrid.set(m, r);
+      if (r.out > 0.01) {
+        warnings.push(`structure "${m.name}": ${(100 * r.out).toFixed(1)} % of its volume lies outside the activity field of view and is not counted`);
+      }
+    }
+    return r;
+  };
+  const allMasks = opts.segmentations.flatMap((s) => s.masks);
+  for (const m of allMasks) toGrid(m);
+  tick('structuresMs', t0);
+
+  // 2. Calibration.
+  t0 = performance.now();
+  const cal = calibrateActivity(opts.activity, {
+    unit: opts.activityUnit,
+    isotope: opts.isotope,
+    scanDelayH: opts.scanDelayH,
+    administeredGBq: opts.administeredGBq,
+    normalizeTo: toGrid(normalizeMask).s,
+    lungShuntFraction: opts.lungShuntFraction,
+    lung: lungMask ? toGrid(lungMask).s : undefined,
+    liver: toGrid(liverMask).s,
+  });
+  warnings.push(...cal.warnings);
+  tick('calibrationMs', t0);
+
+  // 3. Density.
+  t0 = performance.now();
+  let density: number | Float32Array = tissueRho;
+  let ctOnGrid = false;
+  if (opts.ct) {
+    progress('resampling the CT onto the activity grid');
+    const hu = resampleLinear(opts.ct, grid, -1000);
+    const rho = new Float32Array(hu.length);
+    for (let n = 0; n < hu.length; n++) rho[n] = Math.max(0, (hu[n] + 1000) / 1000);
+    density = rho;
+    ctOnGrid = true;
+  } else if (lungMask) {
+    const rho = new Float32Array(voxelCount(grid)).fill(tissueRho);
+    const s = toGrid(lungMask).s;
+    for (let n = 0; n < s.voxelIndices.length; n++) {
+      const w = s.weights[n];
+      rho[s.voxelIndices[n]] = w * lungRho + (1 - w) * tissueRho;
+    }
+    density = rho;
+  }
+  tick('densityMs', t0);
+
+  // 4. Dose on the chosen back end.
+  const backend: DoseBackend = await selectBackend(opts.backend ?? 'auto');
+  progress(`computing ${opts.method.toUpperCase()} dose on the ${backend.name} back end (${describeGrid(grid)})`);
+  t0 = performance.now();
+  const cf = NUCLIDES[opts.isotope].ldmJoulePerGBq;
+  let doseGy: Float32Array;
+  if (opts.method === 'ldm') {
+    doseGy = await backend.ldm({ activityBqPerMl: cal.activityBqPerMl, densityGPerMl: density, ldmJoulePerGBq: cf });
+  } else {
+    doseGy = await backend.dvk({ activityBqPerMl: cal.activityBqPerMl, densityGPerMl: density, isotope: opts.isotope, geometry: grid, tissueDensityGPerMl: tissueRho, onProgress: progress });
+  }
+  tick('doseMs', t0);
+
+  // 5. Structures to report: every mask, derived normal liver, split lesions.
+  const entries: Array<{ s: GridStructure; role: StructureRole; out: number; lesionOf?: string; eqDiamMm?: number }> = [];
+  for (const m of allMasks) {
+    const g = toGrid(m);
+    entries.push({ s: g.s, role: roleOf.get(m) ?? 'other', out: g.out });
+  }
+  if (tumorMasks.length > 0) {
+    const liver = toGrid(liverMask).s;
+    const tumorFrac = new Float32Array(voxelCount(grid));
+    for (const tm of tumorMasks) {
+      const s = toGrid(tm).s;
+      for (let n = 0; n < s.voxelIndices.length; n++) tumorFrac[s.voxelIndices[n]] += s.weights[n];
+    }
+    const idx: number[] = [];
+    const w: number[] = [];
+    for (let n = 0; n < liver.voxelIndices.length; n++) {
+      const v = liver.voxelIndices[n];
+      const x = liver.weights[n] - Math.min(1, tumorFrac[v]);
+      if (x > 1e-6) {
+        idx.push(v);
+        w.push(x);
+      }
+    }
+    entries.push({
+      s: { name: 'Normal liver', origin: `derived: ${liverMask.name} minus ${tumorMasks.map((m) => m.name).join(', ')}`, voxelIndices: Uint32Array.from(idx), weights: Float32Array.from(w) },
+      role: 'normal-liver',
+      out: toGrid(liverMask).out,
+    });
+  }
+  if (opts.splitLesions) {
+    if (tumorMasks.length === 0) warnings.push('--split-lesions has no effect without --tumor');
+    for (const tm of tumorMasks) {
+      progress(`splitting "${tm.name}" into connected lesions`);
+      for (const lesion of splitLesions(tm)) {
+        let r: ReturnType<typeof maskToGrid>;
+        try {
+          r = maskToGrid(lesion.mask, grid, { mode: opts.maskMode ?? 'fractional' });
+        } catch {
+          warnings.push(`lesion "${lesion.mask.name}" lies outside the activity field of view; not reported`);
+          continue;
+        }
+        entries.push({ s: r.structure, role: 'tumor', out: r.fractionOutsideFov, lesionOf: tm.name, eqDiamMm: equivalentSphereDiameterMm(lesion.volumeMl) });
+      }
+    }
+  }
+
+  // 6. Statistics on the same back end.
+  progress(`statistics of ${entries.length} structures`);
+  t0 = performance.now();
+  const stats = await backend.stats({
+    doseGy,
+    activityBqPerMl: cal.activityBqPerMl,
+    densityGPerMl: density,
+    voxelVolumeMl: vVoxMl,
+    structures: entries.map((e) => e.s),
+    dvhBins: opts.dvhBins,
+  });
+  tick('statisticsMs', t0);
+
+  const structures: StructureReport[] = entries.map((e, n) => ({
+    name: e.s.name,
+    role: e.role,
+    origin: e.s.origin,
+    ...stats[n],
+    fractionOutsideFov: e.out,
+    densitySource: ctOnGrid ? 'ct' : e.role === 'lung' ? 'lung-default' : lungMask && e.role === 'other' ? 'mixed-default' : 'tissue-default',
+    doseMethod: opts.method === 'dvk' && e.role === 'lung' ? 'ldm' : opts.method,
+    ...(e.lesionOf !== undefined ? { lesionOf: e.lesionOf, equivalentDiameterMm: e.eqDiamMm } : {}),
+  }));
+
+  let fieldBq = 0;
+  for (let n = 0; n < cal.activityBqPerMl.length; n++) fieldBq += cal.activityBqPerMl[n];
+  fieldBq *= vVoxMl;
+  return {
+    dose: { geometry: grid, data: doseGy },
+    activityBqPerMl: cal.activityBqPerMl,
+    densityGPerMl: density,
+    structures,
+    backend: backend.name,
+    activityInFieldGBq: fieldBq / BQ_PER_GBQ,
+    negativeActivityVoxelCount: check.negativeVoxelCount,
+    lungShuntFraction: cal.lungShuntFraction,
+    lungShuntFractionSource: cal.lungShuntFractionSource,
+    decayFactor: cal.decayFactor,
+    warnings,
+    timingsMs: t,
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * Atomic file output: write to a temporary file in the same folder, then rename over the target.
+ * A crash or error never leaves a partial file behind.
+ */
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, basename } from 'node:path';
+import { FileError } from '../errors.ts';
+
+/** Writes `data` to `path` atomically (temp file + rename). */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new FileError(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Writes several files as one unit: each goes to a temp file first, and only when all are written are they renamed
+ * into place. On any failure every temp file is removed and no target is touched.
+ */
+export function writeFilesAtomic(files: ReadonlyArray<{ path: string; data: string | Uint8Array }>): void {
+  const temps: Array<{ tmp: string; path: string }> = [];
+  try {
+    for (const f of files) {
+      const dir = dirname(f.path);
+      mkdirSync(dir, { recursive: true });
+      const tmp = join(dir, `.${basename(f.path)}.${process.pid}.${Date.now()}.tmp`);
+      temps.push({ tmp, path: f.path });
+      writeFileSync(tmp, f.data);
+    }
+  } catch (err) {
+    for (const t of temps) rmSync(t.tmp, { force: true });
+    throw new FileError(`cannot write outputs: ${(err as Error).message}`, { cause: err });
+  }
+  for (const t of temps) renameSync(t.tmp, t.path);
+}

@@ -1,0 +1,5 @@
+export * from './geometry.ts';
+export * from './volume.ts';
+export * from './orientation.ts';
+export * from './structure.ts';
+export * from './resample.ts';

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * Makes a fresh machine (Node 20 and root, nothing else) ready to run the engine and its tests:
+ *   1. pnpm (pinned in package.json "packageManager"), installed with npm when missing;
+ *   2. the workspace's dependencies (pnpm install --frozen-lockfile) when missing or stale;
+ *   3. a software Vulkan driver for WebGPU (Mesa lavapipe from Debian backports; scripts/setup-vulkan.sh);
+ *   4. with --browser: Debian's Chromium for the browser tests.
+ * Every step is skipped when already done, so a second run takes well under a second.
+ * Plain Node (no dependencies): it runs before anything is installed.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+const strictGpu = args.has('--require-gpu') || process.env.CI === 'true';
+const log = (m) => process.stderr.write(`bootstrap: ${m}\n`);
+
+function run(cmd, argv, opts = {}) {
+  const r = spawnSync(cmd, argv, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], ...opts });
+  if (r.error) throw new Error(`${cmd} could not start: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed with exit code ${r.status}`);
+}
+
+function have(cmd, argv = ['--version']) {
+  const r = spawnSync(cmd, argv, { stdio: 'ignore' });
+  return !r.error && r.status === 0;
+}
+
+// 1. pnpm
+const pm = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager ?? 'pnpm@10';
+const pnpmVersion = pm.split('@')[1];
+let pnpmOk = false;
+try {
+  pnpmOk = execFileSync('pnpm', ['--version'], { encoding: 'utf8' }).trim().split('.')[0] === pnpmVersion.split('.')[0];
+} catch {}
+if (!pnpmOk) {
+  log(`installing pnpm ${pnpmVersion} with npm (global)`);
+  run('npm', ['install', '-g', '--no-fund', '--no-audit', '--loglevel=error', `pnpm@${pnpmVersion}`]);
+}
+
+// 2. dependencies
+const marker = join(root, 'node_modules', '.modules.yaml');
+const lock = join(root, 'pnpm-lock.yaml');
+if (!existsSync(marker) || statSync(lock).mtimeMs > statSync(marker).mtimeMs) {
+  log('installing dependencies (pnpm install --frozen-lockfile)');
+  run('pnpm', ['install', '--frozen-lockfile', '--reporter=silent']);
+}
+
+// 3. Vulkan software driver for WebGPU in Node
+const icd = join(root, '.cache', 'vulkan', 'lvp_icd.json');
+if (!existsSync(icd)) {
+  log('setting up the software Vulkan driver (lavapipe) for WebGPU');
+  try {
+    run('bash', [join(root, 'scripts', 'setup-vulkan.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  } catch (err) {
+    if (strictGpu) throw err;
+    log(`WebGPU will be unavailable (${err.message}); the CPU back end still works`);
+  }
+}
+
+// 4. Chromium for browser tests
+if (args.has('--browser') && !existsSync('/usr/bin/chromium')) {
+  log("installing Debian's chromium for the browser tests");
+  const sudo = process.getuid && process.getuid() !== 0 ? ['sudo'] : [];
+  const apt = (a) => run(sudo[0] ?? 'apt-get', sudo.length ? ['apt-get', ...a] : a, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  apt(['update', '-qq']);
+  apt(['install', '-y', '-qq', '--no-install-recommends', 'chromium', 'fonts-dejavu-core']);
+}
+if (!have('node', ['-e', '0'])) throw new Error('node not found');
