@@ -1,0 +1,415 @@
+/**
+ * NRRD (.nrrd with attached data, .nhdr with a detached data file): a small parser and writer after the
+ * NRRD format specification (teem, "NRRD0004/0005": http://teem.sourceforge.net/nrrd/format.html).
+ *
+ * Supported: types int8..uint32, float, double; encodings raw, gzip, ascii/text; endian; byte skip, line skip;
+ * `space` (any 3-D anatomical space, scanner-xyz and 3D-right-handed taken as LPS, as ITK's NrrdImageIO does) or
+ * `space dimension` (taken as LPS); `space directions` (with "none" for non-spatial axes), `space origin`; or the
+ * older per-axis `spacings` (and `axis mins`) without a space. Every world position is converted to LPS here.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { FileError, FormatError } from '../errors.ts';
+import { type Geometry, type Mat3ColMajor, type Vec3, indexToLpsAffine } from '../volume/geometry.ts';
+import { type Volume, type VoxelArray, makeVolume } from '../volume/volume.ts';
+import { writeFileAtomic } from './atomic.ts';
+import { readFileBytes, tidyGeometry } from './files.ts';
+import { gunzipChecked, gzipDeterministic } from './gzip.ts';
+import { type VoxelType, allocVoxels, bytesPerVoxel, littleEndianBytes, typedFromBytes, voxelTypeOf } from './typed.ts';
+
+/** A parsed NRRD header. Field names are lower-case, without the trailing colon. */
+export interface NrrdHeader {
+  /** Format version from the magic line, e.g. 4 for "NRRD0004". */
+  readonly version: number;
+  /** Basic fields ("type", "sizes", "space directions", ...), keys lower-case. */
+  readonly fields: ReadonlyMap<string, string>;
+  /** Key/value pairs ("key:=value"), with escapes (\n, \\) resolved. */
+  readonly keyValues: ReadonlyMap<string, string>;
+  /** Byte offset of the data in the file when attached (just after the blank line). */
+  readonly dataOffset: number;
+}
+
+/** A decoded NRRD: its header, the sizes of all axes, and the data (fastest axis first). */
+export interface NrrdData {
+  readonly header: NrrdHeader;
+  readonly sizes: readonly number[];
+  readonly data: VoxelArray;
+  readonly type: VoxelType;
+}
+
+const NRRD_TYPES: ReadonlyArray<[VoxelType, string[]]> = [
+  ['int8', ['signed char', 'int8', 'int8_t']],
+  ['uint8', ['uchar', 'unsigned char', 'uint8', 'uint8_t']],
+  ['int16', ['short', 'short int', 'signed short', 'signed short int', 'int16', 'int16_t']],
+  ['uint16', ['ushort', 'unsigned short', 'unsigned short int', 'uint16', 'uint16_t']],
+  ['int32', ['int', 'signed int', 'int32', 'int32_t']],
+  ['uint32', ['uint', 'unsigned int', 'uint32', 'uint32_t']],
+  ['float32', ['float']],
+  ['float64', ['double']],
+];
+
+const NRRD_TYPE_NAME: Record<VoxelType, string> = {
+  int8: 'int8',
+  uint8: 'uint8',
+  int16: 'int16',
+  uint16: 'uint16',
+  int32: 'int32',
+  uint32: 'uint32',
+  float32: 'float',
+  float64: 'double',
+};
+
+function nrrdType(name: string, file: string): VoxelType {
+  const t = name.trim().toLowerCase();
+  for (const [vt, names] of NRRD_TYPES) if (names.includes(t)) return vt;
+  throw new FormatError(
+    `${file}: NRRD type "${name}" is not supported; use int8, uint8, int16, uint16, int32, uint32, float or double`,
+  );
+}
+
+const LATIN1 = new TextDecoder('latin1');
+const latin1 = (b: Uint8Array): string => LATIN1.decode(b);
+const UTF8 = new TextDecoder('utf-8');
+
+/** Parses the text header of a NRRD file (up to the first blank line, or the end of a .nhdr). */
+export function parseNrrdHeader(bytes: Uint8Array, file: string): NrrdHeader {
+  const magic = String.fromCharCode(...bytes.subarray(0, 8));
+  if (!/^NRRD000[1-9]$/.test(magic)) throw new FormatError(`${file}: not a NRRD file (it does not start with "NRRD000x")`);
+  const fields = new Map<string, string>();
+  const keyValues = new Map<string, string>();
+  let pos = 0;
+  let first = true;
+  let dataOffset = bytes.length;
+  const limit = bytes.length;
+  while (pos < limit) {
+    let end = bytes.indexOf(10, pos);
+    const atEof = end < 0;
+    if (atEof) end = limit;
+    let line = UTF8.decode(bytes.subarray(pos, end)); // 3D Slicer writes segment names as UTF-8
+    pos = atEof ? limit : end + 1;
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (first) {
+      first = false;
+      continue;
+    }
+    if (line === '') {
+      dataOffset = pos;
+      break;
+    }
+    if (line.startsWith('#')) continue;
+    const kv = line.indexOf(':=');
+    const fi = line.indexOf(': ');
+    if (kv >= 0 && (fi < 0 || kv < fi)) {
+      keyValues.set(line.slice(0, kv), line.slice(kv + 2).replace(/\\(n|\\)/g, (_m, c: string) => (c === 'n' ? '\n' : '\\')));
+    } else if (fi >= 0) {
+      fields.set(line.slice(0, fi).trim().toLowerCase(), line.slice(fi + 2).trim());
+    } else if (line.endsWith(':')) {
+      fields.set(line.slice(0, -1).trim().toLowerCase(), '');
+    } else {
+      throw new FormatError(`${file}: malformed NRRD header line "${line.slice(0, 60)}" (expected "field: value")`);
+    }
+  }
+  return { version: Number(magic.slice(4)), fields, keyValues, dataOffset };
+}
+
+function parseVector(s: string, file: string, what: string): number[] {
+  const m = /^\(\s*([^)]*)\)$/.exec(s.trim());
+  if (!m) throw new FormatError(`${file}: NRRD ${what} "${s}" is not a vector like (1,0,0)`);
+  const v = m[1].split(',').map((x) => Number(x.trim()));
+  if (v.some((x) => !Number.isFinite(x))) throw new FormatError(`${file}: NRRD ${what} "${s}" has a non-numeric component`);
+  return v;
+}
+
+/** Splits "(1,0,0) none (0,1,0)" into its items. */
+function splitVectors(s: string): string[] {
+  return s.match(/\([^)]*\)|[^\s()]+/g) ?? [];
+}
+
+/** Sign flips that take a NRRD space's axes to LPS (x, y, z), or undefined for non-anatomical spaces we refuse. */
+function spaceToLps(space: string | undefined, file: string): [number, number, number] {
+  if (space === undefined) return [1, 1, 1];
+  const s = space.trim().toLowerCase();
+  const map: Record<string, [number, number, number]> = {
+    'left-posterior-superior': [1, 1, 1],
+    lps: [1, 1, 1],
+    'right-anterior-superior': [-1, -1, 1],
+    ras: [-1, -1, 1],
+    'left-anterior-superior': [1, -1, 1],
+    las: [1, -1, 1],
+    'scanner-xyz': [1, 1, 1],
+    '3d-right-handed': [1, 1, 1],
+  };
+  const m = map[s];
+  if (!m) {
+    throw new FormatError(
+      `${file}: NRRD space "${space}" is not supported; use left-posterior-superior, right-anterior-superior, left-anterior-superior or scanner-xyz`,
+    );
+  }
+  return m;
+}
+
+/** The spatial geometry of a NRRD: which axes are spatial, and their LPS geometry. */
+export interface NrrdGeometry {
+  /** Indices of the three spatial (domain) axes, in file order. */
+  readonly spatialAxes: readonly [number, number, number];
+  readonly geometry: Geometry;
+}
+
+/**
+ * Geometry in LPS mm from a NRRD header. With `space directions`, the axes with a vector are the spatial ones
+ * (columns of the index-to-world matrix); without, `kinds`/`spacings` pick them and the direction is the identity.
+ */
+export function nrrdGeometry(header: NrrdHeader, sizes: readonly number[], file: string): NrrdGeometry {
+  const f = header.fields;
+  const dim = sizes.length;
+  const spaceField = f.get('space');
+  const flip = spaceToLps(spaceField, file);
+  const sd = f.get('space directions');
+  if (sd !== undefined) {
+    const items = splitVectors(sd);
+    if (items.length !== dim) {
+      throw new FormatError(`${file}: NRRD "space directions" has ${items.length} entries for ${dim} axes`);
+    }
+    const axes: number[] = [];
+    const cols: number[][] = [];
+    items.forEach((it, a) => {
+      if (it.toLowerCase() === 'none') return;
+      const v = parseVector(it, file, 'space direction');
+      if (v.length !== 3) throw new FormatError(`${file}: NRRD space direction "${it}" is not 3-D; only 3-D spaces are supported`);
+      axes.push(a);
+      cols.push([v[0] * flip[0], v[1] * flip[1], v[2] * flip[2]]);
+    });
+    if (axes.length !== 3) {
+      throw new FormatError(`${file}: NRRD has ${axes.length} spatial axes (space directions); 3 are needed`);
+    }
+    const spacing: number[] = [];
+    const dir: number[] = [];
+    cols.forEach((c, i) => {
+      const n = Math.hypot(c[0], c[1], c[2]);
+      if (!(n > 0)) {
+        throw new FormatError(`${file}: NRRD space direction of axis ${axes[i]} has zero length; voxel spacing must be positive`);
+      }
+      spacing.push(n);
+      dir.push(c[0] / n, c[1] / n, c[2] / n);
+    });
+    const so = f.get('space origin');
+    const o = so !== undefined ? parseVector(so, file, 'space origin') : [0, 0, 0];
+    if (o.length !== 3) throw new FormatError(`${file}: NRRD space origin "${so}" is not 3-D`);
+    return {
+      spatialAxes: [axes[0], axes[1], axes[2]],
+      geometry: tidyGeometry({
+        dims: [sizes[axes[0]], sizes[axes[1]], sizes[axes[2]]],
+        spacingMm: spacing as unknown as Vec3,
+        originLpsMm: [o[0] * flip[0], o[1] * flip[1], o[2] * flip[2]],
+        direction: dir as unknown as Mat3ColMajor,
+      }),
+    };
+  }
+  // No space: per-axis spacings; spatial axes are those of kind domain/space (or all, when there are 3).
+  const kinds = (f.get('kinds') ?? '').split(/\s+/).filter(Boolean).map((k) => k.toLowerCase());
+  let axes: number[];
+  if (kinds.length === dim) axes = kinds.map((k, a) => (k === 'domain' || k === 'space' ? a : -1)).filter((a) => a >= 0);
+  else axes = sizes.map((_s, a) => a);
+  if (axes.length !== 3) {
+    throw new FormatError(`${file}: NRRD has ${axes.length} spatial axes; 3 are needed (check "kinds" or "dimension")`);
+  }
+  const sp = (f.get('spacings') ?? '').split(/\s+/).filter(Boolean);
+  const mins = (f.get('axis mins') ?? '').split(/\s+/).filter(Boolean);
+  const spacing = axes.map((a) => {
+    if (sp.length !== dim) return 1; // NRRD: no spacing information means unit spacing
+    const s = Number(sp[a]);
+    if (!(s > 0) || !Number.isFinite(s)) {
+      throw new FormatError(`${file}: NRRD spacing of axis ${a} is ${sp[a]}; voxel spacing must be positive`);
+    }
+    return s;
+  });
+  const origin = axes.map((a) => {
+    const m = mins.length === dim ? Number(mins[a]) : NaN;
+    return Number.isFinite(m) ? m : 0;
+  });
+  return {
+    spatialAxes: [axes[0], axes[1], axes[2]],
+    geometry: {
+      dims: [sizes[axes[0]], sizes[axes[1]], sizes[axes[2]]],
+      spacingMm: spacing as unknown as Vec3,
+      originLpsMm: origin as unknown as Vec3,
+      direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+    },
+  };
+}
+
+/**
+ * Decodes a NRRD file's bytes. `path` locates a detached data file (.nhdr); `fileBytes` is the whole header file.
+ */
+export function decodeNrrd(fileBytes: Uint8Array, path: string): NrrdData {
+  const header = parseNrrdHeader(fileBytes, path);
+  const f = header.fields;
+  const req = (k: string) => {
+    const v = f.get(k);
+    if (v === undefined) throw new FormatError(`${path}: NRRD header lacks the required field "${k}"`);
+    return v;
+  };
+  const type = nrrdType(req('type'), path);
+  const dim = Number(req('dimension'));
+  const sizes = req('sizes').split(/\s+/).filter(Boolean).map(Number);
+  if (!Number.isInteger(dim) || dim < 1 || sizes.length !== dim || sizes.some((s) => !Number.isInteger(s) || s < 1)) {
+    throw new FormatError(`${path}: NRRD "dimension: ${f.get('dimension')}" and "sizes: ${f.get('sizes')}" disagree or are invalid`);
+  }
+  const count = sizes.reduce((p, s) => p * s, 1);
+  const encoding = req('encoding').toLowerCase();
+  const bpv = bytesPerVoxel(type);
+  const endianField = f.get('endian')?.toLowerCase();
+  if (bpv > 1 && encoding !== 'ascii' && encoding !== 'text' && encoding !== 'txt' && endianField === undefined) {
+    throw new FormatError(`${path}: NRRD header lacks "endian" for ${NRRD_TYPE_NAME[type]} data`);
+  }
+  if (endianField !== undefined && endianField !== 'little' && endianField !== 'big') {
+    throw new FormatError(`${path}: NRRD endian "${endianField}" must be little or big`);
+  }
+  const little = endianField !== 'big';
+
+  // The data bytes: attached, or a detached file.
+  let raw: Uint8Array;
+  let dataName = path;
+  const dataFile = f.get('data file') ?? f.get('datafile');
+  if (dataFile !== undefined) {
+    if (/^list\b/i.test(dataFile) || /%/.test(dataFile)) {
+      throw new FormatError(`${path}: NRRD "data file: ${dataFile}" (several data files) is not supported; use a single data file`);
+    }
+    const p = isAbsolute(dataFile) ? dataFile : join(dirname(path), dataFile);
+    dataName = p;
+    try {
+      raw = new Uint8Array(readFileSync(p));
+    } catch (err) {
+      throw new FileError(`NRRD header ${basename(path)} points to the data file ${p}, which cannot be read: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  } else {
+    raw = fileBytes.subarray(header.dataOffset);
+  }
+  // line skip (applies to the file before decoding), byte skip (after decompression)
+  const lineSkip = Number(f.get('line skip') ?? f.get('lineskip') ?? 0);
+  for (let l = 0; l < lineSkip; l++) {
+    const e = raw.indexOf(10);
+    raw = e < 0 ? raw.subarray(raw.length) : raw.subarray(e + 1);
+  }
+  const byteSkip = Number(f.get('byte skip') ?? f.get('byteskip') ?? 0);
+  const needBytes = count * bpv;
+  let data: VoxelArray;
+  if (encoding === 'raw' || encoding === 'gzip' || encoding === 'gz') {
+    let body = encoding === 'raw' ? raw : gunzipChecked(raw, dataName);
+    if (byteSkip === -1) body = body.subarray(Math.max(0, body.length - needBytes));
+    else if (byteSkip > 0) body = body.subarray(byteSkip);
+    if (body.length < needBytes) {
+      throw new FormatError(
+        `${dataName}: NRRD data is truncated or the header disagrees with it: sizes ${sizes.join('x')} of ${NRRD_TYPE_NAME[type]} need ${needBytes} bytes, the ${encoding === 'raw' ? 'file has' : 'decompressed data has'} ${body.length}`,
+      );
+    }
+    data = typedFromBytes(body, 0, type, count, little);
+  } else if (encoding === 'ascii' || encoding === 'text' || encoding === 'txt') {
+    const words = latin1(raw).trim().split(/[\s,]+/).filter(Boolean);
+    if (words.length < count) {
+      throw new FormatError(`${dataName}: NRRD ascii data has ${words.length} values, sizes ${sizes.join('x')} need ${count}`);
+    }
+    data = allocVoxels(type, count);
+    for (let n = 0; n < count; n++) {
+      const x = Number(words[n]);
+      if (Number.isNaN(x) && !/^nan$/i.test(words[n])) throw new FormatError(`${dataName}: NRRD ascii value "${words[n]}" is not a number`);
+      data[n] = x;
+    }
+  } else {
+    throw new FormatError(`${path}: NRRD encoding "${encoding}" is not supported; use raw, gzip or ascii`);
+  }
+  const units = f.get('space units');
+  if (units !== undefined) {
+    const us = units.match(/"([^"]*)"/g)?.map((u) => u.replace(/"/g, '').toLowerCase()) ?? [];
+    if (us.some((u) => u !== 'mm' && u !== '')) {
+      throw new FormatError(`${path}: NRRD space units ${units} are not supported; only mm`);
+    }
+  }
+  return { header, sizes, data, type };
+}
+
+/**
+ * The NRRD as a 3-D volume. Refuses more than 3 axes of size > 1 (a 4-D activity image or a segmentation with
+ * several layers) with a message saying so.
+ */
+export function nrrdToVolume(n: NrrdData, path: string): Volume {
+  const { spatialAxes, geometry } = nrrdGeometry(n.header, n.sizes, path);
+  const other = n.sizes.map((s, a) => (spatialAxes.includes(a) ? 1 : s)).reduce((p, s) => p * s, 1);
+  if (other > 1) {
+    const seg = [...n.header.keyValues.keys()].some((k) => /^Segment\d+_/.test(k));
+    throw new FormatError(
+      seg
+        ? `${path}: is a segmentation (.seg.nrrd with ${other} layers), not a 3-D image; give it as a segmentation`
+        : `${path}: is a ${n.sizes.length}-D image (sizes ${n.sizes.join(' ')}) with ${other} values per voxel; a 3-D image is expected: extract the one frame to use`,
+    );
+  }
+  // Spatial axes must be in file order for the data to be x-fastest; they are (other axes have size 1).
+  return makeVolume(geometry, n.data, path);
+}
+
+/** Reads a .nrrd or .nhdr file into a 3-D volume. */
+export function readNrrd(path: string): Volume {
+  return nrrdToVolume(decodeNrrd(readFileBytes(path, 'image'), path), path);
+}
+
+const fmt = (x: number) => {
+  const s = String(x);
+  return s === '-0' ? '0' : s;
+};
+
+/** The header lines for a geometry's spatial axes, in LPS (space directions, origin), after `prefix` axes. */
+export function nrrdSpaceLines(g: Geometry, listAxes: number): string[] {
+  const a = indexToLpsAffine(g);
+  const vec = (c: number) => `(${fmt(a[4 * c])},${fmt(a[4 * c + 1])},${fmt(a[4 * c + 2])})`;
+  return [
+    'space: left-posterior-superior',
+    `space directions: ${'none '.repeat(listAxes)}${vec(0)} ${vec(1)} ${vec(2)}`,
+    `space origin: (${fmt(g.originLpsMm[0])},${fmt(g.originLpsMm[1])},${fmt(g.originLpsMm[2])})`,
+  ];
+}
+
+/** Options of `encodeNrrd`. */
+export interface NrrdEncodeOptions {
+  /** 'gzip' (default) or 'raw'. */
+  readonly encoding?: 'gzip' | 'raw';
+}
+
+/**
+ * Encodes a volume as an attached NRRD0004 (its own voxel type, little endian, LPS space). Deterministic output.
+ */
+export function encodeNrrd(volume: Volume, options: NrrdEncodeOptions = {}): Uint8Array {
+  const g = volume.geometry;
+  const enc = options.encoding ?? 'gzip';
+  const lines = [
+    'NRRD0004',
+    '# Complete NRRD file format specification at:',
+    '# http://teem.sourceforge.net/nrrd/format.html',
+    `type: ${NRRD_TYPE_NAME[voxelTypeOf(volume.data)]}`,
+    'dimension: 3',
+    ...nrrdSpaceLines(g, 0).slice(0, 1),
+    `sizes: ${g.dims.join(' ')}`,
+    ...nrrdSpaceLines(g, 0).slice(1, 2),
+    'kinds: domain domain domain',
+    'endian: little',
+    `encoding: ${enc}`,
+    ...nrrdSpaceLines(g, 0).slice(2),
+  ];
+  return assembleNrrd(lines, littleEndianBytes(volume.data), enc);
+}
+
+/** Joins header lines (UTF-8, as 3D Slicer writes them), the blank line, and the (optionally gzipped) data. */
+export function assembleNrrd(lines: string[], body: Uint8Array, encoding: 'gzip' | 'raw'): Uint8Array {
+  const head = new TextEncoder().encode(lines.join('\n') + '\n\n');
+  const payload = encoding === 'gzip' ? gzipDeterministic(body) : body;
+  const out = new Uint8Array(head.length + payload.length);
+  out.set(head, 0);
+  out.set(payload, head.length);
+  return out;
+}
+
+/** Writes a volume as an attached NRRD (gzip) atomically. */
+export function writeNrrd(path: string, volume: Volume, options: NrrdEncodeOptions = {}): void {
+  writeFileAtomic(path, encodeNrrd(volume, options));
+}

@@ -1,0 +1,295 @@
+/**
+ * Segmentations: 3D Slicer .seg.nrrd (reading and writing) and label maps (NIfTI, NRRD, MHA), as StructureMasks.
+ *
+ * .seg.nrrd layout (3D Slicer vtkMRMLSegmentationStorageNode): a NRRD with three domain axes and optionally one
+ * list axis (kinds "list domain domain domain"); each list entry is a "layer", a label map of its own. Segment N is
+ * described by the key/value pairs SegmentN_Name, SegmentN_Layer, SegmentN_LabelValue, SegmentN_Color,
+ * SegmentN_Extent, SegmentN_ID: its voxels are those whose value in layer SegmentN_Layer equals SegmentN_LabelValue.
+ * Segments in different layers may overlap; each becomes an independent structure.
+ */
+import { basename } from 'node:path';
+import { FormatError, InputError } from '../errors.ts';
+import { type Geometry, assertSameGrid, voxelCount } from '../volume/geometry.ts';
+import type { StructureMask } from '../volume/structure.ts';
+import { writeFileAtomic } from './atomic.ts';
+import { lowerName, readFileBytes } from './files.ts';
+import { labelMapToStructures } from './labels.ts';
+import { readMha } from './mha.ts';
+import { decodeNifti } from './nifti.ts';
+import { type NrrdData, assembleNrrd, decodeNrrd, nrrdGeometry, nrrdSpaceLines, nrrdToVolume } from './nrrd.ts';
+
+/** One segment as described in a .seg.nrrd header. */
+export interface SegNrrdSegment {
+  /** N of the SegmentN_* keys. */
+  readonly index: number;
+  readonly id: string;
+  readonly name: string;
+  readonly layer: number;
+  readonly labelValue: number;
+  readonly colorRgb?: readonly [number, number, number];
+}
+
+/** True when a NRRD header carries 3D Slicer segment descriptions (SegmentN_* keys). */
+export function isSegNrrd(n: NrrdData): boolean {
+  for (const k of n.header.keyValues.keys()) if (/^Segment\d+_/.test(k)) return true;
+  return false;
+}
+
+/** The segments described in a .seg.nrrd header, in SegmentN order. `layers` is the size of the list axis. */
+export function segNrrdSegments(n: NrrdData, layers: number, file: string): SegNrrdSegment[] {
+  const kv = n.header.keyValues;
+  const idx = new Set<number>();
+  for (const k of kv.keys()) {
+    const m = /^Segment(\d+)_/.exec(k);
+    if (m) idx.add(Number(m[1]));
+  }
+  const sorted = [...idx].sort((a, b) => a - b);
+  const oldStyle = layers > 1 && layers === sorted.length && sorted.every((s) => kv.get(`Segment${s}_Layer`) === undefined);
+  return sorted.map((s, order) => {
+    const get = (f: string) => kv.get(`Segment${s}_${f}`);
+    const name = get('Name') ?? get('ID') ?? `Segment ${s}`;
+    const layerText = get('Layer');
+    const layer = layerText !== undefined ? Number(layerText) : oldStyle ? order : 0;
+    const labelText = get('LabelValue');
+    const labelValue = labelText !== undefined ? Number(labelText) : 1;
+    if (!Number.isInteger(layer) || layer < 0 || layer >= layers) {
+      throw new FormatError(`${file}: segment "${name}" is in layer ${layerText}, but the file has ${layers} layer(s)`);
+    }
+    if (!Number.isInteger(labelValue) || labelValue <= 0) {
+      throw new FormatError(`${file}: segment "${name}" has label value ${labelText}; it must be a positive integer`);
+    }
+    const col = get('Color')?.trim().split(/\s+/).map(Number);
+    const colorRgb = col && col.length === 3 && col.every((c) => Number.isFinite(c)) ? ([col[0], col[1], col[2]] as const) : undefined;
+    return { index: s, id: get('ID') ?? `Segment_${s}`, name, layer, labelValue, colorRgb };
+  });
+}
+
+/**
+ * The structures of a decoded .seg.nrrd: one StructureMask (occupancy 0/255, Uint8 on the segmentation's grid) per
+ * segment. Origin text: "<file> layer L label V".
+ */
+export function segNrrdToStructures(n: NrrdData, file: string): StructureMask[] {
+  const { spatialAxes, geometry } = nrrdGeometry(n.header, n.sizes, file);
+  const others = n.sizes.map((_s, a) => a).filter((a) => !spatialAxes.includes(a) && n.sizes[a] > 1);
+  if (others.length > 1) {
+    throw new FormatError(`${file}: segmentation has ${others.length} non-spatial axes (sizes ${n.sizes.join(' ')}); at most one list axis of layers is allowed`);
+  }
+  const listAxis = others[0];
+  const layers = listAxis === undefined ? 1 : n.sizes[listAxis];
+  const segs = segNrrdSegments(n, layers, file);
+  const stride: number[] = [];
+  let acc = 1;
+  for (const s of n.sizes) {
+    stride.push(acc);
+    acc *= s;
+  }
+  const [nx, ny, nz] = geometry.dims;
+  const sx = stride[spatialAxes[0]], sy = stride[spatialAxes[1]], sz = stride[spatialAxes[2]];
+  const sl = listAxis === undefined ? 0 : stride[listAxis];
+  const count = voxelCount(geometry);
+  const data = n.data;
+  const short = basename(file);
+  const masks = segs.map((s) => new Uint8Array(count));
+  for (let layer = 0; layer < layers; layer++) {
+    const inLayer = segs.map((s, i) => ({ s, i })).filter((e) => e.s.layer === layer);
+    if (inLayer.length === 0) continue;
+    // Lookup label value -> mask (a dense array for the usual small label values).
+    const maxLabel = Math.max(...inLayer.map((e) => e.s.labelValue));
+    const lut: (Uint8Array | undefined)[] = new Array(maxLabel + 1);
+    for (const e of inLayer) lut[e.s.labelValue] = masks[e.i];
+    const base = layer * sl;
+    let v = 0;
+    for (let k = 0; k < nz; k++) {
+      for (let j = 0; j < ny; j++) {
+        let off = base + j * sy + k * sz;
+        for (let i = 0; i < nx; i++, v++, off += sx) {
+          const x = data[off];
+          if (x > 0 && x <= maxLabel) {
+            const m = lut[x];
+            if (m !== undefined) m[v] = 255;
+          }
+        }
+      }
+    }
+  }
+  return segs.map((s, i) => ({
+    name: s.name,
+    origin: `${short} layer ${s.layer} label ${s.labelValue}`,
+    geometry,
+    occupancy: masks[i],
+    ...(s.colorRgb ? { colorRgb: s.colorRgb } : {}),
+  }));
+}
+
+/** Options of `readSegmentation`. */
+export interface ReadSegmentationOptions {
+  /** Label table "1=Liver,2=Tumor A" for label maps; not allowed for .seg.nrrd (its segments are named inside). */
+  readonly labels?: string;
+}
+
+/**
+ * Reads a segmentation file into structures: a 3D Slicer .seg.nrrd (any NRRD with SegmentN_* keys), or a label map
+ * (.nii, .nii.gz, .nrrd, .nhdr, .mha, .mhd) named by `labels` or, without a table, "label N" for every nonzero N.
+ */
+export async function readSegmentation(path: string, opts: ReadSegmentationOptions = {}): Promise<StructureMask[]> {
+  const lower = lowerName(path);
+  const short = basename(path);
+  if (lower.endsWith('.nrrd') || lower.endsWith('.nhdr')) {
+    const n = decodeNrrd(readFileBytes(path, 'segmentation'), path);
+    if (isSegNrrd(n)) {
+      if (opts.labels !== undefined) {
+        throw new InputError(`--labels does not apply to ${short}: a 3D Slicer segmentation names its segments inside the file`);
+      }
+      return segNrrdToStructures(n, path);
+    }
+    return labelMapToStructures(nrrdToVolume(n, path), { labels: opts.labels, sourceName: short });
+  }
+  if (lower.endsWith('.nii') || lower.endsWith('.nii.gz')) {
+    const img = decodeNifti(readFileBytes(path, 'segmentation'), path);
+    return labelMapToStructures(img.volume, { labels: opts.labels, sourceName: short });
+  }
+  if (lower.endsWith('.mha') || lower.endsWith('.mhd')) {
+    return labelMapToStructures(await readMha(path), { labels: opts.labels, sourceName: short });
+  }
+  readFileBytes(path, 'segmentation'); // a missing file is a FileError before the format question
+  throw new FormatError(
+    `${path}: unknown segmentation format; use a 3D Slicer .seg.nrrd, a label map (.nii, .nii.gz, .nrrd, .nhdr, .mha, .mhd), DICOM SEG or RTSTRUCT`,
+  );
+}
+
+const DEFAULT_COLORS: ReadonlyArray<readonly [number, number, number]> = [
+  [0.945, 0.839, 0.569],
+  [0.694, 0.478, 0.396],
+  [0.435, 0.722, 0.824],
+  [0.847, 0.396, 0.31],
+  [0.565, 0.933, 0.565],
+  [0.753, 0.408, 0.345],
+];
+
+/** A structure with an explicit place in a .seg.nrrd: its layer (0-based) and label value (1..255) there. */
+export interface SegNrrdEntry {
+  readonly mask: StructureMask;
+  readonly layer: number;
+  readonly labelValue: number;
+}
+
+/**
+ * Encodes binary structures (occupancy >= 128 is inside) as a 3D Slicer .seg.nrrd (gzip, uint8, LPS). All masks
+ * must share one grid. Entries given as `{ mask, layer, labelValue }` go where they say (overlap with another
+ * structure of the same layer is an error); plain masks go to the first layer where they overlap nothing, with the
+ * next free label value there. With one layer the file is 3-D, otherwise 4-D with the list axis first, as Slicer
+ * writes them.
+ */
+export function encodeSegNrrd(entries: ReadonlyArray<StructureMask | SegNrrdEntry>): Uint8Array {
+  if (entries.length === 0) throw new InputError('cannot write a segmentation without structures');
+  const masks = entries.map((e) => ('mask' in e ? e.mask : e));
+  const g: Geometry = masks[0].geometry;
+  masks.forEach((m, i) => assertSameGrid(g, m.geometry, `structure "${masks[0].name}"`, `structure "${m.name}" (#${i})`));
+  const n = voxelCount(g);
+  const layerMaps: Uint8Array[] = [];
+  const layerLabels: Array<Set<number>> = [];
+  const placed: Array<{ layer: number; label: number; extent: number[] }> = [];
+  const [nx, ny] = g.dims;
+  const clashes = (occ: Uint8Array, lm: Uint8Array) => {
+    for (let v = 0; v < n; v++) if (occ[v] >= 128 && lm[v] !== 0) return true;
+    return false;
+  };
+  entries.forEach((e, s) => {
+    const m = masks[s];
+    const occ = m.occupancy;
+    let layer: number;
+    let label: number;
+    if ('mask' in e) {
+      layer = e.layer;
+      label = e.labelValue;
+      if (!Number.isInteger(layer) || layer < 0 || layer > 255) throw new InputError(`structure "${m.name}": layer ${layer} must be an integer 0..255`);
+      if (!Number.isInteger(label) || label < 1 || label > 255) throw new InputError(`structure "${m.name}": label value ${label} must be an integer 1..255`);
+      while (layerMaps.length <= layer) {
+        layerMaps.push(new Uint8Array(n));
+        layerLabels.push(new Set());
+      }
+      if (layerLabels[layer].has(label)) throw new InputError(`structure "${m.name}": label value ${label} is already used in layer ${layer}`);
+      if (clashes(occ, layerMaps[layer])) {
+        throw new InputError(`structure "${m.name}" overlaps another structure in layer ${layer}; put overlapping structures in different layers`);
+      }
+    } else {
+      layer = 0;
+      while (layer < layerMaps.length && (clashes(occ, layerMaps[layer]) || layerLabels[layer].size >= 255)) layer++;
+      if (layer === layerMaps.length) {
+        layerMaps.push(new Uint8Array(n));
+        layerLabels.push(new Set());
+      }
+      label = 1;
+      while (layerLabels[layer].has(label)) label++;
+    }
+    layerLabels[layer].add(label);
+    const lm = layerMaps[layer];
+    const lo = [Infinity, Infinity, Infinity];
+    const hi = [-1, -1, -1];
+    for (let v = 0; v < n; v++) {
+      if (occ[v] >= 128) {
+        lm[v] = label;
+        const i = v % nx, j = Math.floor(v / nx) % ny, k = Math.floor(v / (nx * ny));
+        if (i < lo[0]) lo[0] = i;
+        if (i > hi[0]) hi[0] = i;
+        if (j < lo[1]) lo[1] = j;
+        if (j > hi[1]) hi[1] = j;
+        if (k < lo[2]) lo[2] = k;
+        if (k > hi[2]) hi[2] = k;
+      }
+    }
+    const extent = hi[0] < 0 ? [0, -1, 0, -1, 0, -1] : [lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]];
+    placed.push({ layer, label, extent });
+  });
+  const L = layerMaps.length;
+  let body: Uint8Array;
+  if (L === 1) body = layerMaps[0];
+  else {
+    body = new Uint8Array(L * n);
+    for (let l = 0; l < L; l++) {
+      const lm = layerMaps[l];
+      for (let v = 0; v < n; v++) body[v * L + l] = lm[v];
+    }
+  }
+  const space = nrrdSpaceLines(g, L > 1 ? 1 : 0);
+  const clean = (s: string) => s.replace(/[\r\n]+/g, ' ');
+  const lines = [
+    'NRRD0004',
+    '# Complete NRRD file format specification at:',
+    '# http://teem.sourceforge.net/nrrd/format.html',
+    'type: unsigned char',
+    `dimension: ${L > 1 ? 4 : 3}`,
+    space[0],
+    `sizes: ${L > 1 ? `${L} ` : ''}${g.dims.join(' ')}`,
+    space[1],
+    `kinds: ${L > 1 ? 'list ' : ''}domain domain domain`,
+    'encoding: gzip',
+    space[2],
+  ];
+  masks.forEach((m, s) => {
+    const p = placed[s];
+    const c = m.colorRgb ?? DEFAULT_COLORS[s % DEFAULT_COLORS.length];
+    lines.push(
+      `Segment${s}_Color:=${c.map((x) => +x.toFixed(6)).join(' ')}`,
+      `Segment${s}_ColorAutoGenerated:=${m.colorRgb ? 0 : 1}`,
+      `Segment${s}_Extent:=${p.extent.join(' ')}`,
+      `Segment${s}_ID:=Segment_${s + 1}`,
+      `Segment${s}_LabelValue:=${p.label}`,
+      `Segment${s}_Layer:=${p.layer}`,
+      `Segment${s}_Name:=${clean(m.name)}`,
+      `Segment${s}_NameAutoGenerated:=0`,
+      `Segment${s}_Tags:=|`,
+    );
+  });
+  lines.push(
+    'Segmentation_ContainedRepresentationNames:=Binary labelmap|',
+    'Segmentation_MasterRepresentation:=Binary labelmap',
+    'Segmentation_ReferenceImageExtentOffset:=0 0 0',
+  );
+  return assembleNrrd(lines, body, 'gzip');
+}
+
+/** Writes structures as a 3D Slicer .seg.nrrd atomically (see `encodeSegNrrd`). */
+export function writeSegNrrd(path: string, entries: ReadonlyArray<StructureMask | SegNrrdEntry>): void {
+  writeFileAtomic(path, encodeSegNrrd(entries));
+}

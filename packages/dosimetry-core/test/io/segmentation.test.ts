@@ -1,0 +1,185 @@
+/**
+ * Segmentations: .seg.nrrd writer -> reader (layers for overlapping structures), hand-written .seg.nrrd variants
+ * (list axis last, old one-segment-per-layer files), and label maps in NIfTI, NRRD and MHA with and without a table.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GridError } from '../../src/errors.ts';
+import { encodeSegNrrd, parseLabelTable, readSegmentation, writeMha, writeSegNrrd } from '../../src/io/index.ts';
+import type { Geometry } from '../../src/volume/geometry.ts';
+import type { StructureMask } from '../../src/volume/structure.ts';
+import { makeVolume } from '../../src/volume/volume.ts';
+import { gz, niftiBytes, nrrdBytes, pack, tempDir } from './helpers.ts';
+
+const dir = tempDir('seg');
+const G: Geometry = { dims: [6, 5, 4], spacingMm: [0.8, 0.8, 2.5], originLpsMm: [-10, 20, -30], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+const N = 6 * 5 * 4;
+
+/** A box mask [i0,i1) x [j0,j1) x [k0,k1). */
+function box(name: string, lo: number[], hi: number[], colorRgb?: [number, number, number]): StructureMask {
+  const occ = new Uint8Array(N);
+  for (let k = lo[2]; k < hi[2]; k++) for (let j = lo[1]; j < hi[1]; j++) for (let i = lo[0]; i < hi[0]; i++) occ[i + 6 * (j + 5 * k)] = 255;
+  return { name, origin: 'test', geometry: G, occupancy: occ, ...(colorRgb ? { colorRgb } : {}) };
+}
+
+describe('.seg.nrrd writer -> reader', () => {
+  it('overlapping structures go to separate layers and read back identical', async () => {
+    const liver = box('Liver', [0, 0, 0], [6, 5, 3], [0.9, 0.5, 0.4]);
+    const tumour = box('Tumor A', [1, 1, 1], [3, 3, 2]); // inside the liver: needs a second layer
+    const lung = box('Lung, left – Lunge (Flügel) 肺', [0, 0, 3], [6, 5, 4]); // disjoint from the liver: same layer, label 2
+    const p = join(dir, 'three.seg.nrrd');
+    writeSegNrrd(p, [liver, tumour, lung]);
+    const text = readFileSync(p).subarray(0, 2000).toString('latin1');
+    expect(text).toMatch(/^dimension: 4$/m);
+    expect(text).toMatch(/^sizes: 2 6 5 4$/m);
+    expect(text).toMatch(/^kinds: list domain domain domain$/m);
+    expect(text).toMatch(/^Segment1_Layer:=1$/m);
+    expect(text).toMatch(/^Segment2_LabelValue:=2$/m);
+    expect(text).toMatch(/^Segment1_Extent:=1 2 1 2 1 1$/m);
+    const back = await readSegmentation(p);
+    expect(back.map((m) => m.name)).toEqual(['Liver', 'Tumor A', 'Lung, left – Lunge (Flügel) 肺']); // UTF-8 names
+    expect(back.map((m) => m.origin)).toEqual([
+      'three.seg.nrrd layer 0 label 1',
+      'three.seg.nrrd layer 1 label 1',
+      'three.seg.nrrd layer 0 label 2',
+    ]);
+    [liver, tumour, lung].forEach((m, i) => expect(back[i].occupancy).toEqual(m.occupancy));
+    expect(back[0].colorRgb).toEqual([0.9, 0.5, 0.4]);
+    expect(back[0].geometry).toEqual(G);
+  });
+
+  it('one layer is written 3-D; the output is deterministic', () => {
+    const a = encodeSegNrrd([box('A', [0, 0, 0], [2, 2, 2]), box('B', [3, 3, 3], [5, 5, 4])]);
+    const text = Buffer.from(a.subarray(0, 600)).toString('latin1');
+    expect(text).toMatch(/^dimension: 3$/m);
+    expect(text).toMatch(/^sizes: 6 5 4$/m);
+    const b = encodeSegNrrd([box('A', [0, 0, 0], [2, 2, 2]), box('B', [3, 3, 3], [5, 5, 4])]);
+    expect(Buffer.compare(Buffer.from(a), Buffer.from(b))).toBe(0);
+  });
+
+  it('explicit layers and label values are kept; overlap or a reused label within a layer is refused', async () => {
+    const a = box('A', [0, 0, 0], [3, 5, 4]);
+    const b = box('B', [3, 0, 0], [6, 5, 4]);
+    const c = box('C', [2, 2, 2], [4, 4, 4]);
+    const p = join(dir, 'explicit.seg.nrrd');
+    writeSegNrrd(p, [{ mask: a, layer: 0, labelValue: 7 }, { mask: b, layer: 0, labelValue: 3 }, { mask: c, layer: 1, labelValue: 1 }]);
+    const back = await readSegmentation(p);
+    expect(back.map((m) => m.origin)).toEqual(['explicit.seg.nrrd layer 0 label 7', 'explicit.seg.nrrd layer 0 label 3', 'explicit.seg.nrrd layer 1 label 1']);
+    [a, b, c].forEach((m, i) => expect(back[i].occupancy).toEqual(m.occupancy));
+    expect(() => encodeSegNrrd([{ mask: a, layer: 0, labelValue: 1 }, { mask: c, layer: 0, labelValue: 2 }])).toThrow(/overlaps another structure in layer 0/);
+    expect(() => encodeSegNrrd([{ mask: a, layer: 0, labelValue: 1 }, { mask: b, layer: 0, labelValue: 1 }])).toThrow(/label value 1 is already used/);
+  });
+
+  it('refuses masks on different grids, naming both', () => {
+    const other = { ...box('B', [0, 0, 0], [1, 1, 1]), geometry: { ...G, spacingMm: [1, 1, 1] as const } };
+    expect(() => encodeSegNrrd([box('A', [0, 0, 0], [1, 1, 1]), other])).toThrow(GridError);
+  });
+});
+
+describe('hand-written .seg.nrrd variants', () => {
+  it('list axis last (kinds domain domain domain list)', async () => {
+    // layer 0: label 3 at i<2; layer 1: label 1 at k=0
+    const vals: number[] = [];
+    for (let l = 0; l < 2; l++) for (let k = 0; k < 4; k++) for (let j = 0; j < 5; j++) for (let i = 0; i < 6; i++) vals.push(l === 0 ? (i < 2 ? 3 : 0) : k === 0 ? 1 : 0);
+    const p = join(dir, 'last.seg.nrrd');
+    writeFileSync(
+      p,
+      nrrdBytes(
+        [
+          'type: unsigned char',
+          'dimension: 4',
+          'space: right-anterior-superior',
+          'sizes: 6 5 4 2',
+          'space directions: (-0.8,0,0) (0,-0.8,0) (0,0,2.5) none',
+          'kinds: domain domain domain list',
+          'encoding: gzip',
+          'space origin: (10,-20,-30)',
+          'Segment0_Name:=Left part',
+          'Segment0_Layer:=0',
+          'Segment0_LabelValue:=3',
+          'Segment1_Name:=Bottom slice',
+          'Segment1_Layer:=1',
+          'Segment1_LabelValue:=1',
+        ],
+        gz(pack(vals, 'uint8')),
+      ),
+    );
+    const m = await readSegmentation(p);
+    expect(m.map((s) => s.name)).toEqual(['Left part', 'Bottom slice']);
+    expect(m[0].geometry).toEqual(G); // RAS space converted: same grid as G in LPS
+    expect(m[0].occupancy.reduce((a, x) => a + (x ? 1 : 0), 0)).toBe(2 * 5 * 4);
+    expect(m[1].occupancy.reduce((a, x) => a + (x ? 1 : 0), 0)).toBe(6 * 5);
+    expect(m[0].occupancy[1]).toBe(255);
+    expect(m[0].occupancy[2]).toBe(0);
+  });
+
+  it('old files without Layer/LabelValue keys: one segment per layer, label 1', async () => {
+    const vals: number[] = [];
+    for (let v = 0; v < N; v++) vals.push(v % 3 === 0 ? 1 : 0, v < 10 ? 1 : 0);
+    const p = join(dir, 'old.seg.nrrd');
+    writeFileSync(
+      p,
+      nrrdBytes(
+        ['type: uchar', 'dimension: 4', 'space: left-posterior-superior', 'sizes: 2 6 5 4', 'space directions: none (0.8,0,0) (0,0.8,0) (0,0,2.5)', 'kinds: list domain domain domain', 'encoding: raw', 'space origin: (-10,20,-30)', 'Segment0_Name:=Every third', 'Segment1_Name:=First ten'],
+        pack(vals, 'uint8'),
+      ),
+    );
+    const m = await readSegmentation(p);
+    expect(m[0].occupancy.reduce((a, x) => a + (x ? 1 : 0), 0)).toBe(N / 3);
+    expect(m[1].occupancy.reduce((a, x) => a + (x ? 1 : 0), 0)).toBe(10);
+    expect(m[1].origin).toBe('old.seg.nrrd layer 1 label 1');
+  });
+});
+
+describe('label maps', () => {
+  const labels = Array.from({ length: N }, (_v, n) => (n < 10 ? 1 : n < 25 ? 2 : n % 7 === 0 ? 5 : 0));
+  const count = (v: number) => labels.filter((x) => x === v).length;
+
+  it('parses tables with spaces in names', () => {
+    expect(parseLabelTable('1=Liver, 2=Tumor A ,5 = Lung left')).toEqual([
+      { value: 1, name: 'Liver' },
+      { value: 2, name: 'Tumor A' },
+      { value: 5, name: 'Lung left' },
+    ]);
+  });
+
+  const files: Array<[string, () => Promise<string> | string]> = [
+    [
+      'NIfTI float32',
+      () => {
+        const p = join(dir, 'labels.nii.gz');
+        writeFileSync(p, gz(niftiBytes({ dims: [6, 5, 4], type: 'float32', pixdim: [1, 0.8, 0.8, 2.5], values: labels })));
+        return p;
+      },
+    ],
+    [
+      'NRRD int16',
+      () => {
+        const p = join(dir, 'labels.nrrd');
+        writeFileSync(p, nrrdBytes(['type: short', 'dimension: 3', 'sizes: 6 5 4', 'spacings: 0.8 0.8 2.5', 'endian: little', 'encoding: gzip'], gz(pack(labels, 'int16'))));
+        return p;
+      },
+    ],
+    [
+      'MHA uint8',
+      async () => {
+        const p = join(dir, 'labels.mha');
+        await writeMha(p, makeVolume(G, Uint8Array.from(labels)));
+        return p;
+      },
+    ],
+  ];
+
+  it.each(files)('%s: with a table, names and counts; without, "label N" for every nonzero value', async (_n, make) => {
+    const p = await make();
+    const named = await readSegmentation(p, { labels: '5=Lung left,1=Liver' });
+    expect(named.map((m) => m.name)).toEqual(['Lung left', 'Liver']);
+    expect(named[0].origin).toMatch(/ label 5$/);
+    expect(named[0].occupancy.filter((x) => x === 255).length).toBe(count(5));
+    expect(named[1].occupancy.filter((x) => x === 255).length).toBe(count(1));
+    const all = await readSegmentation(p, {});
+    expect(all.map((m) => m.name)).toEqual(['label 1', 'label 2', 'label 5']);
+    expect(all.map((m) => m.occupancy.filter((x) => x === 255).length)).toEqual([count(1), count(2), count(5)]);
+  });
+});
