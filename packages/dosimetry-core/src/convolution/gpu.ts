@@ -1,0 +1,458 @@
+/**
+ * WebGPU back end of the dose-kernel convolution, two paths with the CPU oracle convolveDirectCpu():
+ *  - 'direct': tiled direct convolution (shaders/convolve_direct.wgsl), each workgroup loads its output tile plus
+ *    the kernel halo of the input into workgroup memory; cost ~ N x kernel voxels.
+ *  - 'fft': Stockham FFT along x, y, z in workgroup memory (shaders/fft_stockham.wgsl), product with the kernel
+ *    spectrum (shaders/convolve_fft_multiply.wgsl), inverse; cost ~ P log P. Two z slabs travel as the real and
+ *    imaginary parts of one complex volume: the kernel is real, so conv(a + i b, K) = conv(a, K) + i conv(b, K).
+ * Volumes larger than one storage binding are split into z slabs whose inputs carry the kernel's z halo, so each
+ * slab's kept planes equal the whole-volume result exactly (no refusal of large volumes).
+ */
+import { GpuError, InputError } from '../errors.ts';
+import { checkConvolutionOptions, type ConvolutionOptions, type Dims3 } from './types.ts';
+import { fftPlan, nextFastLength } from './fft.ts';
+import { loadShader } from './shaders.ts';
+import { requireConvolutionDevice } from './device.ts';
+
+/** Which GPU algorithm to run; 'auto' picks the cheaper by the cost estimate of chooseGpuConvolutionMethod(). */
+export type GpuConvolutionMethod = 'auto' | 'direct' | 'fft';
+
+/** Options of convolveGpu(): the common options plus GPU-specific controls (tests force paths and tiling). */
+export interface GpuConvolutionOptions extends ConvolutionOptions {
+  /** 'auto' (default), or force 'direct' / 'fft'. */
+  readonly method?: GpuConvolutionMethod;
+  /** Largest number of output z planes per GPU pass (default: as many as fit one storage binding). */
+  readonly maxSlabPlanes?: number;
+  /** Largest storage binding to use [bytes] (default: the device's maxStorageBufferBindingSize, at most 128 MiB). */
+  readonly maxBindingBytes?: number;
+}
+
+/** What convolveGpuDetailed() ran. */
+export interface GpuConvolutionResult {
+  /** Output, same dims as the input; unit volume-unit x kernel-unit (e.g. Gy). */
+  readonly values: Float32Array;
+  /** The path that ran. */
+  readonly method: 'direct' | 'fft';
+  /** Number of z slabs the volume was split into. */
+  readonly slabs: number;
+  /** Padded FFT grid [Px, Py, Pz] per pass (fft path only). */
+  readonly paddedDims?: Dims3;
+}
+
+/** A device, or a context object holding one (as returned by the shared acquireGpu()). */
+export type GpuTarget = GPUDevice | { readonly device: GPUDevice };
+
+/**
+ * Cost model for 'auto': direct ~ 2 N Kvox flops (one multiply-add per voxel and kernel voxel); FFT ~ three
+ * complex 3-D transforms of the padded grid (kernel, forward, inverse) at 5 P log2 P flops each (Cooley-Tukey
+ * operation count), P ~ (nx + rx)(ny + ry)(nz / 2 + 2 rz) complex values with two slabs packed per transform.
+ */
+export function chooseGpuConvolutionMethod(dims: readonly number[], radius: readonly number[]): 'direct' | 'fft' {
+  const n = dims[0] * dims[1] * dims[2];
+  const kvox = (2 * radius[0] + 1) * (2 * radius[1] + 1) * (2 * radius[2] + 1);
+  const p = (dims[0] + radius[0]) * (dims[1] + radius[1]) * (Math.ceil(dims[2] / 2) + 2 * radius[2]);
+  const direct = 2 * n * kvox;
+  const fft = 3 * 5 * p * Math.log2(Math.max(2, p));
+  return direct <= fft ? 'direct' : 'fft';
+}
+
+interface Cache {
+  layouts: Map<string, GPUBindGroupLayout>;
+  pipelines: Map<string, Promise<GPUComputePipeline>>;
+  twiddles: Map<number, GPUBuffer>;
+}
+const caches = new WeakMap<GPUDevice, Cache>();
+
+function cacheFor(device: GPUDevice): Cache {
+  let c = caches.get(device);
+  if (!c) {
+    c = { layouts: new Map(), pipelines: new Map(), twiddles: new Map() };
+    caches.set(device, c);
+  }
+  return c;
+}
+
+type BindingKind = 'read' | 'rw' | 'uniform';
+
+function layoutFor(device: GPUDevice, kinds: readonly BindingKind[]): GPUBindGroupLayout {
+  const c = cacheFor(device);
+  const key = kinds.join(',');
+  let l = c.layouts.get(key);
+  if (!l) {
+    l = device.createBindGroupLayout({
+      label: `convolution layout ${key}`,
+      entries: kinds.map((k, binding) => ({
+        binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: k === 'read' ? 'read-only-storage' : k === 'rw' ? 'storage' : 'uniform' },
+      })),
+    });
+    c.layouts.set(key, l);
+  }
+  return l;
+}
+
+const DIRECT_BINDINGS: BindingKind[] = ['read', 'read', 'rw', 'uniform'];
+const FFT_BINDINGS: BindingKind[] = ['rw', 'read', 'uniform'];
+const MUL_BINDINGS: BindingKind[] = ['rw', 'read', 'uniform'];
+
+function pipelineFor(
+  device: GPUDevice,
+  shader: string,
+  kinds: readonly BindingKind[],
+  constants: Record<string, number>,
+): Promise<GPUComputePipeline> {
+  const c = cacheFor(device);
+  const key = `${shader}|${JSON.stringify(constants)}`;
+  let p = c.pipelines.get(key);
+  if (!p) {
+    p = (async () => {
+      const code = await loadShader(shader);
+      device.pushErrorScope('validation');
+      const module = device.createShaderModule({ label: shader, code });
+      // synchronous creation: Dawn's async pipeline compilation aborts the Node process on lavapipe
+      // ("std::system_error: Invalid argument" from its worker thread), observed with webgpu 0.6.2
+      const pipeline = device.createComputePipeline({
+        label: key,
+        layout: device.createPipelineLayout({ bindGroupLayouts: [layoutFor(device, kinds)] }),
+        compute: { module, entryPoint: 'main', constants },
+      });
+      const err = await device.popErrorScope();
+      if (err) throw new GpuError(`WebGPU rejected ${shader} (${JSON.stringify(constants)}): ${err.message}`);
+      return pipeline;
+    })();
+    p.catch(() => c.pipelines.delete(key));
+    c.pipelines.set(key, p);
+  }
+  return p;
+}
+
+function twiddleBuffer(device: GPUDevice, n: number): GPUBuffer {
+  const c = cacheFor(device);
+  let b = c.twiddles.get(n);
+  if (!b) {
+    const plan = fftPlan(n);
+    const tw = new Float32Array(2 * n);
+    for (let t = 0; t < n; t++) {
+      tw[2 * t] = plan.twRe[t];
+      tw[2 * t + 1] = plan.twIm[t];
+    }
+    b = device.createBuffer({ label: `twiddles ${n}`, size: tw.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    device.queue.writeBuffer(b, 0, tw);
+    c.twiddles.set(n, b);
+  }
+  return b;
+}
+
+/** A 2-D dispatch grid covering `groups` workgroups (maxComputeWorkgroupsPerDimension = 65535). */
+function grid(groups: number): [number, number] {
+  const gx = Math.min(groups, 65535);
+  return [gx, Math.ceil(groups / gx)];
+}
+
+function resolveDevice(target: GpuTarget): GPUDevice {
+  return 'queue' in target ? target : target.device;
+}
+
+/**
+ * WebGPU convolution, same result as convolveCpu() / convolveDirectCpu() within float32 rounding.
+ * `convolveGpu(opts)` uses the shared device (software Vulkan adapter in Node when no GPU), `convolveGpu(device, opts)`
+ * or `convolveGpu({ device }, opts)` a given one. Throws GpuError when no adapter exists.
+ * @returns out, same dims as the input; unit volume-unit x kernel-unit (Bq s x Gy/(Bq s) = Gy).
+ */
+export async function convolveGpu(opts: GpuConvolutionOptions): Promise<Float32Array>;
+export async function convolveGpu(target: GpuTarget, opts: GpuConvolutionOptions): Promise<Float32Array>;
+export async function convolveGpu(a: GpuTarget | GpuConvolutionOptions, b?: GpuConvolutionOptions): Promise<Float32Array> {
+  const r = b ? await convolveGpuDetailed(a as GpuTarget, b) : await convolveGpuDetailed(a as GpuConvolutionOptions);
+  return r.values;
+}
+
+/** convolveGpu() that also says which path ran and how the volume was tiled. */
+export async function convolveGpuDetailed(opts: GpuConvolutionOptions): Promise<GpuConvolutionResult>;
+export async function convolveGpuDetailed(target: GpuTarget, opts: GpuConvolutionOptions): Promise<GpuConvolutionResult>;
+export async function convolveGpuDetailed(
+  a: GpuTarget | GpuConvolutionOptions,
+  b?: GpuConvolutionOptions,
+): Promise<GpuConvolutionResult> {
+  const opts = (b ?? a) as GpuConvolutionOptions;
+  const device = b ? resolveDevice(a as GpuTarget) : await requireConvolutionDevice();
+  checkConvolutionOptions(opts);
+  const method = opts.method ?? 'auto';
+  if (method !== 'auto' && method !== 'direct' && method !== 'fft') {
+    throw new InputError(`convolveGpu: unknown method "${String(method)}": use auto, direct or fft`);
+  }
+  const chosen = method === 'auto' ? chooseGpuConvolutionMethod(opts.dims, opts.kernelRadius) : method;
+  const maxBinding = Math.min(
+    opts.maxBindingBytes ?? Infinity,
+    device.limits.maxStorageBufferBindingSize,
+    device.limits.maxBufferSize,
+    128 * 1024 * 1024,
+  );
+  try {
+    return chosen === 'direct' ? await directPath(device, opts, maxBinding) : await fftPath(device, opts, maxBinding);
+  } catch (err) {
+    if (err instanceof GpuError || err instanceof InputError) throw err;
+    throw new GpuError(`WebGPU convolution failed: ${(err as Error).message}; use the CPU back end`, { cause: err });
+  }
+}
+
+/** Output-plane slabs [z0, z1) of at most h planes. */
+function slabs(nz: number, h: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let z0 = 0; z0 < nz; z0 += h) out.push([z0, Math.min(nz, z0 + h)]);
+  return out;
+}
+
+async function readBack(device: GPUDevice, src: GPUBuffer, bytes: number, staging: GPUBuffer, encoder: GPUCommandEncoder) {
+  encoder.copyBufferToBuffer(src, 0, staging, 0, bytes);
+  device.queue.submit([encoder.finish()]);
+  await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+  const data = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
+  staging.unmap();
+  return data;
+}
+
+const DIRECT_TILES: ReadonlyArray<[number, number, number]> = [
+  [8, 8, 4],
+  [8, 8, 2],
+  [16, 16, 1],
+  [8, 8, 1],
+  [4, 4, 4],
+  [4, 4, 1],
+  [2, 2, 1],
+  [1, 1, 1],
+];
+
+async function directPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBinding: number): Promise<GpuConvolutionResult> {
+  const [nx, ny, nz] = opts.dims;
+  const [rx, ry, rz] = opts.kernelRadius;
+  const maxFloats = Math.floor(device.limits.maxComputeWorkgroupStorageSize / 4);
+  const tileLen = (t: readonly number[]) => (t[0] + 2 * rx) * (t[1] + 2 * ry) * (t[2] + 2 * rz);
+  const wg = DIRECT_TILES.find((t) => tileLen(t) <= maxFloats);
+  if (!wg) {
+    throw new GpuError(
+      `direct GPU convolution: kernel radius [${rx}, ${ry}, ${rz}] needs more than ${maxFloats * 4} bytes of workgroup memory; use method 'fft' or 'auto'`,
+    );
+  }
+  const plane = nx * ny;
+  const maxPlanes = Math.floor(maxBinding / (4 * plane)) - 2 * rz;
+  if (maxPlanes < 1) {
+    throw new GpuError(`direct GPU convolution: one ${nx} x ${ny} plane plus the z halo exceeds the ${maxBinding}-byte storage binding`);
+  }
+  const h = Math.max(1, Math.min(nz, maxPlanes, opts.maxSlabPlanes ?? Infinity));
+  const parts = slabs(nz, h);
+  const pipeline = await pipelineFor(device, 'convolve_direct.wgsl', DIRECT_BINDINGS, {
+    WG_X: wg[0],
+    WG_Y: wg[1],
+    WG_Z: wg[2],
+    RX: rx,
+    RY: ry,
+    RZ: rz,
+    TILE_LEN: tileLen(wg),
+  });
+  const inPlanes = Math.min(nz, h + 2 * rz);
+  const S = GPUBufferUsage.STORAGE;
+  const inBuf = device.createBuffer({ label: 'dvk input slab', size: 4 * plane * inPlanes, usage: S | GPUBufferUsage.COPY_DST });
+  const outBuf = device.createBuffer({ label: 'dvk output slab', size: 4 * plane * h, usage: S | GPUBufferUsage.COPY_SRC });
+  const kBuf = device.createBuffer({ label: 'dvk kernel', size: opts.kernel.byteLength, usage: S | GPUBufferUsage.COPY_DST });
+  const uBuf = device.createBuffer({ label: 'dvk params', size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  const staging = device.createBuffer({ label: 'dvk readback', size: 4 * plane * h, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  try {
+    device.queue.writeBuffer(kBuf, 0, opts.kernel);
+    const bind = device.createBindGroup({
+      layout: layoutFor(device, DIRECT_BINDINGS),
+      entries: [inBuf, kBuf, outBuf, uBuf].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    const out = new Float32Array(nx * ny * nz);
+    for (let s = 0; s < parts.length; s++) {
+      const [z0, z1] = parts[s];
+      const zs0 = Math.max(0, z0 - rz);
+      const zs1 = Math.min(nz, z1 + rz);
+      device.queue.writeBuffer(inBuf, 0, opts.volume, zs0 * plane, (zs1 - zs0) * plane);
+      device.queue.writeBuffer(uBuf, 0, new Uint32Array([nx, ny, zs1 - zs0, z1 - z0, z0 - zs0, 0, 0, 0]));
+      const enc = device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bind);
+      pass.dispatchWorkgroups(Math.ceil(nx / wg[0]), Math.ceil(ny / wg[1]), Math.ceil((z1 - z0) / wg[2]));
+      pass.end();
+      out.set(await readBack(device, outBuf, 4 * plane * (z1 - z0), staging, enc), z0 * plane);
+      opts.onProgress?.((s + 1) / parts.length);
+    }
+    return { values: out, method: 'direct', slabs: parts.length };
+  } finally {
+    for (const buf of [inBuf, outBuf, kBuf, uBuf, staging]) buf.destroy();
+  }
+}
+
+/** Largest FFT line the workgroup-memory transform holds: 2 ping-pong buffers of N vec2f in 32 KiB. */
+function maxFftLine(device: GPUDevice): number {
+  return Math.floor(device.limits.maxComputeWorkgroupStorageSize / 16);
+}
+
+interface AxisPass {
+  /** line length (padded axis) */
+  n: number;
+  elemStride: number;
+  strideA: number;
+  countA: number;
+  strideB: number;
+  countB: number;
+}
+
+async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBinding: number): Promise<GpuConvolutionResult> {
+  const [nx, ny, nz] = opts.dims;
+  const [rx, ry, rz] = opts.kernelRadius;
+  const progress = opts.onProgress ?? (() => {});
+  const px = nextFastLength(nx + rx);
+  const py = nextFastLength(ny + ry);
+  const maxLine = maxFftLine(device);
+  // Slab height h and padded z length: a slab's input carries up to rz halo planes on each side, so circular
+  // indices m - k stay inside [0, Pz) without aliasing for Pz >= h + 2 rz (Pz >= nz + rz for a single slab).
+  const pzFor = (h: number, count: number) => nextFastLength(count === 1 ? nz + rz : h + 2 * rz);
+  let h = Math.min(nz, opts.maxSlabPlanes ?? Infinity, nz > 1 ? Math.ceil(nz / 2) : 1);
+  h = Math.max(1, h);
+  while (h > 1 && px * py * pzFor(h, Math.ceil(nz / h)) * 8 > maxBinding) h = Math.ceil(h / 2);
+  const count = Math.ceil(nz / h);
+  const pz = pzFor(h, count);
+  if (px * py * pz * 8 > maxBinding) {
+    throw new GpuError(
+      `FFT GPU convolution: padded grid ${px} x ${py} x ${pz} (complex float32) exceeds the ${maxBinding}-byte storage binding; use the CPU back end`,
+    );
+  }
+  for (const [axis, n] of [['x', px], ['y', py], ['z', pz]] as const) {
+    if (n > maxLine) throw new GpuError(`FFT GPU convolution: padded ${axis} length ${n} exceeds ${maxLine}; use method 'direct' or the CPU back end`);
+  }
+  const parts = slabs(nz, h);
+  const total = px * py * pz;
+  const planeC = px * py;
+  const S = GPUBufferUsage.STORAGE;
+  const dataBuf = device.createBuffer({ label: 'dvk fft data', size: 8 * total, usage: S | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+  const kBuf = device.createBuffer({ label: 'dvk fft kernel spectrum', size: 8 * total, usage: S | GPUBufferUsage.COPY_DST });
+  const maxInPlanes = Math.min(nz, h + 2 * rz);
+  const staging = device.createBuffer({ label: 'dvk fft readback', size: 8 * planeC * maxInPlanes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const transient: GPUBuffer[] = [dataBuf, kBuf, staging];
+  try {
+    const fftPipe = new Map<number, { pipeline: GPUComputePipeline; lines: number }>();
+    for (const n of new Set([px, py, pz])) {
+      const lines = Math.max(1, Math.min(16, Math.floor(maxLine / n)));
+      fftPipe.set(n, { pipeline: await pipelineFor(device, 'fft_stockham.wgsl', FFT_BINDINGS, { WG: 64, N: n, LINES: lines, SMEM: 2 * lines * n }), lines });
+    }
+    const mulPipe = await pipelineFor(device, 'convolve_fft_multiply.wgsl', MUL_BINDINGS, { WG: 256 });
+
+    const fftBind = (buffer: GPUBuffer, n: number, params: GPUBuffer) =>
+      device.createBindGroup({
+        layout: layoutFor(device, FFT_BINDINGS),
+        entries: [
+          { binding: 0, resource: { buffer } },
+          { binding: 1, resource: { buffer: twiddleBuffer(device, n) } },
+          { binding: 2, resource: { buffer: params } },
+        ],
+      });
+    const encodeAxis = (pass: GPUComputePassEncoder, buffer: GPUBuffer, ax: AxisPass, inverse: boolean) => {
+      const { pipeline, lines } = fftPipe.get(ax.n)!;
+      const groups = Math.ceil((ax.countA * ax.countB) / lines);
+      const [gx, gy] = grid(groups);
+      const radices = fftPlan(ax.n).radices;
+      if (radices.length > 16) throw new GpuError(`FFT length ${ax.n} needs more than 16 stages`);
+      const u = new Uint32Array(24);
+      u.set([ax.elemStride, ax.strideA, ax.countA, ax.strideB, ax.countB, radices.length, inverse ? 1 : 0, gx]);
+      u.set(radices, 8);
+      const params = device.createBuffer({ size: u.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      transient.push(params);
+      device.queue.writeBuffer(params, 0, u);
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, fftBind(buffer, ax.n, params));
+      pass.dispatchWorkgroups(gx, gy);
+    };
+    const xAxis = (planesZ: number, rowsY: number): AxisPass => ({ n: px, elemStride: 1, strideA: px, countA: rowsY, strideB: planeC, countB: planesZ });
+    const yAxis = (planesZ: number): AxisPass => ({ n: py, elemStride: px, strideA: 1, countA: px, strideB: planeC, countB: planesZ });
+    const zAxis: AxisPass = { n: pz, elemStride: planeC, strideA: 1, countA: px, strideB: px, countB: py };
+
+    // kernel spectrum: wrapped kernel (centre at index 0) as a real complex volume, forward x, y, z
+    const kx = 2 * rx + 1;
+    const ky = 2 * ry + 1;
+    const kvol = new Float32Array(2 * total);
+    for (let dz = -rz; dz <= rz; dz++) {
+      for (let dy = -ry; dy <= ry; dy++) {
+        for (let dx = -rx; dx <= rx; dx++) {
+          const v = opts.kernel[dx + rx + kx * (dy + ry + ky * (dz + rz))];
+          const i = ((dx + px) % px) + px * (((dy + py) % py) + py * ((dz + pz) % pz));
+          kvol[2 * i] += v; // += : a radius >= the padded length would fold onto itself (cannot happen: P >= n + r > r)
+        }
+      }
+    }
+    device.queue.writeBuffer(kBuf, 0, kvol);
+    {
+      const enc = device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      encodeAxis(pass, kBuf, xAxis(pz, py), false);
+      encodeAxis(pass, kBuf, yAxis(pz), false);
+      encodeAxis(pass, kBuf, zAxis, false);
+      pass.end();
+      device.queue.submit([enc.finish()]);
+    }
+    const mulParams = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    transient.push(mulParams);
+    const mulGroups = grid(Math.ceil(total / 256));
+    const mu = new ArrayBuffer(16);
+    new Uint32Array(mu, 0, 2).set([total, mulGroups[0] * 256]);
+    new Float32Array(mu, 8, 1)[0] = 1 / total;
+    device.queue.writeBuffer(mulParams, 0, mu);
+    const mulBind = device.createBindGroup({
+      layout: layoutFor(device, MUL_BINDINGS),
+      entries: [dataBuf, kBuf, mulParams].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+
+    const out = new Float32Array(nx * ny * nz);
+    const plane = nx * ny;
+    const packed = new Float32Array(2 * planeC * maxInPlanes);
+    let done = 0;
+    for (let s = 0; s < parts.length; s += 2) {
+      // slab A -> real part, slab B (if any) -> imaginary part; each slab's input planes start at local z = 0
+      const slabIn = [parts[s], parts[s + 1]].map((p) => (p ? { z0: p[0], z1: p[1], zs0: Math.max(0, p[0] - rz), zs1: Math.min(nz, p[1] + rz) } : null));
+      const inPlanes = Math.max(...slabIn.map((q) => (q ? q.zs1 - q.zs0 : 0)));
+      packed.fill(0, 0, 2 * planeC * inPlanes);
+      slabIn.forEach((q, part) => {
+        if (!q) return;
+        for (let z = q.zs0; z < q.zs1; z++) {
+          for (let y = 0; y < ny; y++) {
+            const src = nx * (y + ny * z);
+            const dst = 2 * px * (y + py * (z - q.zs0)) + part;
+            for (let x = 0; x < nx; x++) packed[dst + 2 * x] = opts.volume[src + x];
+          }
+        }
+      });
+      device.queue.writeBuffer(dataBuf, 0, packed, 0, 2 * planeC * inPlanes);
+      const enc = device.createCommandEncoder();
+      if (inPlanes < pz) enc.clearBuffer(dataBuf, 8 * planeC * inPlanes, 8 * planeC * (pz - inPlanes));
+      const pass = enc.beginComputePass();
+      encodeAxis(pass, dataBuf, xAxis(inPlanes, ny), false);
+      encodeAxis(pass, dataBuf, yAxis(inPlanes), false);
+      encodeAxis(pass, dataBuf, zAxis, false);
+      pass.setPipeline(mulPipe);
+      pass.setBindGroup(0, mulBind);
+      pass.dispatchWorkgroups(mulGroups[0], mulGroups[1]);
+      encodeAxis(pass, dataBuf, zAxis, true);
+      encodeAxis(pass, dataBuf, yAxis(inPlanes), true);
+      encodeAxis(pass, dataBuf, xAxis(inPlanes, ny), true);
+      pass.end();
+      const res = await readBack(device, dataBuf, 8 * planeC * inPlanes, staging, enc);
+      slabIn.forEach((q, part) => {
+        if (!q) return;
+        for (let z = q.z0; z < q.z1; z++) {
+          for (let y = 0; y < ny; y++) {
+            const src = 2 * px * (y + py * (z - q.zs0)) + part;
+            const dst = nx * y + plane * z;
+            for (let x = 0; x < nx; x++) out[dst + x] = res[src + 2 * x];
+          }
+        }
+      });
+      done += slabIn.filter(Boolean).length;
+      progress(done / parts.length);
+    }
+    return { values: out, method: 'fft', slabs: parts.length, paddedDims: [px, py, pz] };
+  } finally {
+    for (const buf of transient) buf.destroy();
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * Dose-kernel (DVK) convolution: dose [Gy] = fully decayed activity [Bq s] per voxel convolved with a voxel S kernel
+ * [Gy/(Bq s)] (MIRD Pamphlet 17, Bolch et al. 1999). "Same"-size true convolution with zero padding.
+ * CPU: convolveCpu (FFT, production), convolveDirectCpu (plain f64 loops, the oracle). WebGPU: convolveGpu.
+ */
+export { convolveCpu, convolveDirectCpu, fftPaddedDims } from './cpu.ts';
+export {
+  convolveGpu,
+  convolveGpuDetailed,
+  chooseGpuConvolutionMethod,
+  type GpuConvolutionMethod,
+  type GpuConvolutionOptions,
+  type GpuConvolutionResult,
+  type GpuTarget,
+} from './gpu.ts';
+export { acquireConvolutionDevice, convolutionGpuUnavailableReason } from './device.ts';
+export { checkConvolutionOptions, type ConvolutionOptions, type Dims3 } from './types.ts';
+export { fftBatched, fftPlan, isFastLength, nextFastLength, type FftPlan } from './fft.ts';
