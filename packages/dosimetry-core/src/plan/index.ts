@@ -1,0 +1,9 @@
+/**
+ * Treatment planning without images: closed-form models (MIRD, partition, BSA, 166Ho standard), device presets,
+ * radiobiology (BED, EUD) and agreement statistics for predicted vs achieved doses.
+ */
+export * from './models.ts';
+export * from './partition.ts';
+export * from './devices.ts';
+export * from './radiobiology.ts';
+export * from './agreement.ts';
