@@ -1,0 +1,87 @@
+/**
+ * `dosimetry cohort`: joins report.json files (one per patient or treatment) with a clinical CSV into
+ * OUT/lesions.csv (one row per lesion) and OUT/patients.csv (one row per report), written together atomically.
+ * Patient-level tumour dose = mass-weighted mean of the included lesions' mean doses. Details: ../../research/cohort.ts.
+ * JSON: { lesions, patients, excludedLesions, files: { lesions, patients }, lesionColumns, patientColumns, warnings }.
+ */
+import { readdirSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileError, UsageError } from '../../errors.ts';
+import { writeFilesAtomic } from '../../io/atomic.ts';
+import { numberOpt, opt, optAll, parseArgs, requireOpt, type OptionSpec } from '../args.ts';
+import { buildCohort, parseReportArg, readCohortReport, type CohortReport } from '../../research/cohort.ts';
+import { formatCsv } from '../../research/csv.ts';
+import { readCsvFile } from '../../research/table.ts';
+import { printJson } from '../../research/cli.ts';
+
+const OPTIONS: Record<string, OptionSpec> = {
+  report: { type: 'string', repeatable: true },
+  'reports-dir': { type: 'string', repeatable: true },
+  clinical: { type: 'string' },
+  'patient-column': { type: 'string' },
+  'lesion-column': { type: 'string' },
+  'min-diameter-mm': { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'flag' },
+  help: { type: 'flag' },
+};
+
+const HELP = `usage: pnpm -s dosimetry cohort [--json] (--report [ID=]path/report.json ... | --reports-dir DIR)
+  [--clinical F.csv [--patient-column patient] [--lesion-column lesion]] [--min-diameter-mm 20] --out DIR
+Writes DIR/lesions.csv (every tumour lesion: doses, volume, mass, equivalent-sphere diameter, clinical columns)
+and DIR/patients.csv (lesion count, tumour mass, mass-weighted mean tumour dose, normal-liver/liver/lung mean
+doses, patient-level clinical columns). The patient id is ID, else the report's folder name; --reports-dir takes
+every DIR/*/report.json. Clinical rows with an empty lesion cell are patient-level (PFS, OS, grade ...); rows with a
+lesion (the structure name in the report) are lesion-level (response ...). --min-diameter-mm leaves out smaller
+lesions (diameter from the report, else (6 V/pi)^(1/3)).`;
+
+/** Runs the command; returns the exit code (errors are thrown as DosimetryError subclasses). */
+export async function run(argv: string[]): Promise<number> {
+  const a = parseArgs(argv, OPTIONS, 'cohort');
+  if (a.flags.has('help')) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (a.positionals.length) throw new UsageError(`cohort: unexpected argument "${a.positionals[0]}" (options start with --)`);
+  const out = requireOpt(a, 'out', 'cohort');
+  const reports: CohortReport[] = [];
+  for (const v of optAll(a, 'report')) {
+    const { id, path } = parseReportArg(v);
+    reports.push(readCohortReport(path, id));
+  }
+  for (const dir of optAll(a, 'reports-dir')) {
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new FileError(`cohort: --reports-dir ${dir} is not a folder`);
+    const subs = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && existsSync(join(dir, e.name, 'report.json'))).map((e) => e.name).sort();
+    if (!subs.length) throw new FileError(`cohort: no ${dir}/*/report.json found; each patient's dose output folder must hold a report.json`);
+    for (const s of subs) reports.push(readCohortReport(join(dir, s, 'report.json'), s));
+  }
+  if (!reports.length) throw new UsageError('cohort: give --report [ID=]path/report.json (repeatable) or --reports-dir DIR');
+  const clinicalPath = opt(a, 'clinical');
+  const minDiameterMm = numberOpt(a, 'min-diameter-mm', 'cohort');
+  if (minDiameterMm !== undefined && !(minDiameterMm >= 0)) throw new UsageError('cohort: --min-diameter-mm must be >= 0');
+  const c = buildCohort({
+    reports,
+    clinical: clinicalPath ? readCsvFile(clinicalPath) : undefined,
+    clinicalSource: clinicalPath,
+    patientColumn: opt(a, 'patient-column'),
+    lesionColumn: opt(a, 'lesion-column'),
+    minDiameterMm,
+  });
+  const files = { lesions: join(out, 'lesions.csv'), patients: join(out, 'patients.csv') };
+  writeFilesAtomic([
+    { path: files.lesions, data: formatCsv(c.lesionColumns, c.lesions) },
+    { path: files.patients, data: formatCsv(c.patientColumns, c.patients) },
+  ]);
+  if (a.flags.has('json')) {
+    printJson({ lesions: c.lesions.length, patients: c.patients.length, excludedLesions: c.excludedLesions, files, lesionColumns: c.lesionColumns, patientColumns: c.patientColumns, warnings: c.warnings });
+    return 0;
+  }
+  const lines = [
+    `cohort: ${c.patients.length} patients, ${c.lesions.length} lesions${minDiameterMm !== undefined ? ` (>= ${minDiameterMm} mm; ${c.excludedLesions} smaller left out)` : ''}`,
+    `  ${files.lesions}`,
+    `  ${files.patients}`,
+    ...c.warnings.map((w) => `warning: ${w}`),
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,82 @@
+/**
+ * `dosimetry logistic`: logistic regression of response on dose and other covariates, and the dose-response curve
+ * (D50, gamma50) of the dose-only model. JSON: { n, nPositive, nDropped, coefficients: [{ name, estimate, se, z, p,
+ * ciLow, ciHigh, oddsRatio, oddsRatioCiLow, oddsRatioCiHigh }], logLikelihood, nullLogLikelihood, pseudoR2,
+ * doseResponse: { model: "dose only", d50Gy, d50SeGy, d50CiGy, gamma50 } | null }. Methods: ../../research/logistic.ts.
+ */
+import { StatsError } from '../../errors.ts';
+import { opt, parseArgs, requireOpt, type OptionSpec } from '../args.ts';
+import { COMMON_OPTIONS, covariateSpecs, handleHelp, loadCsv, positiveLabels, printJson, sig, textTable, usableRows, writeSvg } from '../../research/cli.ts';
+import { buildDesign } from '../../research/design.ts';
+import { doseResponse, logisticRegression, type DoseResponse } from '../../research/logistic.ts';
+import { doseResponseSvg } from '../../research/svg.ts';
+import { formatP, responseClassifier } from '../../research/table.ts';
+
+const OPTIONS: Record<string, OptionSpec> = {
+  ...COMMON_OPTIONS,
+  'dose-column': { type: 'string' },
+  'response-column': { type: 'string' },
+  positive: { type: 'string' },
+  covariate: { type: 'string', repeatable: true },
+  categorical: { type: 'string', repeatable: true },
+  svg: { type: 'string' },
+};
+
+const HELP = `usage: pnpm -s dosimetry logistic [--json] --csv F --response-column R --dose-column C [--positive CR,PR]
+  [--covariate NAME ...] [--categorical NAME[:REFERENCE] ...] [--svg FILE]
+Logistic regression (Newton-Raphson with step halving) of response (responders positive) on dose and further
+covariates: coefficients, odds ratios with Wald 95 % CIs, p-values. Dose-response curve of the dose-only model:
+P(D) = 1/(1 + exp(-(b0 + b1 D))), D50 = -b0/b1 (delta-method CI), gamma50 = b1 D50/4. Categorical covariates are
+dummy-coded against REFERENCE (default: the first level). Rows with a missing value are skipped. Separation and
+collinear covariates are errors.`;
+
+/** Runs the command; returns the exit code (errors are thrown as DosimetryError subclasses). */
+export async function run(argv: string[]): Promise<number> {
+  const a = parseArgs(argv, OPTIONS, 'logistic');
+  if (handleHelp(a, 'logistic', HELP)) return 0;
+  const { table, path } = loadCsv(a, 'logistic');
+  const doseCol = requireOpt(a, 'dose-column', 'logistic');
+  const respCol = requireOpt(a, 'response-column', 'logistic');
+  const specs = [{ name: doseCol, kind: 'continuous' as const }, ...covariateSpecs(a).filter((c) => c.name !== doseCol)];
+  const { rows, dropped } = usableRows(table, [respCol, ...specs.map((s) => s.name)], path);
+  const cells = rows.map((r) => r.cells);
+  const design = buildDesign(cells, specs, path, rows.map((r) => r.row));
+  const labels = positiveLabels(a);
+  const cls = responseClassifier(cells.map((c) => c[respCol]), labels);
+  const y = cells.map((c) => cls.isPositive(c[respCol]));
+  const fit = logisticRegression({ names: design.names, x: design.x, y });
+  const doseOnly = specs.length === 1 ? fit : logisticRegression({ names: [doseCol], x: design.x.map((r) => [r[0]]), y });
+  let dr: DoseResponse | null = null;
+  let drNote = '';
+  try {
+    dr = doseResponse(doseOnly);
+  } catch (err) {
+    drNote = (err as Error).message;
+  }
+  if (!dr && opt(a, 'svg')) throw new StatsError(`logistic: cannot draw the dose-response curve: ${drNote}`);
+  const svgPath = dr ? writeSvg(a, () => doseResponseSvg({ doseGy: design.x.map((r) => r[0]), responder: y, probabilityAt: dr!.probabilityAt, d50Gy: dr!.d50Gy, title: `Dose-response: ${respCol} vs ${doseCol}`, xLabel: doseCol })) : undefined;
+  const coefficients = fit.coefficients.map((c) => ({
+    name: c.name, estimate: c.estimate, se: c.se, z: c.z, p: c.p, ciLow: c.ciLow, ciHigh: c.ciHigh,
+    oddsRatio: c.ratio, oddsRatioCiLow: c.ratioCiLow, oddsRatioCiHigh: c.ratioCiHigh,
+  }));
+  const result = {
+    n: fit.n, nPositive: fit.nPositive, positive: cls.labels, nDropped: dropped,
+    coefficients, logLikelihood: fit.logLikelihood, nullLogLikelihood: fit.nullLogLikelihood, pseudoR2: fit.pseudoR2, iterations: fit.iterations,
+    doseResponse: dr ? { model: 'dose only', d50Gy: dr.d50Gy, d50SeGy: dr.d50SeGy, d50CiGy: dr.d50CiGy, gamma50: dr.gamma50 } : null,
+    ...(drNote ? { doseResponseNote: drNote } : {}),
+    ...(svgPath ? { svg: svgPath } : {}),
+  };
+  if (a.flags.has('json')) {
+    printJson(result);
+    return 0;
+  }
+  const lines = [
+    `Logistic regression of "${respCol}" (positive: ${cls.labels.join(', ')}) on ${design.names.join(', ')}: n = ${fit.n} (${fit.nPositive} responders)${dropped ? `, ${dropped} rows with missing values skipped` : ''}`,
+    textTable(['term', 'estimate', 'SE', 'OR', 'OR 95 % CI', 'p'], coefficients.map((c) => [c.name, sig(c.estimate), sig(c.se), sig(c.oddsRatio), `${sig(c.oddsRatioCiLow)}-${sig(c.oddsRatioCiHigh)}`, formatP(c.p)])),
+    `log-likelihood ${fit.logLikelihood.toFixed(4)} (null ${fit.nullLogLikelihood.toFixed(4)}), McFadden R^2 ${fit.pseudoR2.toFixed(3)}`,
+    dr ? `dose-response (dose only): D50 = ${dr.d50Gy.toFixed(1)} Gy (95 % CI ${dr.d50CiGy[0].toFixed(1)}-${dr.d50CiGy[1].toFixed(1)}), gamma50 = ${dr.gamma50.toFixed(3)}` : `dose-response: ${drNote}`,
+  ];
+  if (svgPath) lines.push(`plot: ${svgPath}`);
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}

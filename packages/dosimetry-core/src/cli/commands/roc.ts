@@ -1,0 +1,75 @@
+/**
+ * `dosimetry roc`: ROC analysis of dose against response (surface fixed in ../shared/CONTRACT.md).
+ * JSON keys: auc, aucCi95, cutoff, sensitivity, specificity, ppv, npv, accuracy, counts {tp, fp, tn, fn},
+ * curve [{threshold, tpr, fpr}] (fractions 0..1), plus aucCiMethod, aucSeDeLong, youdenJ, nPositive, nNegative,
+ * nDropped, positive, bootstrap. Methods: ../../research/roc.ts.
+ */
+import { UsageError } from '../../errors.ts';
+import { numberOpt, opt, parseArgs, requireOpt, type OptionSpec } from '../args.ts';
+import { COMMON_OPTIONS, handleHelp, loadCsv, numbers, positiveLabels, printJson, usableRows, writeSvg } from '../../research/cli.ts';
+import { rocAnalysis } from '../../research/roc.ts';
+import { rocSvg } from '../../research/svg.ts';
+import { formatProportion, responseClassifier } from '../../research/table.ts';
+
+const OPTIONS: Record<string, OptionSpec> = {
+  ...COMMON_OPTIONS,
+  'dose-column': { type: 'string' },
+  'response-column': { type: 'string' },
+  positive: { type: 'string' },
+  'cluster-column': { type: 'string' },
+  bootstrap: { type: 'string' },
+  seed: { type: 'string' },
+  svg: { type: 'string' },
+};
+
+const HELP = `usage: pnpm -s dosimetry roc [--json] --csv F --dose-column C --response-column R [--positive CR,PR]
+  [--cluster-column patient [--bootstrap 2000] [--seed 20240101]] [--svg FILE]
+ROC of dose vs response: responders (--positive, default CR,PR; or 1 for a 0/1 column) are positive, and a lesion
+is called a responder when its dose is >= the cutoff. AUC (Mann-Whitney) with a 95 % CI: DeLong, or a percentile
+cluster bootstrap over --cluster-column (lesions nested in patients) with a fixed seed. Cutoff: the observed dose
+maximising Youden's J (lowest threshold among equal maxima). Rows with a missing dose or response are skipped.`;
+
+/** Runs the command; returns the exit code (errors are thrown as DosimetryError subclasses). */
+export async function run(argv: string[]): Promise<number> {
+  const a = parseArgs(argv, OPTIONS, 'roc');
+  if (handleHelp(a, 'roc', HELP)) return 0;
+  const { table, path } = loadCsv(a, 'roc');
+  const doseCol = requireOpt(a, 'dose-column', 'roc');
+  const respCol = requireOpt(a, 'response-column', 'roc');
+  const clusterCol = opt(a, 'cluster-column');
+  const reps = numberOpt(a, 'bootstrap', 'roc') ?? 2000;
+  const seed = numberOpt(a, 'seed', 'roc') ?? 20240101;
+  if (!Number.isInteger(reps) || reps < 100) throw new UsageError('roc: --bootstrap must be an integer >= 100');
+  if (!Number.isInteger(seed)) throw new UsageError('roc: --seed must be an integer');
+  const { rows, dropped } = usableRows(table, [doseCol, respCol, ...(clusterCol ? [clusterCol] : [])], path);
+  const dose = numbers(rows, doseCol, path);
+  const labels = positiveLabels(a);
+  const cls = responseClassifier(rows.map((r) => r.cells[respCol]), labels);
+  const positive = rows.map((r) => cls.isPositive(r.cells[respCol]));
+  const r = rocAnalysis({
+    doseGy: dose,
+    positive,
+    clusters: clusterCol ? rows.map((x) => x.cells[clusterCol]) : undefined,
+    bootstrapReplicates: reps,
+    bootstrapSeed: seed,
+  });
+  const svgPath = writeSvg(a, () => rocSvg(r, { title: `ROC: ${doseCol} vs ${respCol}` }));
+  if (a.flags.has('json')) {
+    printJson({ ...r, nDropped: dropped, positive: cls.labels, ...(svgPath ? { svg: svgPath } : {}) });
+    return 0;
+  }
+  const { tp, fp, tn, fn } = r.counts;
+  const lines = [
+    `ROC: "${doseCol}" vs "${respCol}" (positive: ${cls.labels.join(', ')}); ${dose.length} rows (${r.nPositive} responders, ${r.nNegative} non-responders)${dropped ? `; ${dropped} rows with missing values skipped` : ''}`,
+    `  AUC          ${r.auc.toFixed(3)} (95 % CI ${r.aucCi95[0].toFixed(3)}-${r.aucCi95[1].toFixed(3)}, ${r.aucCiMethod === 'delong' ? 'DeLong' : `cluster bootstrap over ${r.bootstrap?.clusters} "${clusterCol}", ${r.bootstrap?.used}/${r.bootstrap?.replicates} resamples, seed ${seed}`})`,
+    `  cutoff       ${r.cutoff} (Youden J ${r.youdenJ.toFixed(3)}; dose >= cutoff called responder; lowest threshold among maximal J)`,
+    `  sensitivity  ${formatProportion(tp, tp + fn)}`,
+    `  specificity  ${formatProportion(tn, tn + fp)}`,
+    `  PPV          ${formatProportion(tp, tp + fp)}`,
+    `  NPV          ${formatProportion(tn, tn + fn)}`,
+    `  accuracy     ${formatProportion(tp + tn, tp + tn + fp + fn)}`,
+  ];
+  if (svgPath) lines.push(`  plot         ${svgPath}`);
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,105 @@
+/**
+ * Helpers shared by the research commands (roc, groups, logistic, cox, km, cohort): reading the table, pulling
+ * numeric and categorical columns with missing rows dropped, covariate options, and writing JSON/SVG output.
+ */
+import { UsageError } from '../errors.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
+import { opt, type OptionSpec, type ParsedArgs } from '../cli/args.ts';
+import type { CsvTable } from './csv.ts';
+import type { CovariateSpec } from './design.ts';
+import { completeRows, parseEventCell, parseLabelList, parseNumberCell, readCsvFile, requireColumns } from './table.ts';
+
+/** Options every research command takes. */
+export const COMMON_OPTIONS: Record<string, OptionSpec> = {
+  csv: { type: 'string' },
+  json: { type: 'flag' },
+  help: { type: 'flag' },
+};
+
+/** Prints help and returns true when --help was given; rejects positional arguments. */
+export function handleHelp(a: ParsedArgs, command: string, help: string): boolean {
+  if (a.flags.has('help')) {
+    process.stdout.write(help + '\n');
+    return true;
+  }
+  if (a.positionals.length) throw new UsageError(`${command}: unexpected argument "${a.positionals[0]}" (options start with --)`);
+  return false;
+}
+
+/** The --csv table with its path (required). */
+export function loadCsv(a: ParsedArgs, command: string): { table: CsvTable; path: string } {
+  const path = opt(a, 'csv');
+  if (!path) throw new UsageError(`${command}: --csv FILE is required (a table with one row per lesion or patient)`);
+  return { table: readCsvFile(path), path };
+}
+
+/** Rows complete in `columns` (rows with a missing cell are dropped and counted), after checking the columns exist. */
+export function usableRows(t: CsvTable, columns: readonly string[], source: string): { rows: Array<{ row: number; cells: Readonly<Record<string, string>> }>; dropped: number } {
+  requireColumns(t, columns, source);
+  return completeRows(t, columns);
+}
+
+/** A numeric column over the given rows (InputError naming the row for a non-numeric value). */
+export function numbers(rows: ReadonlyArray<{ row: number; cells: Readonly<Record<string, string>> }>, column: string, source: string): number[] {
+  return rows.map((r) => parseNumberCell(r.cells[column], column, r.row, source));
+}
+
+/** Event indicators over the given rows. */
+export function eventFlags(rows: ReadonlyArray<{ row: number; cells: Readonly<Record<string, string>> }>, column: string, source: string): boolean[] {
+  return rows.map((r) => parseEventCell(r.cells[column], column, r.row, source));
+}
+
+/** --positive as a list (undefined when not given). */
+export function positiveLabels(a: ParsedArgs): string[] | undefined {
+  const v = opt(a, 'positive');
+  if (v === undefined) return undefined;
+  const list = parseLabelList(v);
+  if (!list.length) throw new UsageError('--positive needs at least one label, e.g. --positive CR,PR');
+  return list;
+}
+
+/**
+ * Covariates from --covariate NAME (continuous) and --categorical NAME[:REFERENCE] in command-line order.
+ */
+export function covariateSpecs(a: ParsedArgs): CovariateSpec[] {
+  const out: CovariateSpec[] = [];
+  for (const s of a.sequence) {
+    if (typeof s.value !== 'string') continue;
+    if (s.name === 'covariate') out.push({ name: s.value, kind: 'continuous' });
+    else if (s.name === 'categorical') {
+      const i = s.value.lastIndexOf(':');
+      out.push(i > 0 ? { name: s.value.slice(0, i), kind: 'categorical', reference: s.value.slice(i + 1) } : { name: s.value, kind: 'categorical' });
+    }
+  }
+  const names = out.map((c) => c.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new UsageError(`covariate "${dup}" is given twice`);
+  return out;
+}
+
+/** Writes an SVG file atomically when --svg was given; returns the path or undefined. */
+export function writeSvg(a: ParsedArgs, svg: () => string): string | undefined {
+  const path = opt(a, 'svg');
+  if (!path) return undefined;
+  writeFileAtomic(path, svg());
+  return path;
+}
+
+/** JSON with non-finite numbers as null (JSON has no NaN/Infinity). */
+export function printJson(obj: unknown): void {
+  process.stdout.write(JSON.stringify(obj, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) + '\n');
+}
+
+/** Fixed-width table for text output (first column left-aligned, others right-aligned). */
+export function textTable(head: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const w = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (r: readonly string[]) => r.map((x, c) => (c === 0 ? x.padEnd(w[c]) : x.padStart(w[c]))).join('  ');
+  return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** Significant-digit formatting for text output. */
+export function sig(v: number, digits = 4): string {
+  if (!Number.isFinite(v)) return 'n/a';
+  if (v !== 0 && (Math.abs(v) >= 1e6 || Math.abs(v) < 1e-3)) return v.toExponential(digits - 1);
+  return String(Number(v.toPrecision(digits)));
+}
