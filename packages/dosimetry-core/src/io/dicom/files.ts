@@ -1,0 +1,107 @@
+/**
+ * Finding and loading DICOM files on disk, and DICOM dates and times.
+ */
+import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileError } from '../../errors.ts';
+import { type DicomFile, hasDicmPreamble, parseDicom } from './parser.ts';
+
+function hasPreambleOnDisk(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const b = new Uint8Array(132);
+    const n = readSync(fd, b, 0, 132, 0);
+    return n === 132 && hasDicmPreamble(b);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Files under `dir` (recursively, at most `maxDepth` levels, hidden entries skipped), sorted by path. */
+function walk(dir: string, maxDepth: number, out: string[]): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch (err) {
+    throw new FileError(`cannot list folder ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  for (const name of names) {
+    if (name.startsWith('.')) continue;
+    const p = join(dir, name);
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (st.isDirectory()) {
+      if (maxDepth > 0) walk(p, maxDepth - 1, out);
+    } else if (st.isFile()) out.push(p);
+  }
+}
+
+/**
+ * True when `path` is a file with the DICOM Part 10 preamble ("DICM" at byte 128), or a folder holding at least one
+ * such file (searched up to 4 levels deep).
+ */
+export function isDicomPath(path: string): boolean {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) return false;
+  if (st.isFile()) return hasPreambleOnDisk(path);
+  if (!st.isDirectory()) return false;
+  const files: string[] = [];
+  walk(path, 4, files);
+  return files.some(hasPreambleOnDisk);
+}
+
+/** The DICOM Part 10 files at `path` (a file, or every DICM file in a folder tree up to 4 levels deep). */
+export function listDicomFiles(path: string): string[] {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) throw new FileError(`${path} does not exist; check the path`);
+  if (st.isFile()) return hasPreambleOnDisk(path) ? [path] : [];
+  const files: string[] = [];
+  walk(path, 4, files);
+  return files.filter(hasPreambleOnDisk);
+}
+
+/** Reads and parses one file (FileError when unreadable, FormatError when malformed). */
+export function loadDicomFile(path: string): DicomFile & { path: string } {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new FileError(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return { ...parseDicom(bytes, path), path };
+}
+
+/** A DICOM date-time, read as written (no time zone is applied; differences between two of them are exact). */
+export interface DicomDateTime {
+  /** "YYYY-MM-DDTHH:MM:SS.ffffff" (local time of the modality, as stored). */
+  readonly iso: string;
+  /** Seconds since 1970-01-01T00:00:00 of the same wall clock (the stored time read as UTC) [s]. */
+  readonly epochS: number;
+}
+
+/** Combines DA (YYYYMMDD) and TM (HHMMSS.ffffff, also HH, HHMM and the retired HH:MM:SS) into a date-time. */
+export function dicomDateTime(da: string | undefined, tm: string | undefined): DicomDateTime | undefined {
+  if (!da || !tm) return undefined;
+  const d = /^(\d{4})(\d{2})(\d{2})$/.exec(da.trim().replace(/[.-]/g, ''));
+  const t = /^(\d{2})(\d{2})?(\d{2})?(?:\.(\d{1,6}))?$/.exec(tm.trim().replace(/:/g, ''));
+  if (!d || !t) return undefined;
+  const [y, mo, dd] = [Number(d[1]), Number(d[2]), Number(d[3])];
+  const [h, mi, s] = [Number(t[1]), Number(t[2] ?? 0), Number(t[3] ?? 0)];
+  const frac = t[4] ? Number(`0.${t[4]}`) : 0;
+  const epochS = Date.UTC(y, mo - 1, dd, h, mi, s) / 1000 + frac;
+  if (!Number.isFinite(epochS)) return undefined;
+  const p2 = (x: number) => String(x).padStart(2, '0');
+  const fs = t[4] ? `.${t[4].padEnd(6, '0')}` : '';
+  return { iso: `${y}-${p2(mo)}-${p2(dd)}T${p2(h)}:${p2(mi)}:${p2(s)}${fs}`, epochS };
+}
+
+/** Parses a DT value (YYYYMMDDHHMMSS.ffffff, optional &ZZXX offset ignored) into a date-time. */
+export function dicomDT(dt: string | undefined): DicomDateTime | undefined {
+  if (!dt) return undefined;
+  const m = /^(\d{8})(\d{2,6}(?:\.\d{1,6})?)?([+-]\d{4})?$/.exec(dt.trim());
+  if (!m) return undefined;
+  return dicomDateTime(m[1], m[2] ?? '000000');
+}

@@ -1,0 +1,56 @@
+/**
+ * DICOM in and out: image series (CT, NM, PT, RT Dose) to volumes, RTSTRUCT and SEG to structure masks, dose to RT Dose.
+ * Everything is converted to the internal frame (LPS mm) here; DICOM patient coordinates already are LPS.
+ */
+import { FormatError, InputError } from '../../errors.ts';
+import type { Geometry, Vec3 } from '../../volume/geometry.ts';
+import type { StructureMask } from '../../volume/structure.ts';
+import { listDicomFiles, loadDicomFile } from './files.ts';
+import { readRoiContours, rasterizeContours } from './rtstruct.ts';
+import { readSegMasks } from './seg.ts';
+import { SOP_CLASS, TAG } from './tags.ts';
+
+export { isDicomPath, listDicomFiles, loadDicomFile, dicomDateTime, dicomDT, type DicomDateTime } from './files.ts';
+export { readDicomVolume, type ReadDicomVolumeOptions, type DicomSeriesMeta, type DicomEmissionTiming, type DicomVolumeModality } from './volume.ts';
+export { encodeRtDose, rtDoseQuantisation, type EncodeRtDoseOptions, type RtDoseFrameOfReference, type RtDoseQuantisation, type DoseSummationType } from './rtdose.ts';
+export { rasterizeContours, readRoiContours, gridFromContours, type RoiContours, type Contour, type RasterizeOptions } from './rtstruct.ts';
+export { readSegMasks, dicomLabToRgb } from './seg.ts';
+export { parseDicom, DicomDataset, type DicomFile, type DicomElement, TS } from './parser.ts';
+export { writePart10, put, dataset, makeElement, formatDS } from './writer.ts';
+export { TAG, SOP_CLASS, tagString } from './tags.ts';
+export { deterministicUid, Sha256 } from './uid.ts';
+
+/** Options of `readDicomSegmentation`. */
+export interface ReadDicomSegmentationOptions {
+  /** RTSTRUCT: the grid to rasterise onto (e.g. the activity image's). SEG masks come on their own frames' grid. */
+  readonly referenceGrid?: Geometry;
+  /** RTSTRUCT without a reference grid: spacing of the grid derived from the contours [mm]; default [1, 1, plane spacing]. */
+  readonly spacingMm?: Vec3;
+  /** RTSTRUCT: scanlines per voxel row for partial-volume weights (default 8). */
+  readonly subsamples?: number;
+}
+
+/**
+ * Reads an RT Structure Set (closed planar contours rasterised with partial-volume weights; names from ROI Name) or a
+ * DICOM SEG (BINARY or FRACTIONAL; names from Segment Label) from a file or a folder holding exactly one of them.
+ */
+export async function readDicomSegmentation(path: string, opts: ReadDicomSegmentationOptions = {}): Promise<StructureMask[]> {
+  const files = listDicomFiles(path);
+  const found: Array<ReturnType<typeof loadDicomFile>> = [];
+  for (const p of files) {
+    const f = loadDicomFile(p);
+    const sop = f.dataset.string(TAG.SOPClassUID) ?? f.meta.string(TAG.MediaStorageSOPClassUID);
+    if (sop === SOP_CLASS.rtStruct || sop === SOP_CLASS.seg) found.push(f);
+  }
+  if (found.length === 0) {
+    throw new InputError(`${path} holds no RT Structure Set or DICOM SEG${files.length ? ` (only ${files.length} other DICOM file(s))` : ''}; give the RTSTRUCT or SEG file`);
+  }
+  if (found.length > 1) {
+    throw new InputError(`${path} holds ${found.length} segmentations (${found.map((f) => f.path).join(', ')}); give one file`);
+  }
+  const f = found[0];
+  if (f.dataset.string(TAG.SOPClassUID) === SOP_CLASS.seg) return readSegMasks(f);
+  const rois = readRoiContours(f.dataset, f.path);
+  if (rois.length === 0) throw new FormatError(`${f.path}: the structure set holds no closed planar contours`);
+  return rasterizeContours(rois, f.path, { referenceGrid: opts.referenceGrid, spacingMm: opts.spacingMm, subsamples: opts.subsamples });
+}
