@@ -1,0 +1,623 @@
+/**
+ * The viewer page: loads the case from its server, picks a back end (?backend=webgpu|cpu|auto; WebGPU when an
+ * adapter exists), draws axial/coronal/sagittal views with a linked crosshair, the structure table, the DVH, the
+ * activity slider (dose is linear in activity: every dose and dose-derived number scales by A / A_reported) and the
+ * exports. Nothing is fetched from anywhere but the page's own server.
+ */
+import { COLORMAP, ISODOSE_COLORS } from './colormap.ts';
+import { drawDvh, niceCeil, scaledVx } from './dvh.ts';
+import type { DisplaySettings, SceneVolumes, SliceRenderer, ViewTarget } from './renderer.ts';
+import { MAX_ISODOSE_LEVELS } from './renderer.ts';
+import { createCpuRenderer, renderSliceCpu } from './render-cpu.ts';
+import { createGpuRenderer, requestGpuDevice } from './render-gpu.ts';
+import {
+  type ClientVolume,
+  type Lps,
+  type NavState,
+  VIEW_AXES,
+  VIEW_NAMES,
+  type ViewName,
+  canvasToLps,
+  gridBounds,
+  lpsToCanvas,
+  makeClientVolume,
+  pixelToLps,
+  sampleAt,
+} from './views.ts';
+import type { CaseJson, ReportStructureJson, StructureEntry } from '../protocol.ts';
+
+/** CT window presets [HU]. */
+const WINDOWS: Record<string, { centreHu: number; widthHu: number }> = {
+  abdomen: { centreHu: 40, widthHu: 400 },
+  liver: { centreHu: 60, widthHu: 160 },
+  lung: { centreHu: -600, widthHu: 1500 },
+};
+
+/** Mean-dose limits by role [Gy] (common SIRT planning limits: normal liver 70 Gy, lung 30 Gy per treatment). */
+const MEAN_LIMITS_GY: Record<string, number> = { 'normal-liver': 70, lung: 30 };
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+interface ViewUi {
+  view: ViewName;
+  canvas: HTMLCanvasElement;
+  overlay: HTMLCanvasElement;
+}
+
+/** Test and benchmark hooks, on window.__viewer. */
+export interface ViewerHooks {
+  ready: boolean;
+  backend: string;
+  renders: number;
+  /** Draws now and waits until the frame is done; returns milliseconds. */
+  renderNow(): Promise<number>;
+  /** Moves the crosshair one slice along the axial normal and redraws; returns ms. */
+  stepSlice(view: ViewName, steps: number): Promise<number>;
+  /** Sets the activity [GBq] and redraws; returns ms. */
+  setActivity(gbq: number): Promise<number>;
+  crosshair(): Lps;
+  /**
+   * Compares each drawn view with the CPU oracle (renderSliceCpu) at the current state: the largest channel
+   * difference and the fraction of pixels differing by more than `tolerance` levels.
+   */
+  compareWithCpu(tolerance: number): Promise<{ maxDiff: number; fractionOver: number; pixels: number }>;
+  /** ms from navigation start to the first drawn frame. */
+  firstImageMs: number;
+  error?: string;
+}
+
+declare global {
+  interface Window {
+    __viewer: ViewerHooks;
+  }
+}
+
+async function fetchBytes(url: string): Promise<ArrayBuffer> {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
+  return r.arrayBuffer();
+}
+
+function fmt(x: number, digits = 1): string {
+  return Number.isFinite(x) ? x.toFixed(digits) : '–';
+}
+
+function download(name: string, blob: Blob): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+async function start(): Promise<void> {
+  const hooks: ViewerHooks = {
+    ready: false,
+    backend: '',
+    renders: 0,
+    firstImageMs: NaN,
+    renderNow: async () => NaN,
+    stepSlice: async () => NaN,
+    setActivity: async () => NaN,
+    crosshair: () => [0, 0, 0],
+    compareWithCpu: async () => ({ maxDiff: NaN, fractionOver: NaN, pixels: 0 }),
+  };
+  window.__viewer = hooks;
+  const params = new URLSearchParams(location.search);
+  const sizePx = Math.max(64, Math.min(1024, Number(params.get('size')) || 320));
+
+  const caseJson = (await (await fetch('/api/case')).json()) as CaseJson;
+  const report = caseJson.report;
+  $('case-name').textContent = caseJson.caseName;
+  $('case-meta').textContent = `${report.isotope} · ${report.method} · computed on ${report.backend}`;
+  $('warnings').textContent = caseJson.warnings.join(' · ');
+
+  const loaded: Partial<Record<string, ClientVolume>> = {};
+  await Promise.all(
+    caseJson.volumes.map(async (v) => {
+      loaded[v.name] = makeClientVolume(v.grid, new Float32Array(await fetchBytes(v.url)));
+    }),
+  );
+  const labels = caseJson.labels ? makeClientVolume(caseJson.labels.grid, new Uint32Array(await fetchBytes(caseJson.labels.url))) : undefined;
+  const vols: SceneVolumes = { ct: loaded.ct, dose: loaded.dose, labels };
+  const units = Object.fromEntries(caseJson.volumes.map((v) => [v.name, v.unit]));
+
+  // Back end.
+  const want = params.get('backend') ?? 'auto';
+  let renderer: SliceRenderer | undefined;
+  const notes: string[] = [];
+  if (want !== 'cpu') {
+    try {
+      const device = await requestGpuDevice();
+      if (device) renderer = createGpuRenderer(device, vols);
+      else notes.push('no WebGPU adapter: CPU rendering');
+    } catch (err) {
+      notes.push(`WebGPU failed (${(err as Error).message}): CPU rendering`);
+    }
+  }
+  renderer ??= createCpuRenderer(vols);
+  hooks.backend = renderer.backend;
+  $('backend').textContent = renderer.backend;
+  if (notes.length) $('warnings').textContent = [...caseJson.warnings, ...notes].join(' · ');
+
+  // Navigation state.
+  const base = vols.ct ?? vols.dose;
+  const bounds = base ? gridBounds(base.grid) : { centre: [0, 0, 0] as Lps, extentMm: 300 };
+  const nav: NavState = { crosshair: [...bounds.centre], centre: [...bounds.centre], mmPerPx: bounds.extentMm / sizePx };
+  const sliceStepMm = base ? Math.min(...base.grid.spacingMm) : 1;
+  const reportedGBq = report.activityInFieldGBq;
+  let activityGBq = reportedGBq;
+  const structs = caseJson.structures;
+  const maxReportGy = Math.max(0, ...report.structures.map((s) => Number(s.maxGy) || s.meanGy || 0));
+  let doseMax = maxReportGy;
+  if (vols.dose) for (const v of vols.dose.data) if (v > doseMax) doseMax = v;
+  const settings: DisplaySettings = {
+    ...{ windowCentreHu: 40, windowWidthHu: 400 },
+    doseScale: 1,
+    colorMaxGy: niceCeil(doseMax || 100),
+    thresholdGy: 5,
+    opacity: 0.5,
+    showDose: true,
+    isodoseGy: [50, 100, 150, 205],
+    visibleMask: 0,
+    structureColors: [],
+  };
+  for (const s of structs) {
+    if (s.bit >= 0) {
+      settings.visibleMask |= 1 << s.bit;
+      settings.structureColors[s.bit] = s.colorRgb;
+    }
+  }
+  settings.visibleMask >>>= 0;
+  const dvhChosen = new Set(structs.filter((s) => ['tumor', 'normal-liver', 'lung'].includes(s.role)).map((s) => s.index));
+  let showCrosshair = true;
+
+  // Views.
+  const viewsEl = $('views');
+  const views: ViewUi[] = VIEW_NAMES.map((view) => {
+    const box = document.createElement('div');
+    box.className = 'view';
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = sizePx;
+    canvas.dataset.testid = 'slice-canvas';
+    canvas.setAttribute('data-testid', 'slice-canvas');
+    canvas.dataset.view = view;
+    const overlay = document.createElement('canvas');
+    overlay.width = overlay.height = sizePx;
+    overlay.className = 'overlay';
+    overlay.dataset.view = view;
+    overlay.tabIndex = 0;
+    const tag = document.createElement('span');
+    tag.className = 'tag';
+    tag.textContent = view;
+    box.append(canvas, overlay, tag);
+    viewsEl.append(box);
+    return { view, canvas, overlay };
+  });
+  let activeView: ViewName = 'axial';
+
+  const matrices = () => new Map(views.map((v) => [v.view, pixelToLps(v.view, nav, sizePx, sizePx)]));
+
+  function drawOverlays(m: Map<ViewName, ReturnType<typeof pixelToLps>>): void {
+    for (const v of views) {
+      const ctx = v.overlay.getContext('2d')!;
+      ctx.clearRect(0, 0, sizePx, sizePx);
+      if (!showCrosshair) continue;
+      const [x, y] = lpsToCanvas(v.view, m.get(v.view)!, nav.crosshair);
+      ctx.strokeStyle = 'rgba(255,255,0,0.8)';
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      ctx.moveTo(x, 0);
+      ctx.lineTo(x, y - 6);
+      ctx.moveTo(x, y + 6);
+      ctx.lineTo(x, sizePx);
+      ctx.moveTo(0, y);
+      ctx.lineTo(x - 6, y);
+      ctx.moveTo(x + 6, y);
+      ctx.lineTo(sizePx, y);
+      ctx.stroke();
+    }
+  }
+
+  function updateReadout(): void {
+    const p = nav.crosshair;
+    const hu = vols.ct ? sampleAt(vols.ct, p) : undefined;
+    const act = loaded.activity ? sampleAt(loaded.activity, p) : undefined;
+    const dose = vols.dose ? sampleAt(vols.dose, p) : undefined;
+    const bits = labels ? sampleAt(labels, p) ?? 0 : 0;
+    const names = structs.filter((s) => s.bit >= 0 && bits & (1 << s.bit)).map((s) => s.name);
+    const actScaled = act === undefined ? undefined : units.activity === 'counts' ? act : act * settings.doseScale;
+    const r = $('readout');
+    r.dataset.lps = p.map((x) => x.toFixed(2)).join(',');
+    r.dataset.structures = names.join('|');
+    r.dataset.doseGy = dose === undefined ? '' : String(dose * settings.doseScale);
+    r.textContent = [
+      `LPS     ${p.map((x) => x.toFixed(1)).join(', ')} mm`,
+      `CT      ${hu === undefined ? '–' : fmt(hu, 0) + ' HU'}`,
+      `activity ${actScaled === undefined ? '–' : actScaled.toPrecision(4) + ' ' + units.activity}`,
+      `dose    ${dose === undefined ? '–' : fmt(dose * settings.doseScale, 2) + ' Gy'}`,
+      `in      ${names.join(', ') || '–'}`,
+    ].join('\n');
+  }
+
+  // Rendering: at most one frame in flight; changes during a frame trigger one more.
+  let pending: Promise<void> | null = null;
+  let dirty = false;
+  async function renderFrame(): Promise<void> {
+    const m = matrices();
+    const targets: ViewTarget[] = views.map((v) => ({ view: v.view, canvas: v.canvas, pixToLps: m.get(v.view)! }));
+    await renderer!.render(targets, settings);
+    drawOverlays(m);
+    updateReadout();
+    hooks.renders++;
+    document.body.dataset.renders = String(hooks.renders);
+  }
+  function requestRender(): void {
+    if (pending) {
+      dirty = true;
+      return;
+    }
+    pending = new Promise<void>((ok) => requestAnimationFrame(() => ok()))
+      .then(renderFrame)
+      .catch((err: Error) => {
+        hooks.error = err.message;
+        $('warnings').textContent = `render failed: ${err.message}`;
+      })
+      .finally(() => {
+        pending = null;
+        if (dirty) {
+          dirty = false;
+          requestRender();
+        }
+      });
+  }
+  async function renderNow(): Promise<number> {
+    while (pending) await pending;
+    const t0 = performance.now();
+    await renderFrame();
+    await renderer!.settle();
+    return performance.now() - t0;
+  }
+
+  // Structure table.
+  const tbody = document.querySelector('#structures tbody') as HTMLTableSectionElement;
+  const rowOf = new Map<number, HTMLTableRowElement>();
+  for (const e of structs) {
+    const s = report.structures[e.index];
+    const tr = document.createElement('tr');
+    tr.setAttribute('data-testid', 'structure-row');
+    tr.dataset.name = s.name;
+    tr.dataset.role = s.role;
+    const c = `rgb(${e.colorRgb.join(',')})`;
+    tr.innerHTML =
+      `<td><span class="swatch" style="background:${c}"></span><span class="name"></span></td><td>${s.role}</td>` +
+      `<td class="vol">${fmt(s.volumeMl)}</td><td class="mad" data-testid="mad"></td><td class="d70"></td><td class="v100"></td><td class="v205"></td>` +
+      `<td><input type="checkbox" class="outline" ${e.bit >= 0 ? 'checked' : 'disabled'}></td>` +
+      `<td><input type="checkbox" class="dvh" ${dvhChosen.has(e.index) ? 'checked' : ''}></td>`;
+    (tr.querySelector('.name') as HTMLElement).textContent = s.name;
+    tr.addEventListener('click', (ev) => {
+      if ((ev.target as HTMLElement).tagName === 'INPUT') return;
+      centreOn(e);
+    });
+    (tr.querySelector('.outline') as HTMLInputElement).addEventListener('change', (ev) => {
+      const on = (ev.target as HTMLInputElement).checked;
+      if (e.bit >= 0) settings.visibleMask = (on ? settings.visibleMask | (1 << e.bit) : settings.visibleMask & ~(1 << e.bit)) >>> 0;
+      requestRender();
+    });
+    (tr.querySelector('.dvh') as HTMLInputElement).addEventListener('change', (ev) => {
+      if ((ev.target as HTMLInputElement).checked) dvhChosen.add(e.index);
+      else dvhChosen.delete(e.index);
+      updateNumbers();
+    });
+    tbody.append(tr);
+    rowOf.set(e.index, tr);
+  }
+
+  function centreOn(e: StructureEntry): void {
+    if (!e.centroidLps) return;
+    nav.crosshair = [...e.centroidLps];
+    nav.centre = [...e.centroidLps];
+    requestRender();
+  }
+
+  function scaledRows(): Array<{ e: StructureEntry; s: ReportStructureJson; mad: number; d70: number; v100: number; v205: number; limit?: number }> {
+    const f = settings.doseScale;
+    return structs.map((e) => {
+      const s = report.structures[e.index];
+      return {
+        e,
+        s,
+        mad: s.meanGy * f,
+        d70: s.d70Gy * f,
+        v100: scaledVx(s, 100, s.v100, f),
+        v205: scaledVx(s, 205, s.v205, f),
+        limit: MEAN_LIMITS_GY[s.role],
+      };
+    });
+  }
+
+  function updateNumbers(): void {
+    const rows = scaledRows();
+    const exceeded: string[] = [];
+    for (const r of rows) {
+      const tr = rowOf.get(r.e.index)!;
+      (tr.querySelector('.mad') as HTMLElement).textContent = fmt(r.mad);
+      (tr.querySelector('.d70') as HTMLElement).textContent = fmt(r.d70);
+      (tr.querySelector('.v100') as HTMLElement).textContent = fmt(100 * r.v100);
+      (tr.querySelector('.v205') as HTMLElement).textContent = fmt(100 * r.v205);
+      const over = r.limit !== undefined && r.mad > r.limit;
+      tr.classList.toggle('exceeded', over);
+      if (over) exceeded.push(`${r.s.name}: mean ${fmt(r.mad)} Gy exceeds the ${r.limit} Gy limit for ${r.s.role}`);
+    }
+    const lim = $('limits');
+    lim.replaceChildren(
+      ...(exceeded.length ? exceeded : ['no dose limit exceeded']).map((t) => {
+        const d = document.createElement('div');
+        d.textContent = t;
+        if (exceeded.length) d.className = 'exceeded';
+        return d;
+      }),
+    );
+    lim.dataset.exceeded = String(exceeded.length);
+    drawDvh(
+      $('dvh') as unknown as SVGSVGElement,
+      rows.filter((r) => dvhChosen.has(r.e.index)).map((r) => ({ s: r.s, colorRgb: r.e.colorRgb })),
+      settings.doseScale,
+    );
+  }
+
+  // Legend.
+  function drawLegend(): void {
+    const c = $('legend') as HTMLCanvasElement;
+    const ctx = c.getContext('2d')!;
+    const img = ctx.createImageData(256, c.height);
+    for (let y = 0; y < c.height; y++) {
+      for (let x = 0; x < 256; x++) {
+        const o = 4 * (x + 256 * y);
+        img.data.set([COLORMAP[3 * x], COLORMAP[3 * x + 1], COLORMAP[3 * x + 2], 255], o);
+      }
+    }
+    ctx.putImageData(img, 0, 0);
+    c.dataset.maxGy = String(settings.colorMaxGy);
+    const ticks = $('legend-ticks');
+    ticks.replaceChildren(
+      ...[0, 0.25, 0.5, 0.75, 1].map((t) => {
+        const s = document.createElement('span');
+        s.textContent = `${+(t * settings.colorMaxGy).toFixed(1)}`;
+        return s;
+      }),
+    );
+    ticks.lastElementChild!.textContent += ' Gy';
+    $('isodose-key').replaceChildren(
+      ...settings.isodoseGy.map((g, i) => {
+        const s = document.createElement('span');
+        s.style.color = `rgb(${ISODOSE_COLORS[i].join(',')})`;
+        s.textContent = `— ${g} Gy`;
+        return s;
+      }),
+    );
+  }
+
+  // Controls.
+  const preset = $('wl-preset') as HTMLSelectElement;
+  const applyPreset = () => {
+    const w = WINDOWS[preset.value] ?? WINDOWS.abdomen;
+    settings.windowCentreHu = w.centreHu;
+    settings.windowWidthHu = w.widthHu;
+    requestRender();
+  };
+  preset.addEventListener('change', applyPreset);
+  applyPreset();
+  const bindNumber = (id: string, apply: (v: number) => void) => {
+    const inp = $(id) as HTMLInputElement;
+    const on = () => {
+      const v = Number(inp.value);
+      if (Number.isFinite(v)) {
+        apply(v);
+        drawLegend();
+        requestRender();
+      }
+    };
+    inp.addEventListener('input', on);
+    inp.addEventListener('change', on);
+    return inp;
+  };
+  bindNumber('opacity', (v) => (settings.opacity = Math.min(1, Math.max(0, v))));
+  bindNumber('threshold', (v) => (settings.thresholdGy = Math.max(0, v)));
+  const colorMax = bindNumber('color-max', (v) => (settings.colorMaxGy = v > 0 ? v : settings.colorMaxGy));
+  colorMax.value = String(settings.colorMaxGy);
+  ($('show-dose') as HTMLInputElement).addEventListener('change', (ev) => {
+    settings.showDose = (ev.target as HTMLInputElement).checked;
+    requestRender();
+  });
+  ($('show-outlines') as HTMLInputElement).addEventListener('change', (ev) => {
+    const on = (ev.target as HTMLInputElement).checked;
+    settings.visibleMask = 0;
+    if (on) for (const [i, tr] of rowOf) {
+      const e = structs.find((s) => s.index === i)!;
+      if (e.bit >= 0 && (tr.querySelector('.outline') as HTMLInputElement).checked) settings.visibleMask |= 1 << e.bit;
+    }
+    settings.visibleMask >>>= 0;
+    requestRender();
+  });
+  ($('show-crosshair') as HTMLInputElement).addEventListener('change', (ev) => {
+    showCrosshair = (ev.target as HTMLInputElement).checked;
+    requestRender();
+  });
+  const iso = $('isodose') as HTMLInputElement;
+  iso.addEventListener('change', () => {
+    const lv = iso.value
+      .split(/[,\s]+/)
+      .map(Number)
+      .filter((x) => Number.isFinite(x) && x > 0)
+      .slice(0, MAX_ISODOSE_LEVELS)
+      .sort((a, b) => a - b);
+    settings.isodoseGy = lv;
+    iso.value = lv.join(',');
+    drawLegend();
+    requestRender();
+  });
+
+  const slider = $('activity-slider') as HTMLInputElement;
+  const gbqInput = $('activity-gbq') as HTMLInputElement;
+  slider.min = '0';
+  slider.max = String(3 * reportedGBq);
+  slider.step = String(reportedGBq / 1000);
+  const setActivity = (gbq: number, draw = true) => {
+    if (!(gbq >= 0) || !(reportedGBq > 0)) return;
+    activityGBq = gbq;
+    settings.doseScale = activityGBq / reportedGBq;
+    slider.value = String(gbq);
+    gbqInput.value = gbq.toFixed(3);
+    updateNumbers();
+    if (draw) requestRender();
+  };
+  slider.addEventListener('input', () => setActivity(Number(slider.value)));
+  gbqInput.addEventListener('change', () => setActivity(Number(gbqInput.value)));
+  setActivity(activityGBq);
+
+  // Mouse and keyboard.
+  for (const v of views) {
+    let mode: 'point' | 'pan' | null = null;
+    let last: [number, number] = [0, 0];
+    const at = (ev: MouseEvent): [number, number] => {
+      const r = v.overlay.getBoundingClientRect();
+      return [((ev.clientX - r.left) * sizePx) / r.width, ((ev.clientY - r.top) * sizePx) / r.height];
+    };
+    v.overlay.addEventListener('contextmenu', (ev) => ev.preventDefault());
+    v.overlay.addEventListener('mousedown', (ev) => {
+      activeView = v.view;
+      v.overlay.focus();
+      mode = ev.button === 2 || ev.button === 1 || ev.shiftKey ? 'pan' : 'point';
+      last = at(ev);
+      if (mode === 'point') {
+        nav.crosshair = canvasToLps(pixelToLps(v.view, nav, sizePx, sizePx), last[0], last[1]);
+        requestRender();
+      }
+    });
+    v.overlay.addEventListener('mousemove', (ev) => {
+      if (!mode) return;
+      const p = at(ev);
+      if (mode === 'point') nav.crosshair = canvasToLps(pixelToLps(v.view, nav, sizePx, sizePx), p[0], p[1]);
+      else {
+        const { right: r, down: d } = VIEW_AXES[v.view];
+        const dx = (p[0] - last[0]) * nav.mmPerPx, dy = (p[1] - last[1]) * nav.mmPerPx;
+        nav.centre = [0, 1, 2].map((a) => nav.centre[a] - dx * r[a] - dy * d[a]) as Lps;
+      }
+      last = p;
+      requestRender();
+    });
+    window.addEventListener('mouseup', () => (mode = null));
+    v.overlay.addEventListener('mouseenter', () => (activeView = v.view));
+    v.overlay.addEventListener(
+      'wheel',
+      (ev) => {
+        ev.preventDefault();
+        if (ev.ctrlKey) zoom(ev.deltaY < 0 ? 1 / 1.2 : 1.2);
+        else step(v.view, ev.deltaY < 0 ? 1 : -1);
+      },
+      { passive: false },
+    );
+  }
+  function step(view: ViewName, n: number, draw = true): void {
+    const nrm = VIEW_AXES[view].normal;
+    nav.crosshair = [0, 1, 2].map((a) => nav.crosshair[a] + n * sliceStepMm * nrm[a]) as Lps;
+    if (draw) requestRender();
+  }
+  function zoom(f: number): void {
+    nav.mmPerPx *= f;
+    requestRender();
+  }
+  window.addEventListener('keydown', (ev) => {
+    if ((ev.target as HTMLElement).tagName === 'INPUT' || (ev.target as HTMLElement).tagName === 'SELECT') return;
+    const k = ev.key;
+    if (k === 'ArrowUp' || k === 'PageUp') step(activeView, k === 'PageUp' ? 10 : 1);
+    else if (k === 'ArrowDown' || k === 'PageDown') step(activeView, k === 'PageDown' ? -10 : -1);
+    else if (k === '+' || k === '=') zoom(1 / 1.2);
+    else if (k === '-') zoom(1.2);
+    else if (k === 'r') {
+      nav.centre = [...bounds.centre];
+      nav.crosshair = [...bounds.centre];
+      nav.mmPerPx = bounds.extentMm / sizePx;
+      requestRender();
+    } else return;
+    ev.preventDefault();
+  });
+
+  // Exports.
+  $('export-png').addEventListener('click', async () => {
+    while (pending) await pending;
+    const out = document.createElement('canvas');
+    out.width = views.length * sizePx;
+    out.height = sizePx;
+    const ctx = out.getContext('2d')!;
+    const m = matrices();
+    // Draw and copy in the same task so a WebGPU canvas still holds its frame.
+    void renderer!.render(views.map((v) => ({ view: v.view, canvas: v.canvas, pixToLps: m.get(v.view)! })), settings);
+    views.forEach((v, i) => {
+      ctx.drawImage(v.canvas, i * sizePx, 0);
+      ctx.drawImage(v.overlay, i * sizePx, 0);
+    });
+    out.toBlob((b) => b && download(`${caseJson.caseName}-views.png`, b), 'image/png');
+  });
+  $('export-csv').addEventListener('click', () => {
+    const q = (x: string) => (/[",\n]/.test(x) ? `"${x.replace(/"/g, '""')}"` : x);
+    const lines = ['name,role,volumeMl,activityGBq,meanGy,d70Gy,v100,v205,limitGy,limitExceeded'];
+    for (const r of scaledRows()) {
+      lines.push(
+        [q(r.s.name), r.s.role, r.s.volumeMl, activityGBq, r.mad, r.d70, r.v100, r.v205, r.limit ?? '', r.limit !== undefined && r.mad > r.limit].join(','),
+      );
+    }
+    download(`${caseJson.caseName}-structures.csv`, new Blob([lines.join('\n') + '\n'], { type: 'text/csv' }));
+  });
+
+  drawLegend();
+  updateNumbers();
+  hooks.renderNow = renderNow;
+  hooks.stepSlice = async (view, n) => {
+    while (pending) await pending;
+    const t0 = performance.now();
+    step(view, n, false);
+    await renderNow();
+    return performance.now() - t0;
+  };
+  hooks.setActivity = async (gbq) => {
+    while (pending) await pending;
+    const t0 = performance.now();
+    setActivity(gbq, false);
+    await renderNow();
+    return performance.now() - t0;
+  };
+  hooks.crosshair = () => [...nav.crosshair];
+  hooks.compareWithCpu = async (tolerance) => {
+    await renderNow();
+    const m = matrices();
+    let maxDiff = 0, over = 0, pixels = 0;
+    for (const v of views) {
+      const drawn = v.canvas.getContext('2d')!.getImageData(0, 0, sizePx, sizePx).data;
+      const ref = new Uint8ClampedArray(drawn.length);
+      renderSliceCpu(vols, m.get(v.view)!, sizePx, sizePx, settings, ref);
+      for (let p = 0; p < drawn.length; p += 4) {
+        let d = 0;
+        for (let c = 0; c < 3; c++) d = Math.max(d, Math.abs(drawn[p + c] - ref[p + c]));
+        maxDiff = Math.max(maxDiff, d);
+        if (d > tolerance) over++;
+        pixels++;
+      }
+    }
+    return { maxDiff, fractionOver: over / pixels, pixels };
+  };
+  await renderNow();
+  hooks.firstImageMs = performance.now();
+  hooks.ready = true;
+  document.body.dataset.ready = '1';
+}
+
+start().catch((err: Error) => {
+  if (window.__viewer) window.__viewer.error = err.message;
+  const w = document.getElementById('warnings');
+  if (w) w.textContent = `viewer failed: ${err.message}`;
+  document.body.dataset.ready = 'error';
+});

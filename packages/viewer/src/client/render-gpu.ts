@@ -1,0 +1,204 @@
+/**
+ * The WebGPU back end: volumes as 3-D textures (CT and dose r32float, structure bits r32uint), one render pipeline
+ * (slice.wgsl) drawing a full-canvas triangle per view; the colormap, isodose lines and outlines are computed per
+ * fragment. Explicit bind group layout; pipeline cached per device. Its CPU oracle is render-cpu.ts.
+ */
+import shaderSource from './slice.wgsl?raw';
+import { COLORMAP, ISODOSE_COLORS } from './colormap.ts';
+import { type DisplaySettings, MAX_ISODOSE_LEVELS, type SceneVolumes, type SliceRenderer, type ViewTarget } from './renderer.ts';
+import { type ClientVolume, type Mat4ColMajor, pixelToIndex } from './views.ts';
+
+/** Size of the WGSL `Params` struct [bytes]: 3 mat4x4f (192) + 5 vec4 (80) + levels (32) + canvas (16) + masks (16). */
+export const PARAMS_BYTES = 192 + 80 + 32 + 16 + 16;
+/** Palette entries: 256 colormap + 32 structures + 8 isodose levels, vec4f each. */
+const PALETTE_ENTRIES = 256 + 32 + MAX_ISODOSE_LEVELS;
+
+interface Pipelines {
+  layout: GPUBindGroupLayout;
+  pipeline: GPURenderPipeline;
+  format: GPUTextureFormat;
+}
+const PIPELINES = new WeakMap<GPUDevice, Pipelines>();
+
+function pipelinesFor(device: GPUDevice, format: GPUTextureFormat): Pipelines {
+  const had = PIPELINES.get(device);
+  if (had && had.format === format) return had;
+  const layout = device.createBindGroupLayout({
+    label: 'slice bind group layout',
+    entries: [
+      { binding: 0, visibility: GPUShaderStage.FRAGMENT, buffer: { type: 'uniform', minBindingSize: PARAMS_BYTES } },
+      { binding: 1, visibility: GPUShaderStage.FRAGMENT, texture: { sampleType: 'unfilterable-float', viewDimension: '3d' } },
+      { binding: 2, visibility: GPUShaderStage.FRAGMENT, texture: { sampleType: 'unfilterable-float', viewDimension: '3d' } },
+      { binding: 3, visibility: GPUShaderStage.FRAGMENT, texture: { sampleType: 'uint', viewDimension: '3d' } },
+      { binding: 4, visibility: GPUShaderStage.FRAGMENT, buffer: { type: 'read-only-storage' } },
+    ],
+  });
+  const module = device.createShaderModule({ label: 'slice.wgsl', code: shaderSource });
+  const pipeline = device.createRenderPipeline({
+    label: 'slice pipeline',
+    layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+    vertex: { module, entryPoint: 'vs' },
+    fragment: { module, entryPoint: 'fs', targets: [{ format }] },
+    primitive: { topology: 'triangle-list' },
+  });
+  const p = { layout, pipeline, format };
+  PIPELINES.set(device, p);
+  return p;
+}
+
+/** Uploads a volume as a 3-D texture, in z-slabs of at most 32 MiB. A 1x1x1 zero texture stands in for a missing one. */
+function volumeTexture(device: GPUDevice, v: ClientVolume<Float32Array | Uint32Array> | undefined, format: 'r32float' | 'r32uint'): GPUTexture {
+  const [nx, ny, nz] = v ? v.grid.dims : [1, 1, 1];
+  const lim = device.limits.maxTextureDimension3D;
+  if (nx > lim || ny > lim || nz > lim) throw new Error(`volume ${nx}x${ny}x${nz} exceeds this GPU's 3-D texture limit ${lim}`);
+  const tex = device.createTexture({
+    size: [nx, ny, nz],
+    dimension: '3d',
+    format,
+    usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+  });
+  const data = v ? v.data : format === 'r32float' ? new Float32Array(1) : new Uint32Array(1);
+  const slab = Math.max(1, Math.floor((32 * 1024 * 1024) / (4 * nx * ny)));
+  for (let z = 0; z < nz; z += slab) {
+    const d = Math.min(slab, nz - z);
+    const part = data.subarray(z * nx * ny, (z + d) * nx * ny);
+    device.queue.writeTexture({ texture: tex, origin: [0, 0, z] }, part, { bytesPerRow: 4 * nx, rowsPerImage: ny }, [nx, ny, d]);
+  }
+  return tex;
+}
+
+/** Writes the `Params` uniform of one view (layout of slice.wgsl). */
+export function writeParams(
+  vols: SceneVolumes,
+  pixToLps: Mat4ColMajor,
+  widthPx: number,
+  heightPx: number,
+  s: DisplaySettings,
+): ArrayBuffer {
+  const buf = new ArrayBuffer(PARAMS_BYTES);
+  const f = new Float32Array(buf);
+  const u = new Uint32Array(buf);
+  const mats: Array<ClientVolume<Float32Array | Uint32Array> | undefined> = [vols.ct, vols.dose, vols.labels];
+  mats.forEach((v, i) => {
+    if (v) f.set(pixelToIndex(v, pixToLps) as ArrayLike<number>, 16 * i);
+    const dims = v ? v.grid.dims : [1, 1, 1];
+    f.set([dims[0], dims[1], dims[2], v ? 1 : 0], 48 + 4 * i);
+  });
+  f.set([s.windowCentreHu, s.windowWidthHu, s.doseScale, s.colorMaxGy], 60);
+  const levels = s.isodoseGy.slice(0, MAX_ISODOSE_LEVELS);
+  f.set([s.thresholdGy, s.opacity, s.showDose ? 1 : 0, levels.length], 64);
+  f.set(levels, 68);
+  f.set([widthPx, heightPx, 0, 0], 76);
+  u[80] = s.visibleMask >>> 0;
+  return buf;
+}
+
+function paletteData(s: DisplaySettings): Float32Array {
+  const p = new Float32Array(4 * PALETTE_ENTRIES);
+  for (let i = 0; i < 256; i++) p.set([COLORMAP[3 * i] / 255, COLORMAP[3 * i + 1] / 255, COLORMAP[3 * i + 2] / 255, 1], 4 * i);
+  for (let b = 0; b < 32; b++) {
+    const c = s.structureColors[b] ?? [255, 255, 255];
+    p.set([c[0] / 255, c[1] / 255, c[2] / 255, 1], 4 * (256 + b));
+  }
+  ISODOSE_COLORS.forEach((c, i) => p.set([c[0] / 255, c[1] / 255, c[2] / 255, 1], 4 * (288 + i)));
+  return p;
+}
+
+/** Asks for a WebGPU device; undefined when the browser has no adapter. */
+export async function requestGpuDevice(): Promise<GPUDevice | undefined> {
+  if (typeof navigator === 'undefined' || !('gpu' in navigator) || !navigator.gpu) return undefined;
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) return undefined;
+  return adapter.requestDevice();
+}
+
+/**
+ * WebGPU back end on `device`; uploads the volumes once. Each view is drawn into an offscreen rgba8unorm texture,
+ * copied to a mappable buffer and put into the view's 2-D canvas: presenting through a 'webgpu' canvas context
+ * loses the device on Chromium's headless software adapter, and this way screenshots and PNG export read the same
+ * pixels on both back ends.
+ */
+export function createGpuRenderer(device: GPUDevice, vols: SceneVolumes): SliceRenderer {
+  const format: GPUTextureFormat = 'rgba8unorm';
+  const { layout, pipeline } = pipelinesFor(device, format);
+  const ctTex = volumeTexture(device, vols.ct, 'r32float');
+  const doseTex = volumeTexture(device, vols.dose, 'r32float');
+  const labelTex = volumeTexture(device, vols.labels, 'r32uint');
+  const palette = device.createBuffer({ size: 16 * PALETTE_ENTRIES, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+  const views = [ctTex, doseTex, labelTex].map((t) => t.createView());
+  interface PerCanvas {
+    width: number;
+    height: number;
+    target: GPUTexture;
+    readback: GPUBuffer;
+    bytesPerRow: number;
+    uniform: GPUBuffer;
+    group: GPUBindGroup;
+  }
+  const perCanvas = new WeakMap<HTMLCanvasElement, PerCanvas>();
+  let lastSubmit: Promise<unknown> = Promise.resolve();
+  const setup = (canvas: HTMLCanvasElement): PerCanvas => {
+    const had = perCanvas.get(canvas);
+    if (had && had.width === canvas.width && had.height === canvas.height) return had;
+    const width = canvas.width, height = canvas.height;
+    const bytesPerRow = Math.ceil((4 * width) / 256) * 256;
+    const uniform = device.createBuffer({ size: PARAMS_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const pc: PerCanvas = {
+      width,
+      height,
+      target: device.createTexture({ size: [width, height], format, usage: GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.COPY_SRC }),
+      readback: device.createBuffer({ size: bytesPerRow * height, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ }),
+      bytesPerRow,
+      uniform,
+      group: device.createBindGroup({
+        layout,
+        entries: [
+          { binding: 0, resource: { buffer: uniform } },
+          { binding: 1, resource: views[0] },
+          { binding: 2, resource: views[1] },
+          { binding: 3, resource: views[2] },
+          { binding: 4, resource: { buffer: palette } },
+        ],
+      }),
+    };
+    perCanvas.set(canvas, pc);
+    return pc;
+  };
+  return {
+    backend: 'webgpu',
+    async render(targets: readonly ViewTarget[], s: DisplaySettings): Promise<void> {
+      await lastSubmit; // readback buffers must be unmapped before reuse
+      device.queue.writeBuffer(palette, 0, paletteData(s));
+      const enc = device.createCommandEncoder();
+      const used = targets.map((t) => {
+        const pc = setup(t.canvas);
+        device.queue.writeBuffer(pc.uniform, 0, writeParams(vols, t.pixToLps, pc.width, pc.height, s));
+        const pass = enc.beginRenderPass({
+          colorAttachments: [{ view: pc.target.createView(), loadOp: 'clear', storeOp: 'store', clearValue: [0, 0, 0, 1] }],
+        });
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, pc.group);
+        pass.draw(3);
+        pass.end();
+        enc.copyTextureToBuffer({ texture: pc.target }, { buffer: pc.readback, bytesPerRow: pc.bytesPerRow }, [pc.width, pc.height]);
+        return { t, pc };
+      });
+      device.queue.submit([enc.finish()]);
+      const done = Promise.all(
+        used.map(async ({ t, pc }) => {
+          await pc.readback.mapAsync(GPUMapMode.READ);
+          const src = new Uint8Array(pc.readback.getMappedRange());
+          const ctx = t.canvas.getContext('2d');
+          if (!ctx) throw new Error('canvas 2d context unavailable');
+          const img = ctx.createImageData(pc.width, pc.height);
+          for (let y = 0; y < pc.height; y++) img.data.set(src.subarray(y * pc.bytesPerRow, y * pc.bytesPerRow + 4 * pc.width), 4 * pc.width * y);
+          pc.readback.unmap();
+          ctx.putImageData(img, 0, 0);
+        }),
+      );
+      lastSubmit = done.catch(() => undefined);
+      await done;
+    },
+    settle: () => device.queue.onSubmittedWorkDone(),
+  };
+}

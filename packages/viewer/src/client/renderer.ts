@@ -1,0 +1,53 @@
+/**
+ * What a slice renderer needs and does; implemented by the WebGPU back end (render-gpu.ts) and the CPU canvas
+ * back end (render-cpu.ts), which follow the same per-pixel rules (see slice.wgsl).
+ */
+import type { ClientVolume, Mat4ColMajor, ViewName } from './views.ts';
+
+/** The volumes of a case, in the page. */
+export interface SceneVolumes {
+  readonly ct?: ClientVolume;
+  readonly dose?: ClientVolume;
+  readonly labels?: ClientVolume<Uint32Array>;
+}
+
+/** Display settings shared by the three views. */
+export interface DisplaySettings {
+  /** Window centre and width [HU]. */
+  windowCentreHu: number;
+  windowWidthHu: number;
+  /** Dose multiplier: shown dose = stored dose x doseScale (activity / reported activity). */
+  doseScale: number;
+  /** Dose at the top of the colormap [Gy]. */
+  colorMaxGy: number;
+  /** Doses below this are not coloured [Gy]. */
+  thresholdGy: number;
+  /** Overlay opacity 0..1. */
+  opacity: number;
+  showDose: boolean;
+  /** Isodose levels [Gy], at most 8. */
+  isodoseGy: number[];
+  /** Bits of the structures whose outlines are drawn. */
+  visibleMask: number;
+  /** Structure colours by bit, RGB 0..255. */
+  structureColors: Array<[number, number, number]>;
+}
+
+/** One view to draw: its canvas and pixel-to-LPS matrix. */
+export interface ViewTarget {
+  readonly view: ViewName;
+  readonly canvas: HTMLCanvasElement;
+  readonly pixToLps: Mat4ColMajor;
+}
+
+/** A slice renderer. */
+export interface SliceRenderer {
+  readonly backend: 'webgpu' | 'cpu';
+  /** Draws the views; resolves when the frames are submitted (GPU) or painted (CPU). */
+  render(targets: readonly ViewTarget[], settings: DisplaySettings): Promise<void>;
+  /** Resolves when all submitted GPU work has finished (CPU: at once); for timing. */
+  settle(): Promise<void>;
+}
+
+/** Largest number of isodose levels. */
+export const MAX_ISODOSE_LEVELS = 8;

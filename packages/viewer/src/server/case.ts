@@ -1,0 +1,276 @@
+/**
+ * Loading a case folder (the output of `dosimetry dose`) for the viewer: report.json, dose.nii.gz, and the inputs
+ * named in the report's provenance (CT, activity, segmentations), read with dosimetry-core's readers (LPS mm).
+ * Structure masks become one bit volume on the grid of the first segmentation (bit b = structure b), resampled
+ * nearest-neighbour in world coordinates; `normal-liver` is derived as liver minus every tumour, as the dose
+ * pipeline does.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import type { CaseJson, GridJson, ReportJson, StructureEntry } from '../protocol.ts';
+import {
+  FileError,
+  FormatError,
+  type Geometry,
+  type StructureMask,
+  indexToWorld,
+  readImage,
+  readStructures,
+  toFloat32,
+  voxelCount,
+  worldToIndex,
+} from './core.ts';
+
+/** A volume ready to send: float32 voxels and the grid. */
+export interface LoadedVolume {
+  readonly name: 'ct' | 'dose' | 'activity';
+  readonly unit: string;
+  readonly geometry: Geometry;
+  readonly data: Float32Array;
+}
+
+/** A case loaded in memory. */
+export interface LoadedCase {
+  readonly caseDir: string;
+  readonly report: ReportJson;
+  readonly volumes: LoadedVolume[];
+  readonly structures: StructureEntry[];
+  readonly labels: { geometry: Geometry; data: Uint32Array } | null;
+  readonly warnings: string[];
+  /** Absolute paths of the input files the report names (the only files outside the case folder that may be served). */
+  readonly inputPaths: string[];
+}
+
+/** Options of `loadCase`. */
+export interface LoadCaseOptions {
+  /** The case folder (holds report.json and dose.nii.gz). */
+  readonly caseDir: string;
+  /**
+   * Folders against which relative input paths of the report are resolved, tried in order. Default: the current
+   * working directory, the case folder and its parent (`dose` records paths relative to the cwd it ran in).
+   */
+  readonly inputRoots?: readonly string[];
+}
+
+/** Per-role display colours (RGB 0..255), then a cycle for the rest. */
+const ROLE_COLORS: Record<string, [number, number, number]> = {
+  liver: [230, 159, 0],
+  'normal-liver': [240, 228, 66],
+  tumor: [255, 60, 60],
+  lung: [86, 180, 233],
+  perfused: [0, 158, 115],
+};
+const CYCLE: Array<[number, number, number]> = [
+  [204, 121, 167], [0, 114, 178], [213, 94, 0], [170, 170, 170], [120, 200, 120], [180, 120, 240],
+];
+
+function gridJson(g: Geometry): GridJson {
+  return {
+    dims: [g.dims[0], g.dims[1], g.dims[2]],
+    spacingMm: [g.spacingMm[0], g.spacingMm[1], g.spacingMm[2]],
+    originLpsMm: [g.originLpsMm[0], g.originLpsMm[1], g.originLpsMm[2]],
+    direction: [...g.direction],
+  };
+}
+
+function readReport(caseDir: string): ReportJson {
+  const path = join(caseDir, 'report.json');
+  if (!existsSync(path)) {
+    throw new FileError(`${caseDir} holds no report.json; give the folder written by \`dosimetry dose --out DIR\``);
+  }
+  let report: ReportJson;
+  try {
+    report = JSON.parse(readFileSync(path, 'utf8')) as ReportJson;
+  } catch (err) {
+    throw new FormatError(`${path} is not valid JSON (${(err as Error).message}); rerun \`dosimetry dose\``, { cause: err });
+  }
+  if (!Array.isArray(report.structures)) throw new FormatError(`${path} has no structures[]; it is not a dose report`);
+  return report;
+}
+
+/** Resolves an input path of the report against the candidate roots; undefined when none exists. */
+export function resolveInputPath(p: string, roots: readonly string[]): string | undefined {
+  if (isAbsolute(p)) return existsSync(p) ? p : undefined;
+  for (const r of roots) {
+    const c = resolve(r, p);
+    if (existsSync(c)) return c;
+  }
+  return undefined;
+}
+
+/** Nearest-neighbour resampling of a mask (occupancy >= 50 %) onto `target`; returns the inside flags. */
+function maskOnGrid(mask: StructureMask, target: Geometry): Uint8Array {
+  const out = new Uint8Array(voxelCount(target));
+  const [nx, ny, nz] = target.dims;
+  const [mx, my, mz] = mask.geometry.dims;
+  const w = [0, 0, 0];
+  const q = [0, 0, 0];
+  let n = 0;
+  for (let k = 0; k < nz; k++) {
+    for (let j = 0; j < ny; j++) {
+      for (let i = 0; i < nx; i++, n++) {
+        indexToWorld(target, i, j, k, w);
+        worldToIndex(mask.geometry, w[0], w[1], w[2], q);
+        const a = Math.floor(q[0] + 0.5), b = Math.floor(q[1] + 0.5), c = Math.floor(q[2] + 0.5);
+        if (a < 0 || b < 0 || c < 0 || a >= mx || b >= my || c >= mz) continue;
+        if (mask.occupancy[a + mx * (b + my * c)] >= 128) out[n] = 1;
+      }
+    }
+  }
+  return out;
+}
+
+function sameGeometry(a: Geometry, b: Geometry): boolean {
+  for (let i = 0; i < 3; i++) {
+    if (a.dims[i] !== b.dims[i]) return false;
+    if (Math.abs(a.spacingMm[i] - b.spacingMm[i]) > 1e-6 || Math.abs(a.originLpsMm[i] - b.originLpsMm[i]) > 1e-6) return false;
+  }
+  return a.direction.every((v, i) => Math.abs(v - b.direction[i]) < 1e-9);
+}
+
+/**
+ * Loads a case folder. Missing optional inputs (CT, activity, segmentations) become warnings, not errors: the viewer
+ * still shows the dose and the table. Throws FileError/FormatError when report.json or dose.nii.gz is missing or bad.
+ */
+export async function loadCase(options: LoadCaseOptions): Promise<LoadedCase> {
+  const caseDir = resolve(options.caseDir);
+  if (!existsSync(caseDir) || !statSync(caseDir).isDirectory()) {
+    throw new FileError(`case folder ${caseDir} does not exist; give the --out folder of \`dosimetry dose\``);
+  }
+  const report = readReport(caseDir);
+  const roots = options.inputRoots ?? [process.cwd(), caseDir, resolve(caseDir, '..')];
+  const warnings: string[] = [];
+  const volumes: LoadedVolume[] = [];
+  const dosePath = join(caseDir, 'dose.nii.gz');
+  if (!existsSync(dosePath)) throw new FileError(`${caseDir} holds no dose.nii.gz; rerun \`dosimetry dose --out ${caseDir}\``);
+  const dose = (await readImage(dosePath, 'dose')).volume;
+  volumes.push({ name: 'dose', unit: 'Gy', geometry: dose.geometry, data: toFloat32(dose.data) });
+
+  const inputs = report.provenance?.inputs ?? [];
+  const params = report.provenance?.parameters ?? {};
+  const inputPaths: string[] = [];
+  const segs: Array<{ path: string; labels?: string }> = [];
+  const labelTables = Array.isArray(params.labels) ? (params.labels as Array<string | null>) : [];
+  for (const inp of inputs) {
+    const role = inp.role ?? '';
+    const abs = resolveInputPath(inp.path, roots);
+    if (!abs) {
+      warnings.push(`${role || 'input'} ${inp.path} named in report.json was not found (tried ${roots.join(', ')}); start the viewer from the folder where dose ran`);
+      continue;
+    }
+    inputPaths.push(abs);
+    if (role === 'segmentation') segs.push({ path: abs, labels: labelTables[segs.length] ?? undefined });
+    else if (role === 'ct' || role === 'activity') {
+      try {
+        const v = (await readImage(abs, role)).volume;
+        const unit = role === 'ct' ? 'HU' : params.activityUnit === 'counts' ? 'counts' : 'Bq/mL';
+        volumes.push({ name: role, unit, geometry: v.geometry, data: toFloat32(v.data) });
+      } catch (err) {
+        warnings.push(`${role} ${inp.path} could not be read: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  // Masks: a structures.seg.nrrd in the case folder (all reported structures) wins; else the report's segmentations.
+  const masks = new Map<string, StructureMask>();
+  const own = join(caseDir, 'structures.seg.nrrd');
+  const sources = existsSync(own) ? [{ path: own, labels: undefined }] : segs;
+  for (const s of sources) {
+    try {
+      for (const m of await readStructures(s.path, { labels: s.labels })) if (!masks.has(m.name)) masks.set(m.name, m);
+    } catch (err) {
+      warnings.push(`segmentation ${basename(s.path)} could not be read: ${(err as Error).message}`);
+    }
+  }
+  const first = masks.values().next().value as StructureMask | undefined;
+  const labelGeometry = first?.geometry;
+  const nLabel = labelGeometry ? voxelCount(labelGeometry) : 0;
+  const labelData = labelGeometry ? new Uint32Array(nLabel) : null;
+  const inside = new Map<string, Uint8Array>();
+  const insideOf = (name: string): Uint8Array | undefined => {
+    if (!labelGeometry) return undefined;
+    if (inside.has(name)) return inside.get(name);
+    const m = masks.get(name);
+    if (!m) return undefined;
+    let f: Uint8Array;
+    if (sameGeometry(m.geometry, labelGeometry)) {
+      f = new Uint8Array(nLabel);
+      for (let n = 0; n < nLabel; n++) f[n] = m.occupancy[n] >= 128 ? 1 : 0;
+    } else f = maskOnGrid(m, labelGeometry);
+    inside.set(name, f);
+    return f;
+  };
+  const tumorNames = report.structures.filter((s) => s.role === 'tumor' && s.lesionOf === undefined).map((s) => s.name);
+  const liverName = typeof params.liver === 'string' ? params.liver : report.structures.find((s) => s.role === 'liver')?.name;
+
+  const structures: StructureEntry[] = [];
+  let bit = 0;
+  let cycle = 0;
+  report.structures.forEach((s, index) => {
+    let f = insideOf(s.name);
+    if (!f && s.role === 'normal-liver' && liverName && labelGeometry) {
+      const liver = insideOf(liverName);
+      if (liver) {
+        f = Uint8Array.from(liver);
+        for (const t of tumorNames) {
+          const tm = insideOf(t);
+          if (tm) for (let n = 0; n < nLabel; n++) if (tm[n]) f[n] = 0;
+        }
+      }
+    }
+    const colorRgb = ROLE_COLORS[s.role] ?? CYCLE[cycle++ % CYCLE.length];
+    if (!f || !labelData || !labelGeometry || bit >= 32) {
+      if (masks.size > 0 || segs.length > 0) {
+        warnings.push(
+          bit >= 32 ? `structure ${s.name}: only 32 outlines are shown` : `structure ${s.name}: no mask found, shown in the table only`,
+        );
+      }
+      structures.push({ index, name: s.name, role: s.role, bit: -1, colorRgb, centroidLps: null });
+      return;
+    }
+    const b = bit++;
+    const m = 1 << b;
+    let cx = 0, cy = 0, cz = 0, cnt = 0;
+    const [nx, ny] = labelGeometry.dims;
+    const w = [0, 0, 0];
+    for (let n = 0; n < nLabel; n++) {
+      if (!f[n]) continue;
+      labelData[n] |= m;
+      const i = n % nx, j = Math.floor(n / nx) % ny, k = Math.floor(n / (nx * ny));
+      indexToWorld(labelGeometry, i, j, k, w);
+      cx += w[0];
+      cy += w[1];
+      cz += w[2];
+      cnt++;
+    }
+    const centroidLps: [number, number, number] | null = cnt > 0 ? [cx / cnt, cy / cnt, cz / cnt] : null;
+    structures.push({ index, name: s.name, role: s.role, bit: b, colorRgb, centroidLps });
+  });
+  return {
+    caseDir,
+    report,
+    volumes,
+    structures,
+    labels: labelGeometry && labelData && bit > 0 ? { geometry: labelGeometry, data: labelData } : null,
+    warnings,
+    inputPaths,
+  };
+}
+
+/** The page's view of a loaded case (GET /api/case). */
+export function caseJson(c: LoadedCase): CaseJson {
+  return {
+    report: c.report,
+    volumes: c.volumes.map((v) => ({
+      name: v.name,
+      unit: v.unit,
+      grid: gridJson(v.geometry),
+      url: `/api/volume/${v.name}`,
+      byteLength: v.data.byteLength,
+    })),
+    structures: c.structures,
+    labels: c.labels ? { grid: gridJson(c.labels.geometry), url: '/api/labels', byteLength: c.labels.data.byteLength } : null,
+    warnings: c.warnings,
+    caseName: basename(c.caseDir),
+  };
+}

@@ -1,0 +1,16 @@
+/**
+ * The one place the viewer's server imports `@sirt/dosimetry-core` from. The core package's "." export
+ * (src/index.ts) does not exist yet, so its modules are imported by path; switch these lines to
+ * `from '@sirt/dosimetry-core'` once the core exports them.
+ */
+export { readImage, readStructures } from '../../../dosimetry-core/src/dose/inputs.ts';
+export { FileError, InputError, UsageError, FormatError } from '../../../dosimetry-core/src/errors.ts';
+export {
+  type Geometry,
+  indexToWorld,
+  worldToIndex,
+  voxelCount,
+  voxelVolumeMl,
+} from '../../../dosimetry-core/src/volume/geometry.ts';
+export { type Volume, toFloat32 } from '../../../dosimetry-core/src/volume/volume.ts';
+export type { StructureMask } from '../../../dosimetry-core/src/volume/structure.ts';

@@ -1,0 +1,90 @@
+/**
+ * Shared pieces of the browser tests and the viewer benchmark: start the viewer CLI on a case folder, launch
+ * Debian's Chromium through playwright-core (never downloads a browser), and record every request a page makes.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Chromium flags: WebGPU on the software adapter (SwiftShader Vulkan) and no background traffic. */
+export const CHROMIUM_ARGS = [
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-angle=swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-default-apps',
+  '--disable-domain-reliability',
+  '--metrics-recording-only',
+];
+
+/** Starts `packages/viewer/src/server/main.ts CASE_DIR [args]` and resolves with its printed URL. */
+export function startViewer(caseDir, extraArgs = [], { timeoutMs = 60_000 } = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/viewer/src/server/main.ts', caseDir, ...extraArgs], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, INIT_CWD: REPO_ROOT },
+  });
+  let out = '';
+  let err = '';
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => {
+      child.kill();
+      fail(new Error(`viewer did not print its URL within ${timeoutMs} ms; stderr: ${err}`));
+    }, timeoutMs);
+    child.stderr.on('data', (d) => (err += d));
+    child.stdout.on('data', (d) => {
+      out += d;
+      const line = out.split('\n')[0];
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        ok({ url: line.trim(), stdout: () => out, stderr: () => err, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`viewer exited with ${code} before printing a URL; stderr: ${err.trim()}`));
+    });
+  });
+}
+
+/** Launches headless Chromium; throws with a fix when it is not installed. */
+export async function launchBrowser() {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install it with \`apt-get install -y chromium\` (or set CHROMIUM_PATH)`);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+/** A page whose every request is recorded; requests not to `origin` are aborted and kept in `foreign`. */
+export async function guardedPage(browser, origin, { width = 1400, height = 1000 } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1, acceptDownloads: true });
+  const requests = [];
+  const foreign = [];
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    requests.push(url);
+    if (url.startsWith(origin)) return route.continue();
+    foreign.push(url);
+    return route.abort();
+  });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+  return { context, page, requests, foreign, consoleErrors };
+}
+
+/** Opens the viewer and waits until its first frame is drawn (body[data-ready]). */
+export async function openViewer(page, url, query = '') {
+  await page.goto(url + query);
+  await page.waitForFunction(() => document.body.dataset.ready === '1' || document.body.dataset.ready === 'error', null, { timeout: 120_000 });
+  const state = await page.evaluate(() => document.body.dataset.ready);
+  if (state !== '1') throw new Error(`viewer failed to start: ${await page.evaluate(() => window.__viewer?.error)}`);
+}

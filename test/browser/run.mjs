@@ -1,0 +1,118 @@
+/**
+ * Runs the viewer's browser tests: server checks over HTTP, then viewer.spec.mjs on the demo case for each back end
+ * (webgpu on the software adapter, cpu). Screenshots go to test-results/. Prints 'N passed, N failed'; exit code 1
+ * on any failure. Usage: node test/browser/run.mjs [--backend webgpu|cpu]
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeDemoCase } from './fixtures.mjs';
+import { REPO_ROOT, guardedPage, launchBrowser, openViewer, startViewer } from './harness.mjs';
+import { checks } from './viewer.spec.mjs';
+
+const only = process.argv.includes('--backend') ? [process.argv[process.argv.indexOf('--backend') + 1]] : ['webgpu', 'cpu'];
+const results = [];
+async function check(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    console.log(`  ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (err) {
+    results.push({ name, ok: false });
+    console.log(`  FAIL ${name}: ${err.message.split('\n').slice(0, 4).join(' ')}`);
+  }
+}
+
+function get(url, method = 'GET') {
+  return new Promise((ok, fail) => {
+    const req = request(url, { method }, (res) => {
+      res.resume();
+      res.on('end', () => ok(res.statusCode));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+const work = mkdtempSync(join(tmpdir(), 'sirt-viewer-'));
+const shots = join(REPO_ROOT, 'test-results');
+mkdirSync(shots, { recursive: true });
+const demo = makeDemoCase(work);
+let server;
+let browser;
+try {
+  server = await startViewer(demo.caseDir);
+  const url = server.url;
+  console.log(`viewer at ${url}`);
+
+  console.log('server');
+  await check('prints one URL on 127.0.0.1', async () => assert.match(server.stdout(), /^http:\/\/127\.0\.0\.1:\d+\/\n$/));
+  await check('serves the case folder files', async () => {
+    assert.equal(await get(url + 'files/report.json'), 200);
+    assert.equal(await get(url + 'files/dose.nii.gz'), 200);
+  });
+  await check('refuses paths outside the case folder', async () => {
+    for (const p of ['files/..%2f..%2fetc%2fpasswd', 'files/%2e%2e/inputs/ct.nii.gz', 'files/..%2finputs%2fct.nii.gz', 'files//etc/passwd']) {
+      const code = await get(url + p);
+      assert.ok(code === 403 || code === 404, `${p} answered ${code}`);
+    }
+    assert.equal(await get(url + 'files/..%2finputs%2fct.nii.gz'), 403, 'an existing file outside is refused, not missing');
+  });
+  await check('serves only the inputs the report names', async () => {
+    assert.equal(await get(url + 'inputs/0'), 200);
+    assert.equal(await get(url + 'inputs/4'), 404);
+    assert.equal(await get(url + 'inputs/-1'), 404);
+  });
+  await check('accepts GET only', async () => assert.equal(await get(url + 'api/case', 'POST'), 405));
+  await check('--port is honoured and a bad one refused', async () => {
+    const free = await new Promise((ok) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address();
+        srv.close(() => ok(port));
+      });
+    });
+    const probe = await startViewer(demo.caseDir, ['--port', String(free)]);
+    const printed = probe.url;
+    await probe.stop();
+    assert.equal(printed, `http://127.0.0.1:${free}/`);
+    await assert.rejects(startViewer(demo.caseDir, ['--port', 'abc']), /not a port number/);
+    await assert.rejects(startViewer(join(work, 'nope')), /does not exist/);
+  });
+
+  browser = await launchBrowser();
+  for (const backend of only) {
+    console.log(`browser, ${backend}`);
+    const g = await guardedPage(browser, url);
+    try {
+      await openViewer(g.page, url, `?backend=${backend}`);
+    } catch (err) {
+      await check(`viewer starts (${backend})`, async () => { throw err; });
+      continue;
+    }
+    const ctx = {
+      ...g,
+      backend,
+      url,
+      report: demo.report,
+      truth: demo.truth,
+      shot: (name) => g.page.screenshot({ path: join(shots, `viewer-${backend}-${name}.png`) }),
+    };
+    for (const [name, fn] of checks) await check(`${name} (${backend})`, () => fn(ctx));
+    await check(`no page errors (${backend})`, async () => assert.deepEqual(g.consoleErrors, []));
+    await g.context.close();
+  }
+} catch (err) {
+  results.push({ name: 'setup', ok: false });
+  console.log(`  FAIL setup: ${err.message}`);
+} finally {
+  await browser?.close();
+  await server?.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+const passed = results.filter((r) => r.ok).length;
+const failed = results.length - passed;
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
