@@ -73,6 +73,8 @@ export interface DoseCaseResult {
   readonly activityBqPerMl: Float32Array;
   readonly densityGPerMl: number | Float32Array;
   readonly structures: StructureReport[];
+  /** The reported structures on the activity grid (same order as `structures`), partial-volume weights. */
+  readonly gridStructures: GridStructure[];
   readonly backend: 'webgpu' | 'cpu';
   readonly activityInFieldGBq: number;
   readonly negativeActivityVoxelCount: number;
@@ -281,6 +283,7 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
     activityBqPerMl: cal.activityBqPerMl,
     densityGPerMl: density,
     structures,
+    gridStructures: entries.map((e) => e.s),
     backend: backend.name,
     activityInFieldGBq: fieldBq / BQ_PER_GBQ,
     negativeActivityVoxelCount: check.negativeVoxelCount,

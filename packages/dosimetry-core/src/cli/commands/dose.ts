@@ -12,6 +12,7 @@ import { computeDoseCase, type DoseCaseOptions, type DoseCaseResult, type Segmen
 import { readImage, readStructures } from '../../dose/inputs.ts';
 import { buildReport, structuresCsv, structuresTable, type ReportStructure } from '../../dose/report.ts';
 import { writeFilesAtomic } from '../../io/atomic.ts';
+import type { StructureMask } from '../../volume/structure.ts';
 import { numberOpt, opt, optAll, parseArgs, requireOpt, type OptionSpec, type ParsedArgs } from '../args.ts';
 
 export const DOSE_OPTIONS: Record<string, OptionSpec> = {
@@ -140,13 +141,32 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
   return { options, inputs, parameters, activityMeta: act.meta, ctPath };
 }
 
-/** Encodes the case's outputs (dose.nii.gz, report.json, structures.csv[, rtdose.dcm]) for one atomic write. */
+/** The reported structures as dense masks on the activity grid (occupancy 0..255 from the partial-volume weights). */
+export function structureMasksOnGrid(result: DoseCaseResult): StructureMask[] {
+  const g = result.dose.geometry;
+  const n = g.dims[0] * g.dims[1] * g.dims[2];
+  return result.gridStructures
+    .map((s, i) => {
+      const occupancy = new Uint8Array(n);
+      for (let k = 0; k < s.voxelIndices.length; k++) occupancy[s.voxelIndices[k]] = Math.round(255 * Math.min(1, s.weights[k]));
+      return { name: result.structures[i].name, origin: s.origin, geometry: g, occupancy, ...(s.colorRgb ? { colorRgb: s.colorRgb } : {}) };
+    })
+    .filter((m) => m.occupancy.some((v) => v >= 128));
+}
+
+/**
+ * Encodes the case's outputs (dose.nii.gz, report.json, structures.csv, structures.seg.nrrd[, rtdose.dcm]) for one
+ * atomic write. structures.seg.nrrd holds every reported structure (derived normal liver and split lesions included)
+ * on the dose grid, so that a viewer or 3D Slicer shows exactly what was counted (voxels at least half inside).
+ */
 export async function caseOutputs(outDir: string, result: DoseCaseResult, report: Record<string, unknown>, rtdose: boolean) {
-  const { encodeNifti } = await import('../../io/index.ts');
+  const { encodeNifti, encodeSegNrrd } = await import('../../io/index.ts');
+  const masks = structureMasksOnGrid(result);
   const files: Array<{ path: string; data: string | Uint8Array }> = [
     { path: join(outDir, 'dose.nii.gz'), data: encodeNifti(result.dose, { description: 'absorbed dose [Gy]' }) },
     { path: join(outDir, 'report.json'), data: JSON.stringify(report, null, 2) + '\n' },
     { path: join(outDir, 'structures.csv'), data: structuresCsv(report as { structures: ReportStructure[] }) },
+    ...(masks.length ? [{ path: join(outDir, 'structures.seg.nrrd'), data: encodeSegNrrd(masks) }] : []),
   ];
   if (rtdose) {
     const { encodeRtDose } = await import('../../io/dicom/index.ts');
@@ -178,7 +198,7 @@ export async function run(argv: string[]): Promise<number> {
         structuresTable(report as { structures: ReportStructure[] }) +
         '\n' +
         (result.warnings.length ? result.warnings.map((w) => `warning: ${w}`).join('\n') + '\n' : '') +
-        `wrote ${join(outDir, 'dose.nii.gz')}, report.json, structures.csv\n`,
+        `wrote ${join(outDir, 'dose.nii.gz')}, report.json, structures.csv, structures.seg.nrrd\n`,
     );
   }
   return 0;
