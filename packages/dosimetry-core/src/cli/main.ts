@@ -53,7 +53,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const mod = (await import(file)) as { run(argv: string[]): Promise<number> };
     return await mod.run(rest);
   } catch (err) {
-    process.stderr.write(`dosimetry ${name}: ${errorLine(err)}\n`);
+    process.stderr.write(`dosimetry ${name}: ${errorLine(err).replace(new RegExp(`^${name}: `), '')}\n`);
     if (process.env.DOSIMETRY_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return err instanceof DosimetryError && err.code === 'USAGE' ? 2 : 1;
   }
