@@ -4,7 +4,7 @@
  */
 import { InputError } from '../errors.ts';
 import { DEFAULT_LUNG_DENSITY_G_PER_ML, DEFAULT_SOFT_TISSUE_DENSITY_G_PER_ML, type Isotope, NUCLIDES, BQ_PER_GBQ } from '../units/index.ts';
-import { type Geometry, voxelCount, voxelVolumeMl, describeGrid } from '../volume/geometry.ts';
+import { type Geometry, voxelCount, voxelVolumeMl, describeGrid, sameGrid } from '../volume/geometry.ts';
 import { maskToGrid, resampleLinear } from '../volume/resample.ts';
 import type { GridStructure, StructureMask } from '../volume/structure.ts';
 import type { Volume } from '../volume/volume.ts';
@@ -135,7 +135,17 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
   const tumorMasks = (opts.tumors ?? []).map((n) => named(n, 'tumor', 'tumor')!);
   const lungMask = named(opts.lung, 'lung', 'lung');
   const perfusedMask = named(opts.perfused, 'perfused', 'perfused');
-  const normalizeMask = opts.normalizeTo !== undefined ? findMask(opts.segmentations, opts.normalizeTo, 'normalize-to') : liverMask;
+  // A label map gives each voxel one label: there the liver label excludes the tumours, and the whole liver (the
+  // structure that holds A (1 - LSF) for counts, and the LSF's liver) is the union of the liver and the tumours.
+  const outside = tumorMasks.filter((tm) => fractionInside(tm, liverMask) < 0.5);
+  let wholeLiver: StructureMask | undefined;
+  if (outside.length > 0) {
+    wholeLiver = unionMask('Whole liver', liverMask, tumorMasks);
+    warnings.push(
+      `tumour${outside.length > 1 ? 's' : ''} ${outside.map((m) => `"${m.name}"`).join(', ')} lie${outside.length > 1 ? '' : 's'} mostly outside the liver structure "${liverMask.name}" (a label map gives each voxel one label): "${liverMask.name}" is reported as given, the derived "Whole liver" (${wholeLiver.origin.replace('derived: ', '')}) is added${opts.normalizeTo === undefined && opts.activityUnit === 'counts' ? ' and used for the counts normalisation and the lung shunt' : ''}`,
+    );
+  }
+  const normalizeMask = opts.normalizeTo !== undefined ? findMask(opts.segmentations, opts.normalizeTo, 'normalize-to') : wholeLiver ?? liverMask;
 
   progress('bringing structures onto the activity grid');
   const onGrid = new Map<StructureMask, { s: GridStructure; out: number }>();
@@ -151,7 +161,7 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
     }
     return r;
   };
-  const allMasks = opts.segmentations.flatMap((s) => s.masks);
+  const allMasks = [...opts.segmentations.flatMap((s) => s.masks), ...(wholeLiver ? [wholeLiver] : [])];
   for (const m of allMasks) toGrid(m);
   tick('structuresMs', t0);
 
@@ -165,7 +175,7 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
     normalizeTo: toGrid(normalizeMask).s,
     lungShuntFraction: opts.lungShuntFraction,
     lung: lungMask ? toGrid(lungMask).s : undefined,
-    liver: toGrid(liverMask).s,
+    liver: toGrid(wholeLiver ?? liverMask).s,
   });
   warnings.push(...cal.warnings);
   tick('calibrationMs', t0);
@@ -212,27 +222,14 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
     entries.push({ s: g.s, role: roleOf.get(m) ?? 'other', out: g.out });
   }
   if (tumorMasks.length > 0) {
-    const liver = toGrid(liverMask).s;
-    const tumorFrac = new Float32Array(voxelCount(grid));
-    for (const tm of tumorMasks) {
-      const s = toGrid(tm).s;
-      for (let n = 0; n < s.voxelIndices.length; n++) tumorFrac[s.voxelIndices[n]] += s.weights[n];
+    const normal = normalLiverMask(liverMask, tumorMasks);
+    let r: ReturnType<typeof maskToGrid> | undefined;
+    try {
+      r = maskToGrid(normal, grid, { mode: opts.maskMode ?? 'fractional' });
+    } catch {
+      warnings.push(`the normal liver (${normal.origin}) is empty: the tumours cover the whole liver; not reported`);
     }
-    const idx: number[] = [];
-    const w: number[] = [];
-    for (let n = 0; n < liver.voxelIndices.length; n++) {
-      const v = liver.voxelIndices[n];
-      const x = liver.weights[n] - Math.min(1, tumorFrac[v]);
-      if (x > 1e-6) {
-        idx.push(v);
-        w.push(x);
-      }
-    }
-    entries.push({
-      s: { name: 'Normal liver', origin: `derived: ${liverMask.name} minus ${tumorMasks.map((m) => m.name).join(', ')}`, voxelIndices: Uint32Array.from(idx), weights: Float32Array.from(w) },
-      role: 'normal-liver',
-      out: toGrid(liverMask).out,
-    });
+    if (r) entries.push({ s: r.structure, role: 'normal-liver', out: r.fractionOutsideFov });
   }
   if (opts.splitLesions) {
     if (tumorMasks.length === 0) warnings.push('--split-lesions has no effect without --tumor');
@@ -293,4 +290,65 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
     warnings,
     timingsMs: t,
   };
+}
+
+/** A mask resampled onto `target` (nearest voxel centre), dense: occupancy 0..255 per voxel of `target`. */
+function maskToGridDense(mask: StructureMask, target: Geometry): Uint8Array {
+  const out = new Uint8Array(voxelCount(target));
+  let r: ReturnType<typeof maskToGrid>;
+  try {
+    r = maskToGrid(mask, target, { mode: 'nearest' });
+  } catch {
+    return out; // entirely outside the target grid
+  }
+  const { voxelIndices, weights } = r.structure;
+  for (let n = 0; n < voxelIndices.length; n++) out[voxelIndices[n]] = Math.round(255 * weights[n]);
+  return out;
+}
+
+/**
+ * The normal liver: the liver structure minus every tumour, derived at the segmentation's own resolution (on the
+ * liver mask's grid; tumours on another grid are brought onto it by nearest voxel centre), then brought onto the
+ * activity grid like any structure. Deriving it on the fine grid first keeps partial-volume voxels exact both when
+ * the tumours lie inside the liver mask (3D Slicer segments) and when they are separate labels of one label map.
+ * Occupancy: max(0, liver - sum of tumours), per voxel.
+ */
+export function normalLiverMask(liver: StructureMask, tumors: readonly StructureMask[]): StructureMask {
+  const occ = Int16Array.from(liver.occupancy);
+  for (const tm of tumors) {
+    const t = tm.geometry === liver.geometry || sameGrid(tm.geometry, liver.geometry) ? tm.occupancy : maskToGridDense(tm, liver.geometry);
+    for (let v = 0; v < occ.length; v++) if (t[v]) occ[v] -= t[v];
+  }
+  const out = new Uint8Array(occ.length);
+  for (let v = 0; v < occ.length; v++) out[v] = occ[v] > 0 ? occ[v] : 0;
+  return {
+    name: 'Normal liver',
+    origin: `derived: ${liver.name} minus ${tumors.map((m) => m.name).join(', ')}`,
+    geometry: liver.geometry,
+    occupancy: out,
+  };
+}
+
+/** Fraction of `mask`'s voxels (occupancy >= 50 %) that lie inside `container` (compared on the container's grid). */
+function fractionInside(mask: StructureMask, container: StructureMask): number {
+  const t = sameGrid(mask.geometry, container.geometry) ? mask.occupancy : maskToGridDense(mask, container.geometry);
+  const c = container.occupancy;
+  let inMask = 0, both = 0;
+  for (let v = 0; v < t.length; v++) {
+    if (t[v] >= 128) {
+      inMask++;
+      if (c[v] >= 128) both++;
+    }
+  }
+  return inMask === 0 ? 1 : both / inMask;
+}
+
+/** The union of a liver mask and tumour masks, on the liver's grid (occupancy: the largest of them per voxel). */
+export function unionMask(name: string, liver: StructureMask, others: readonly StructureMask[]): StructureMask {
+  const occ = Uint8Array.from(liver.occupancy);
+  for (const m of others) {
+    const t = sameGrid(m.geometry, liver.geometry) ? m.occupancy : maskToGridDense(m, liver.geometry);
+    for (let v = 0; v < occ.length; v++) if (t[v] > occ[v]) occ[v] = t[v];
+  }
+  return { name, origin: `derived: ${liver.name} + ${others.map((m) => m.name).join(' + ')}`, geometry: liver.geometry, occupancy: occ };
 }

@@ -43,6 +43,12 @@ async function nodeGpu(): Promise<GPU | undefined> {
   const { fileURLToPath } = await import('node:url');
   const icd = fileURLToPath(new URL('../../../../.cache/vulkan/lvp_icd.json', import.meta.url));
   if (!process.env.VK_ICD_FILENAMES && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
+  // Mesa's software driver probes for a display through XDG_RUNTIME_DIR and prints an error line when it is unset
+  // (headless machines, CI); compute needs no display, so point it at the temp folder to keep stderr clean.
+  if (!process.env.XDG_RUNTIME_DIR) {
+    const { tmpdir } = await import('node:os');
+    process.env.XDG_RUNTIME_DIR = tmpdir();
+  }
   try {
     const pkg = 'webgpu';
     const webgpu = (await import(/* @vite-ignore */ pkg)) as { create: (flags: string[]) => GPU; globals: object };
