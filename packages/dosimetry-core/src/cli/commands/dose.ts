@@ -9,7 +9,8 @@ import { parseIsotope } from '../../units/index.ts';
 import { parseActivityUnit } from '../../dose/calibration.ts';
 import { parseBackend } from '../../dose/backend.ts';
 import { computeDoseCase, type DoseCaseOptions, type DoseCaseResult, type SegmentationInput } from '../../dose/pipeline.ts';
-import { readImage, readStructures } from '../../dose/inputs.ts';
+import { dicomCaseContext, readImage, readRtPlan, readStructures } from '../../dose/inputs.ts';
+import type { EncodeRtDoseOptions } from '../../io/dicom/index.ts';
 import { buildReport, structuresCsv, structuresTable, type ReportStructure } from '../../dose/report.ts';
 import { writeFilesAtomic } from '../../io/atomic.ts';
 import type { StructureMask } from '../../volume/structure.ts';
@@ -37,6 +38,10 @@ export const DOSE_OPTIONS: Record<string, OptionSpec> = {
   'mask-mode': { type: 'string' },
   backend: { type: 'string' },
   rtdose: { type: 'flag' },
+  // DICOM input: which series when a folder holds several; the RT Plan an RT Dose belongs to.
+  'activity-series': { type: 'string' },
+  'ct-series': { type: 'string' },
+  rtplan: { type: 'string' },
   out: { type: 'string' },
   json: { type: 'flag' },
   quiet: { type: 'flag' },
@@ -49,7 +54,9 @@ export const DOSE_HELP = `usage: pnpm -s dosimetry dose --activity FILE --activi
   --liver NAME [--tumor NAME ...] [--lung NAME] [--perfused NAME]
   [--ct FILE] [--scan-delay-h H] [--split-lesions]
   --isotope Y90|Ho166 --method ldm|dvk [--density 1.05] [--lung-density 0.30]
-  [--mask-mode fractional|nearest] [--backend auto|webgpu|cpu] [--rtdose] --out DIR [--json] [--quiet]`;
+  [--mask-mode fractional|nearest] [--backend auto|webgpu|cpu] [--rtdose [--rtplan FILE]] --out DIR [--json] [--quiet]
+  DICOM: --activity/--ct take a folder or file (--activity-series UID / --ct-series UID pick a series when the folder
+  holds several); --segmentation takes an RTSTRUCT or DICOM SEG file.`;
 
 /** Reads the inputs named by the dose/plan options and builds the pipeline options. */
 export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress: (m: string) => void) {
@@ -65,7 +72,11 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
   if (maskMode !== 'fractional' && maskMode !== 'nearest') throw new UsageError(`${command}: --mask-mode must be fractional or nearest`);
 
   progress(`reading activity ${activityPath}`);
-  const act = await readImage(activityPath, 'activity image');
+  const act = await readImage(activityPath, 'activity image', {
+    modality: ['NM', 'PT', 'MR'],
+    seriesUid: opt(a, 'activity-series'),
+    seriesOption: '--activity-series UID',
+  });
   if (act.volume.geometry.dims.length !== 3) throw new UsageError('activity image must be 3-D');
   // --labels applies to the --segmentation it follows.
   const segSpecs: Array<{ path: string; labels?: string }> = [];
@@ -85,10 +96,24 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
   }
   const ctPath = opt(a, 'ct');
   let ct;
+  let ctDicom;
   if (ctPath) {
     progress(`reading CT ${ctPath}`);
-    ct = (await readImage(ctPath, 'CT')).volume;
-  }
+    // Densities only: a tilted or unevenly spaced CT is resampled (with a warning) rather than refused.
+    const r = await readImage(ctPath, 'CT', { modality: 'CT', seriesUid: opt(a, 'ct-series'), seriesOption: '--ct-series UID', allowResample: true });
+    ct = r.volume;
+    ctDicom = r.dicom;
+  } else if (opt(a, 'ct-series') !== undefined) throw new UsageError(`${command}: --ct-series needs --ct`);
+  const rtPlanPath = opt(a, 'rtplan');
+  const dicomCtx = await dicomCaseContext({
+    activity: act.dicom,
+    ct: ctDicom,
+    isotope,
+    method: methodText,
+    activityUnit: unit,
+    scanDelayH: numberOpt(a, 'scan-delay-h', command),
+    rtPlan: rtPlanPath ? await readRtPlan(rtPlanPath) : undefined,
+  });
   const options: DoseCaseOptions = {
     activity: act.volume,
     activityUnit: unit,
@@ -102,7 +127,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     administeredGBq: numberOpt(a, 'administered-gbq', command),
     normalizeTo: opt(a, 'normalize-to'),
     lungShuntFraction: numberOpt(a, 'lung-shunt-fraction', command),
-    scanDelayH: numberOpt(a, 'scan-delay-h', command),
+    scanDelayH: dicomCtx.scanDelayH,
     ct,
     tissueDensityGPerMl: numberOpt(a, 'density', command),
     lungDensityGPerMl: numberOpt(a, 'lung-density', command),
@@ -115,6 +140,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     { role: 'activity', path: activityPath },
     ...segSpecs.map((s) => ({ role: 'segmentation', path: s.path })),
     ...(ctPath ? [{ role: 'ct', path: ctPath }] : []),
+    ...(rtPlanPath ? [{ role: 'rtplan', path: rtPlanPath }] : []),
   ];
   const parameters: Record<string, unknown> = {
     activityUnit: unit,
@@ -129,6 +155,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     normalizeTo: options.normalizeTo ?? liver,
     lungShuntFractionGiven: options.lungShuntFraction ?? null,
     scanDelayH: options.scanDelayH ?? 0,
+    scanDelaySource: dicomCtx.scanDelaySource,
     tissueDensityGPerMl: options.tissueDensityGPerMl ?? 1.05,
     lungDensityGPerMl: options.lungDensityGPerMl ?? 0.3,
     huToDensity: ctPath ? 'rho = (HU + 1000) / 1000 g/mL, clamped at 0' : null,
@@ -137,8 +164,10 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     maskMode,
     backendRequested: options.backend,
     dvhBins: 2000,
+    ...(act.dicom || ctDicom ? { dicom: dicomCtx.provenance } : {}),
   };
-  return { options, inputs, parameters, activityMeta: act.meta, ctPath };
+  // inputWarnings: add them to the result's warnings; rtDose: pass to caseOutputs.
+  return { options, inputs, parameters, activityMeta: act.meta, ctPath, inputWarnings: dicomCtx.warnings, rtDose: dicomCtx.rtDose };
 }
 
 /** The reported structures as dense masks on the activity grid (occupancy 0..255 from the partial-volume weights). */
@@ -154,12 +183,18 @@ export function structureMasksOnGrid(result: DoseCaseResult): StructureMask[] {
     .filter((m) => m.occupancy.some((v) => v >= 128));
 }
 
+/** Optional outputs' settings of `caseOutputs`. */
+export interface CaseOutputExtras {
+  /** RT Dose identity (from `doseCaseFromArgs(...).rtDose`: patient, study, Frame of Reference, summation type). */
+  readonly rtDose?: EncodeRtDoseOptions;
+}
+
 /**
  * Encodes the case's outputs (dose.nii.gz, report.json, structures.csv, structures.seg.nrrd[, rtdose.dcm]) for one
  * atomic write. structures.seg.nrrd holds every reported structure (derived normal liver and split lesions included)
  * on the dose grid, so that a viewer or 3D Slicer shows exactly what was counted (voxels at least half inside).
  */
-export async function caseOutputs(outDir: string, result: DoseCaseResult, report: Record<string, unknown>, rtdose: boolean) {
+export async function caseOutputs(outDir: string, result: DoseCaseResult, report: Record<string, unknown>, rtdose: boolean, extra: CaseOutputExtras = {}) {
   const { encodeNifti, encodeSegNrrd } = await import('../../io/index.ts');
   const masks = structureMasksOnGrid(result);
   const files: Array<{ path: string; data: string | Uint8Array }> = [
@@ -170,7 +205,7 @@ export async function caseOutputs(outDir: string, result: DoseCaseResult, report
   ];
   if (rtdose) {
     const { encodeRtDose } = await import('../../io/dicom/index.ts');
-    files.push({ path: join(outDir, 'rtdose.dcm'), data: encodeRtDose(result.dose, {}) });
+    files.push({ path: join(outDir, 'rtdose.dcm'), data: encodeRtDose(result.dose, extra.rtDose ?? {}) });
   }
   return files;
 }
@@ -186,10 +221,12 @@ export async function run(argv: string[]): Promise<number> {
   const progress = (m: string) => {
     if (!quiet) process.stderr.write(`  ${m}\n`);
   };
-  const { options, inputs, parameters } = await doseCaseFromArgs(a, 'dose', progress);
+  if (!a.flags.has('rtdose') && opt(a, 'rtplan') !== undefined) throw new UsageError('dose: --rtplan names the plan of the RT Dose: give it with --rtdose');
+  const { options, inputs, parameters, inputWarnings, rtDose } = await doseCaseFromArgs(a, 'dose', progress);
   const result = await computeDoseCase(options);
+  result.warnings.unshift(...inputWarnings);
   const report = buildReport(result, { isotope: options.isotope, method: options.method, inputs, parameters });
-  writeFilesAtomic(await caseOutputs(outDir, result, report, a.flags.has('rtdose')));
+  writeFilesAtomic(await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose }));
   if (a.flags.has('json')) {
     process.stdout.write(JSON.stringify(report) + '\n');
   } else {
@@ -198,7 +235,7 @@ export async function run(argv: string[]): Promise<number> {
         structuresTable(report as { structures: ReportStructure[] }) +
         '\n' +
         (result.warnings.length ? result.warnings.map((w) => `warning: ${w}`).join('\n') + '\n' : '') +
-        `wrote ${join(outDir, 'dose.nii.gz')}, report.json, structures.csv, structures.seg.nrrd\n`,
+        `wrote ${join(outDir, 'dose.nii.gz')}, report.json, structures.csv, structures.seg.nrrd${a.flags.has('rtdose') ? ', rtdose.dcm' : ''}\n`,
     );
   }
   return 0;

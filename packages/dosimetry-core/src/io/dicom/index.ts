@@ -12,7 +12,8 @@ import { SOP_CLASS, TAG } from './tags.ts';
 
 export { isDicomPath, listDicomFiles, loadDicomFile, dicomDateTime, dicomDT, type DicomDateTime } from './files.ts';
 export { readDicomVolume, type ReadDicomVolumeOptions, type DicomSeriesMeta, type DicomEmissionTiming, type DicomVolumeModality } from './volume.ts';
-export { encodeRtDose, rtDoseQuantisation, type EncodeRtDoseOptions, type RtDoseFrameOfReference, type RtDoseQuantisation, type DoseSummationType } from './rtdose.ts';
+export { scanDelayFromDicom, type DicomScanDelay } from './timing.ts';
+export { encodeRtDose, rtDoseFrameOfReferenceFrom, rtDoseQuantisation, type EncodeRtDoseOptions, type RtDoseFrameOfReference, type RtDoseQuantisation, type DoseSummationType } from './rtdose.ts';
 export { rasterizeContours, readRoiContours, gridFromContours, type RoiContours, type Contour, type RasterizeOptions } from './rtstruct.ts';
 export { readSegMasks, dicomLabToRgb } from './seg.ts';
 export { parseDicom, DicomDataset, type DicomFile, type DicomElement, TS } from './parser.ts';
@@ -53,4 +54,30 @@ export async function readDicomSegmentation(path: string, opts: ReadDicomSegment
   const rois = readRoiContours(f.dataset, f.path);
   if (rois.length === 0) throw new FormatError(`${f.path}: the structure set holds no closed planar contours`);
   return rasterizeContours(rois, f.path, { referenceGrid: opts.referenceGrid, spacingMm: opts.spacingMm, subsamples: opts.subsamples });
+}
+
+/** What a dose object needs to reference an RT Plan: its UIDs, and its Frame of Reference (to check it matches). */
+export interface RtPlanReference {
+  readonly sopClassUid: string;
+  readonly sopInstanceUid: string;
+  readonly frameOfReferenceUid?: string;
+  readonly label?: string;
+}
+
+/**
+ * Reads the identity of an RT Plan (or RT Ion Plan) file, for the Referenced RT Plan Sequence of an RT Dose with
+ * Dose Summation Type PLAN (PS3.3 C.8.8.3). Throws InputError when the file is not an RT Plan.
+ */
+export function readRtPlanReference(path: string): RtPlanReference {
+  const files = listDicomFiles(path);
+  if (files.length !== 1) {
+    throw new InputError(`${path} ${files.length ? `holds ${files.length} DICOM files` : 'is not a DICOM file'}; give the one RT Plan file the dose belongs to`);
+  }
+  const f = loadDicomFile(files[0]);
+  const sopClassUid = f.dataset.string(TAG.SOPClassUID) ?? '';
+  const sopInstanceUid = f.dataset.string(TAG.SOPInstanceUID);
+  if ((sopClassUid !== SOP_CLASS.rtPlan && sopClassUid !== SOP_CLASS.rtIonPlan) || !sopInstanceUid) {
+    throw new InputError(`${path} is not an RT Plan (SOP Class ${sopClassUid || 'missing'}, modality ${f.dataset.string(TAG.Modality) ?? 'missing'}); give the RTPLAN file the dose belongs to`);
+  }
+  return { sopClassUid, sopInstanceUid, frameOfReferenceUid: f.dataset.string(TAG.FrameOfReferenceUID), label: f.dataset.string(0x300a0002) };
 }

@@ -10,6 +10,7 @@
 import { InputError } from '../../errors.ts';
 import { indexToWorld, validateGeometry, type Vec3 } from '../../volume/geometry.ts';
 import type { Volume } from '../../volume/volume.ts';
+import type { DicomSeriesMeta } from './volume.ts';
 import { DicomDataset } from './parser.ts';
 import { SOP_CLASS, TAG } from './tags.ts';
 import { Sha256, deterministicUid } from './uid.ts';
@@ -29,6 +30,27 @@ export interface RtDoseFrameOfReference {
   readonly studyDescription?: string;
   readonly accessionNumber?: string;
   readonly referringPhysicianName?: string;
+}
+
+/**
+ * The patient, study and Frame of Reference of a series read by `readDicomVolume`, for an RT Dose computed on it, so
+ * that a planning system or PACS files the dose with the images and overlays it without registration.
+ */
+export function rtDoseFrameOfReferenceFrom(meta: DicomSeriesMeta): RtDoseFrameOfReference {
+  return {
+    frameOfReferenceUid: meta.frameOfReferenceUid,
+    studyInstanceUid: meta.studyInstanceUid,
+    patientId: meta.patient.id,
+    patientName: meta.patient.name,
+    patientBirthDate: meta.patient.birthDate,
+    patientSex: meta.patient.sex,
+    studyDate: meta.studyDate,
+    studyTime: meta.studyTime,
+    studyId: meta.study.id,
+    studyDescription: meta.study.description,
+    accessionNumber: meta.study.accessionNumber,
+    referringPhysicianName: meta.study.referringPhysicianName,
+  };
 }
 
 /** Dose Summation Type defined terms (PS3.3 C.8.8.3.1). */

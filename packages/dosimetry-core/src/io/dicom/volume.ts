@@ -19,8 +19,13 @@ export type DicomVolumeModality = 'NM' | 'PT' | 'CT' | 'MR' | 'RTDOSE';
 export interface ReadDicomVolumeOptions {
   /** Series Instance UID to read when the path holds several image series. */
   readonly seriesUid?: string;
-  /** Only consider series of this modality (e.g. 'CT' from a folder holding the whole study). */
-  readonly modality?: DicomVolumeModality;
+  /**
+   * Only consider series of this modality, or of any of these (e.g. 'CT', or ['NM', 'PT'] for an activity image, from a
+   * folder holding the whole study).
+   */
+  readonly modality?: DicomVolumeModality | readonly DicomVolumeModality[];
+  /** How the caller chooses a series, named in the error that lists several (default "--series UID"). */
+  readonly seriesOption?: string;
   /**
    * Resample a series with gantry tilt (sheared slices) or uneven slice spacing onto a regular grid (bilinear in-plane
    * shift, linear along the normal), with a warning. Default false: such series are refused with a FormatError.
@@ -69,6 +74,10 @@ export interface DicomSeriesMeta {
   readonly studyDate?: string;
   readonly studyTime?: string;
   readonly patient: { readonly name?: string; readonly id?: string; readonly birthDate?: string; readonly sex?: string };
+  /** General Study module attributes other than the UID and date/time (copied into derived objects such as RT Dose). */
+  readonly study: { readonly id?: string; readonly accessionNumber?: string; readonly description?: string; readonly referringPhysicianName?: string };
+  /** SOP Class and Instance UIDs of the series' instances (for references from derived objects), in file order. */
+  readonly instances: ReadonlyArray<{ readonly sopClassUid: string; readonly sopInstanceUid: string }>;
   /** Unit of the voxel values: "HU" (CT after rescale), "BQML", "CNTS", "counts" (NM), "GY" (RT Dose) or as stored. */
   readonly units: string;
   /** The same as an activity unit of the CLI, when it is one ('bq-per-ml' for BQML, 'counts' for NM and CNTS). */
@@ -310,14 +319,14 @@ function pickSeries(path: string, opts: ReadDicomVolumeOptions): SeriesGroup {
     return g;
   }
   if (opts.modality) {
-    const want = opts.modality;
-    const m = groups.filter((g) => g.files[0].dataset.string(TAG.Modality) === want);
-    if (m.length === 0) throw new InputError(`${path} holds no ${want} series; the image series there are: ${groups.map(describeSeries).join('; ')}`);
+    const want: readonly string[] = typeof opts.modality === 'string' ? [opts.modality] : opts.modality;
+    const m = groups.filter((g) => want.includes(g.files[0].dataset.string(TAG.Modality) ?? ''));
+    if (m.length === 0) throw new InputError(`${path} holds no ${want.join(' or ')} series; the image series there are: ${groups.map(describeSeries).join('; ')}`);
     groups = m;
   }
   if (groups.length > 1) {
     throw new InputError(
-      `${path} holds ${groups.length} image series; choose one with --series UID (or give the folder of one series): ${groups.map(describeSeries).join('; ')}`,
+      `${path} holds ${groups.length} image series; choose one with ${opts.seriesOption ?? '--series UID'} (or give the folder of one series): ${groups.map(describeSeries).join('; ')}`,
     );
   }
   return groups[0];
@@ -557,6 +566,8 @@ export async function readDicomVolume(path: string, opts: ReadDicomVolumeOptions
     studyDate: ds.string(TAG.StudyDate),
     studyTime: ds.string(TAG.StudyTime),
     patient: { name: ds.string(TAG.PatientName), id: ds.string(TAG.PatientID), birthDate: ds.string(TAG.PatientBirthDate), sex: ds.string(TAG.PatientSex) },
+    study: { id: ds.string(TAG.StudyID), accessionNumber: ds.string(TAG.AccessionNumber), description: ds.string(TAG.StudyDescription), referringPhysicianName: ds.string(TAG.ReferringPhysicianName) },
+    instances: group.files.map((f) => ({ sopClassUid: f.dataset.string(TAG.SOPClassUID) ?? '', sopInstanceUid: f.dataset.string(TAG.SOPInstanceUID) ?? '' })),
     units,
     activityUnit,
     rescale: {
