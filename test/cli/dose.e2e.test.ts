@@ -158,6 +158,36 @@ describe('dose: the same answers from every input form', () => {
     }
   });
 
+  it('one label map with separate liver and tumour labels: the normal liver is exact, "Whole liver" is derived and normalised', async () => {
+    // Each voxel has one label (as a label map exported from 3D Slicer): 1 = liver parenchyma, 2..5 = tumours, 6 = lungs.
+    const masks = await readSegmentation(join(dir, 'segmentation.seg.nrrd'));
+    const g = masks[0].geometry;
+    const lab = new Uint8Array(masks[0].occupancy.length);
+    const order = ['Liver', ...TUMORS, 'Lungs'];
+    order.forEach((name, l) => {
+      const m = masks.find((x) => x.name === name)!;
+      for (let n = 0; n < lab.length; n++) if (m.occupancy[n] >= 128) lab[n] = l + 1;
+    });
+    const work = tempDir('labelmap');
+    const f = join(work, 'labels.nrrd');
+    const { encodeNrrd } = await import('../../packages/dosimetry-core/src/io/index.ts');
+    writeFileSync(f, encodeNrrd({ geometry: g, data: lab }));
+    const table = order.map((n, l) => `${l + 1}=${n}`).join(',');
+    const e = (n: string) => expected.structures.find((x) => x.name === n)!;
+    const r = (await dose(['--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--segmentation', f, '--labels', table,
+      ...ROLES, '--isotope', 'Y90', '--method', 'ldm', '--backend', 'cpu'])).report;
+    // "Liver" is the label as given (the parenchyma), the derived whole liver is liver + tumours.
+    expect(Math.abs(byName(r, 'Liver').meanGy / e('Normal liver').meanGy - 1)).toBeLessThan(F32_REL);
+    expect(Math.abs(byName(r, 'Normal liver').meanGy / e('Normal liver').meanGy - 1)).toBeLessThan(F32_REL);
+    expect(Math.abs(byName(r, 'Whole liver').meanGy / e('Liver').meanGy - 1)).toBeLessThan(F32_REL);
+    expect(Math.abs(byName(r, 'Whole liver').volumeMl / e('Liver').volumeMl - 1)).toBeLessThan(1e-9);
+    expect(r.warnings.join(' ')).toMatch(/Whole liver/);
+    // Counts: the whole liver (not the parenchyma alone) carries A (1 - LSF).
+    const c = (await dose(['--activity', join(dir, 'activity_counts.nrrd'), '--activity-unit', 'counts', '--administered-gbq', '2', '--lung-shunt-fraction', '0.05',
+      '--segmentation', f, '--labels', table, ...ROLES, '--isotope', 'Y90', '--method', 'ldm', '--backend', 'cpu'])).report;
+    expect(Math.abs(byName(c, 'Whole liver').activityGBq / 1.9 - 1)).toBeLessThan(1e-7);
+  });
+
   it('counts: the liver holds A x (1 - LSF) with LSF measured from the lungs', async () => {
     const A = 2.5;
     const r = (await dose(['--activity', join(dir, 'activity_counts.nrrd'), '--activity-unit', 'counts', '--administered-gbq', String(A),
