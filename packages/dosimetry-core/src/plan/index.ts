@@ -7,3 +7,5 @@ export * from './partition.ts';
 export * from './devices.ts';
 export * from './radiobiology.ts';
 export * from './agreement.ts';
+export * from './image.ts';
+export * from './compare.ts';
