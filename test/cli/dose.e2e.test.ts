@@ -176,7 +176,9 @@ describe('dose: the same answers from every input form', () => {
     const e = (n: string) => expected.structures.find((x) => x.name === n)!;
     const r = (await dose(['--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--segmentation', f, '--labels', table,
       ...ROLES, '--isotope', 'Y90', '--method', 'ldm', '--backend', 'cpu'])).report;
-    // "Liver" is the label as given (the parenchyma), the derived whole liver is liver + tumours.
+    // "Liver" is the label as given (the parenchyma, role other), the derived whole liver (liver + tumours) takes the liver role.
+    expect(byName(r, "Liver").role).toBe("other");
+    expect(byName(r, "Whole liver").role).toBe("liver");
     expect(Math.abs(byName(r, 'Liver').meanGy / e('Normal liver').meanGy - 1)).toBeLessThan(F32_REL);
     expect(Math.abs(byName(r, 'Normal liver').meanGy / e('Normal liver').meanGy - 1)).toBeLessThan(F32_REL);
     expect(Math.abs(byName(r, 'Whole liver').meanGy / e('Liver').meanGy - 1)).toBeLessThan(F32_REL);

@@ -141,8 +141,10 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
   let wholeLiver: StructureMask | undefined;
   if (outside.length > 0) {
     wholeLiver = unionMask('Whole liver', liverMask, tumorMasks);
+    roleOf.set(liverMask, 'other');
+    roleOf.set(wholeLiver, 'liver');
     warnings.push(
-      `tumour${outside.length > 1 ? 's' : ''} ${outside.map((m) => `"${m.name}"`).join(', ')} lie${outside.length > 1 ? '' : 's'} mostly outside the liver structure "${liverMask.name}" (a label map gives each voxel one label): "${liverMask.name}" is reported as given, the derived "Whole liver" (${wholeLiver.origin.replace('derived: ', '')}) is added${opts.normalizeTo === undefined && opts.activityUnit === 'counts' ? ' and used for the counts normalisation and the lung shunt' : ''}`,
+      `tumour${outside.length > 1 ? 's' : ''} ${outside.map((m) => `"${m.name}"`).join(', ')} lie${outside.length > 1 ? '' : 's'} mostly outside the liver structure "${liverMask.name}" (a label map gives each voxel one label): "${liverMask.name}" is reported as given (role other) and the derived "Whole liver" (${wholeLiver.origin.replace('derived: ', '')}) takes the liver role${opts.normalizeTo === undefined && opts.activityUnit === 'counts' ? ', which carries the counts normalisation and the lung shunt' : ''}`,
     );
   }
   const normalizeMask = opts.normalizeTo !== undefined ? findMask(opts.segmentations, opts.normalizeTo, 'normalize-to') : wholeLiver ?? liverMask;
