@@ -69,6 +69,8 @@ if (args.has('--browser')) {
     ['chromium', () => existsSync('/usr/bin/chromium')],
     ['fonts-dejavu-core', () => existsSync('/usr/share/fonts/truetype/dejavu')],
     ['python3-pydicom', () => have('/usr/bin/python3', ['-c', 'import pydicom'])],
+    // pydicom decodes pixel data only through NumPy, which --no-install-recommends leaves out
+    ['python3-numpy', () => have('/usr/bin/python3', ['-c', 'import numpy'])],
     ['dicom3tools', () => have('sh', ['-c', 'command -v dciodvfy'])],
   ].filter(([, ok]) => !ok()).map(([p]) => p);
   if (wanted.length) {
