@@ -10,12 +10,13 @@
  * runs end to end. Best of --repeat runs each (the machine is shared).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { readNifti, encodeNifti } from '../packages/dosimetry-core/src/io/index.ts';
 import { makeVolume } from '../packages/dosimetry-core/src/volume/volume.ts';
-import { IDENTITY_DIRECTION, voxelVolumeMl, type Geometry } from '../packages/dosimetry-core/src/volume/geometry.ts';
+import { prepareDvkCase } from './bench/dvk-case.ts';
+import { voxelVolumeMl } from '../packages/dosimetry-core/src/volume/geometry.ts';
 import { meanLifeS } from '../packages/dosimetry-core/src/units/index.ts';
 import { convolveCpu, convolveGpuDetailed } from '../packages/dosimetry-core/src/convolution/index.ts';
 import { acquireGpu, gpuUnavailableReason } from '../packages/dosimetry-core/src/gpu/device.ts';
@@ -32,60 +33,9 @@ const voxelMm = 2.21;
 const python = '/usr/bin/python3';
 const root = new URL('..', import.meta.url).pathname;
 
-mkdirSync(caseDir, { recursive: true });
-const actPath = join(caseDir, 'activity.nii.gz');
-const labPath = join(caseDir, 'labels.nii.gz');
-const kerPath = join(caseDir, 'kernel.npy');
-
-// --- the case: liver ellipsoid (label 1, 40 kBq/mL) with two spherical tumours (labels 2, 3; 8x and 4x uptake)
-const geometry: Geometry = { dims: [size, size, size], spacingMm: [voxelMm, voxelMm, voxelMm], originLpsMm: [0, 0, 0], direction: IDENTITY_DIRECTION };
-if (!existsSync(actPath) || !existsSync(labPath)) {
-  const n = size ** 3;
-  const act = new Float32Array(n);
-  const lab = new Float32Array(n);
-  const c = size / 2;
-  const tumours = [
-    { at: [c + 0.15 * size, c, c + 0.05 * size], rVox: 0.06 * size, label: 2, kBqPerMl: 320 },
-    { at: [c - 0.2 * size, c + 0.1 * size, c - 0.1 * size], rVox: 0.04 * size, label: 3, kBqPerMl: 160 },
-  ];
-  let seed = 12345;
-  for (let k = 0; k < size; k++) {
-    for (let j = 0; j < size; j++) {
-      for (let i = 0; i < size; i++) {
-        const idx = i + size * (j + size * k);
-        const e = ((i - c) / (0.4 * size)) ** 2 + ((j - c) / (0.3 * size)) ** 2 + ((k - c) / (0.3 * size)) ** 2;
-        if (e > 1) continue;
-        seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-        let label = 1;
-        let a = 40;
-        for (const t of tumours) {
-          if ((i - t.at[0]) ** 2 + (j - t.at[1]) ** 2 + (k - t.at[2]) ** 2 <= t.rVox ** 2) {
-            label = t.label;
-            a = t.kBqPerMl;
-          }
-        }
-        lab[idx] = label;
-        act[idx] = a * 1000 * (0.8 + 0.4 * (seed / 2 ** 32)); // Bq/mL with +-20 % noise
-      }
-    }
-  }
-  writeFileSync(actPath, encodeNifti(makeVolume(geometry, act), { description: 'activity [Bq/mL]' }));
-  writeFileSync(labPath, encodeNifti(makeVolume(geometry, lab), { description: 'labels 1=Liver 2=Tumor A 3=Tumor B' }));
-}
-
-// --- the kernel: the engine's Y90 voxel S kernel at 2.21 mm, 1.04 g/mL
-const { voxelKernel } = await import('../packages/dosimetry-core/src/kernel/index.ts');
-const kernel = await voxelKernel({ isotope: 'Y90', voxelMm: [voxelMm, voxelMm, voxelMm], densityGPerMl: 1.04 });
-const [rx, ry, rz] = kernel.radius;
-{
-  // .npy v1.0, little-endian float32, C order (z, y, x) = our x-fastest layout
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${2 * rz + 1}, ${2 * ry + 1}, ${2 * rx + 1}), }`;
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
-  const pre = new Uint8Array(10);
-  pre.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-  new DataView(pre.buffer).setUint16(8, header.length, true);
-  writeFileSync(kerPath, Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(kernel.values.buffer, kernel.values.byteOffset, kernel.values.byteLength)]));
-}
+// the case and the kernel: shared with scripts/bench.ts (scripts/bench/dvk-case.ts)
+const benchCase = await prepareDvkCase(caseDir, size);
+const { activityPath: actPath, labelsPath: labPath, kernelNpyPath: kerPath, kernel } = benchCase;
 const tauS = meanLifeS('Y90');
 
 // --- (a) Python / scipy, whole process

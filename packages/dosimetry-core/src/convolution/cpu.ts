@@ -3,6 +3,7 @@
  */
 import { checkConvolutionOptions, type ConvolutionOptions } from './types.ts';
 import { fftBatched, fftPlan, nextFastLength, type FftPlan } from './fft.ts';
+import { insertBox, planCrop } from './crop.ts';
 
 /**
  * Direct "same" convolution with zero padding, plain loops, f64 accumulation (the oracle of every other path):
@@ -116,10 +117,22 @@ function forwardXY(
  * multiplies by the kernel spectrum and inverts in one sweep; rows and planes that are zero (outside the
  * input) or not kept (outside the output) are skipped. Memory: 4 x hx*Py*Pz f64 values (about 0.64 GB at 256^3).
  * Accuracy: f64 throughout; relative error vs convolveDirectCpu ~1e-7 of the maximum (float32 input/output).
+ * Only the non-zero support dilated by the kernel radius is transformed (exact, ./crop.ts; opts.cropToSupport).
  * @returns out, same dims as the input; unit volume-unit x kernel-unit (Bq s x Gy/(Bq s) = Gy).
  */
 export function convolveCpu(opts: ConvolutionOptions): Float32Array {
   checkConvolutionOptions(opts);
+  const crop = planCrop(opts);
+  if (crop.kind === 'empty') {
+    opts.onProgress?.(1);
+    return new Float32Array(opts.volume.length);
+  }
+  if (crop.kind === 'whole') return convolveCpuWhole(opts);
+  return insertBox(convolveCpuWhole(crop.opts), opts.dims, crop.box);
+}
+
+/** convolveCpu on the whole grid (no support cropping). */
+function convolveCpuWhole(opts: ConvolutionOptions): Float32Array {
   const [nx, ny, nz] = opts.dims;
   const [rx, ry, rz] = opts.kernelRadius;
   const progress = opts.onProgress ?? (() => {});

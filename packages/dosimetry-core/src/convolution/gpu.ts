@@ -13,6 +13,7 @@ import { checkConvolutionOptions, type ConvolutionOptions, type Dims3 } from './
 import { fftPlan, nextFastLength } from './fft.ts';
 import { loadShader } from './shaders.ts';
 import { requireConvolutionDevice } from './device.ts';
+import { insertBox, planCrop, type Box3 } from './crop.ts';
 
 /** Which GPU algorithm to run; 'auto' picks the cheaper by the cost estimate of chooseGpuConvolutionMethod(). */
 export type GpuConvolutionMethod = 'auto' | 'direct' | 'fft';
@@ -37,6 +38,8 @@ export interface GpuConvolutionResult {
   readonly slabs: number;
   /** Padded FFT grid [Px, Py, Pz] per pass (fft path only). */
   readonly paddedDims?: Dims3;
+  /** The sub-grid that was convolved when the non-zero support was cropped (./crop.ts); absent: the whole grid. */
+  readonly box?: Box3;
 }
 
 /** A device, or a context object holding one (as returned by the shared acquireGpu()). */
@@ -181,6 +184,12 @@ export async function convolveGpuDetailed(
   if (method !== 'auto' && method !== 'direct' && method !== 'fft') {
     throw new InputError(`convolveGpu: unknown method "${String(method)}": use auto, direct or fft`);
   }
+  const crop = planCrop(opts);
+  if (crop.kind === 'empty') return { values: new Float32Array(opts.volume.length), method: method === 'fft' ? 'fft' : 'direct', slabs: 0 };
+  if (crop.kind === 'box') {
+    const r = await convolveGpuDetailed(device, { ...opts, ...crop.opts, cropToSupport: false });
+    return { ...r, values: insertBox(r.values, opts.dims, crop.box), box: crop.box };
+  }
   const chosen = method === 'auto' ? chooseGpuConvolutionMethod(opts.dims, opts.kernelRadius) : method;
   const maxBinding = Math.min(
     opts.maxBindingBytes ?? Infinity,
@@ -203,13 +212,42 @@ function slabs(nz: number, h: number): Array<[number, number]> {
   return out;
 }
 
-async function readBack(device: GPUDevice, src: GPUBuffer, bytes: number, staging: GPUBuffer, encoder: GPUCommandEncoder) {
+/**
+ * Submits `encoder` with a copy of `bytes` of `src` into `staging`, waits, and hands the mapped float32 values to
+ * `use` (no copy). idleMs: sleep this long before waiting. Why: Dawn's Node binding waits for mapAsync by
+ * re-scheduling itself with setImmediate, a busy loop on the JS thread; on a software adapter (lavapipe) that loop
+ * takes a core from the threads that execute the shaders (measured on 2 cores: a 180 x 135 x 80 FFT convolution
+ * 0.59 s with the busy wait, 0.37 s after an idle sleep of about the GPU time). Sleeping less than the GPU time
+ * costs nothing; see idleEstimateMs().
+ */
+async function readBack<T>(
+  device: GPUDevice,
+  src: GPUBuffer,
+  bytes: number,
+  staging: GPUBuffer,
+  encoder: GPUCommandEncoder,
+  use: (values: Float32Array) => T,
+  idleMs = 0,
+): Promise<T> {
   encoder.copyBufferToBuffer(src, 0, staging, 0, bytes);
   device.queue.submit([encoder.finish()]);
+  if (idleMs >= 1) await new Promise((r) => setTimeout(r, idleMs));
   await staging.mapAsync(GPUMapMode.READ, 0, bytes);
-  const data = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
-  staging.unmap();
-  return data;
+  try {
+    return use(new Float32Array(staging.getMappedRange(0, bytes)));
+  } finally {
+    staging.unmap();
+  }
+}
+
+/**
+ * Idle time [ms] before waiting for `units` of GPU work, from the time `refMs` that `refUnits` of the same kind of
+ * work took while the JS thread busy-waited (which slows a software adapter about 2x on 2 cores and does not slow a
+ * hardware GPU). 0.4 x the busy-wait estimate stays below the real GPU time in both cases, so it never delays the
+ * result; it only frees the core. Units: complex values x FFT passes.
+ */
+function idleEstimateMs(refMs: number, refUnits: number, units: number): number {
+  return refUnits > 0 ? (0.4 * refMs * units) / refUnits : 0;
 }
 
 const DIRECT_TILES: ReadonlyArray<[number, number, number]> = [
@@ -276,7 +314,7 @@ async function directPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBin
       pass.setBindGroup(0, bind);
       pass.dispatchWorkgroups(Math.ceil(nx / wg[0]), Math.ceil(ny / wg[1]), Math.ceil((z1 - z0) / wg[2]));
       pass.end();
-      out.set(await readBack(device, outBuf, 4 * plane * (z1 - z0), staging, enc), z0 * plane);
+      await readBack(device, outBuf, 4 * plane * (z1 - z0), staging, enc, (v) => out.set(v, z0 * plane));
       opts.onProgress?.((s + 1) / parts.length);
     }
     return { values: out, method: 'direct', slabs: parts.length };
@@ -330,7 +368,7 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
   const dataBuf = device.createBuffer({ label: 'dvk fft data', size: 8 * total, usage: S | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
   const kBuf = device.createBuffer({ label: 'dvk fft kernel spectrum', size: 8 * total, usage: S | GPUBufferUsage.COPY_DST });
   const maxInPlanes = Math.min(nz, h + 2 * rz);
-  const staging = device.createBuffer({ label: 'dvk fft readback', size: 8 * planeC * maxInPlanes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const staging = device.createBuffer({ label: 'dvk fft readback', size: 8 * planeC * Math.min(pz, maxInPlanes + rz), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const transient: GPUBuffer[] = [dataBuf, kBuf, staging];
   try {
     const fftPipe = new Map<number, { pipeline: GPUComputePipeline; lines: number }>();
@@ -369,29 +407,42 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
     const yAxis = (planesZ: number): AxisPass => ({ n: py, elemStride: px, strideA: 1, countA: px, strideB: planeC, countB: planesZ });
     const zAxis: AxisPass = { n: pz, elemStride: planeC, strideA: 1, countA: px, strideB: px, countB: py };
 
-    // kernel spectrum: wrapped kernel (centre at index 0) as a real complex volume, forward x, y, z
+    // Kernel spectrum. The kernel is stored shifted, not wrapped: offset d at index (d + r) mod P, so it fills the
+    // corner [0, 2r] of each axis and the transforms of the kernel skip the rows and planes that are all zero (x: only
+    // (2ry+1)(2rz+1) rows, y: only 2rz+1 planes). The circular result is then shifted by r: output m is read at
+    // m + r. No aliasing for P >= n + r (x, y, single slab) or P >= h + 2r (slabs): the index m + r < P, and an
+    // input index m + r - k' < 0 (zero padding) wraps to >= P - r, past the last input plane. A new buffer is
+    // zero-filled (WebGPU), so only the rows holding kernel values are written.
     const kx = 2 * rx + 1;
     const ky = 2 * ry + 1;
-    const kvol = new Float32Array(2 * total);
+    // Offsets that fold onto one index (padded length < 2r + 1, small grids) are summed: only one of them is ever
+    // realised as an in-grid difference (see convolveCpu).
+    const kRows = new Map<number, Float32Array>();
     for (let dz = -rz; dz <= rz; dz++) {
       for (let dy = -ry; dy <= ry; dy++) {
-        for (let dx = -rx; dx <= rx; dx++) {
-          const v = opts.kernel[dx + rx + kx * (dy + ry + ky * (dz + rz))];
-          const i = ((dx + px) % px) + px * (((dy + py) % py) + py * ((dz + pz) % pz));
-          kvol[2 * i] += v; // += : a radius >= the padded length would fold onto itself (cannot happen: P >= n + r > r)
-        }
+        const row = px * ((dy + ry) % py + py * ((dz + rz) % pz));
+        let kRow = kRows.get(row);
+        if (!kRow) kRows.set(row, (kRow = new Float32Array(2 * px)));
+        for (let dx = -rx; dx <= rx; dx++) kRow[2 * ((dx + rx) % px)] += opts.kernel[dx + rx + kx * (dy + ry + ky * (dz + rz))];
       }
     }
-    device.queue.writeBuffer(kBuf, 0, kvol);
+    for (const [row, values] of kRows) device.queue.writeBuffer(kBuf, 8 * row, values);
+    const kPlanes = Math.min(pz, 2 * rz + 1);
+    const kRowsY = Math.min(py, 2 * ry + 1);
+    const tKernel = performance.now();
     {
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
-      encodeAxis(pass, kBuf, xAxis(pz, py), false);
-      encodeAxis(pass, kBuf, yAxis(pz), false);
+      encodeAxis(pass, kBuf, xAxis(kPlanes, kRowsY), false);
+      encodeAxis(pass, kBuf, yAxis(kPlanes), false);
       encodeAxis(pass, kBuf, zAxis, false);
       pass.end();
       device.queue.submit([enc.finish()]);
+      await device.queue.onSubmittedWorkDone();
     }
+    // reference for idleEstimateMs: the three kernel passes, busy-waited
+    const kernelMs = performance.now() - tKernel;
+    const kernelUnits = px * kRowsY * kPlanes + planeC * kPlanes + total;
     const mulParams = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     transient.push(mulParams);
     const mulGroups = grid(Math.ceil(total / 256));
@@ -434,20 +485,32 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
       pass.setBindGroup(0, mulBind);
       pass.dispatchWorkgroups(mulGroups[0], mulGroups[1]);
       encodeAxis(pass, dataBuf, zAxis, true);
-      encodeAxis(pass, dataBuf, yAxis(inPlanes), true);
-      encodeAxis(pass, dataBuf, xAxis(inPlanes, ny), true);
+      // the kept outputs lie at +r (see the kernel above): planes < outPlanes, rows < ny + ry
+      const outPlanes = Math.min(pz, inPlanes + rz);
+      encodeAxis(pass, dataBuf, yAxis(outPlanes), true);
+      encodeAxis(pass, dataBuf, xAxis(outPlanes, Math.min(py, ny + ry)), true);
       pass.end();
-      const res = await readBack(device, dataBuf, 8 * planeC * inPlanes, staging, enc);
-      slabIn.forEach((q, part) => {
-        if (!q) return;
-        for (let z = q.z0; z < q.z1; z++) {
-          for (let y = 0; y < ny; y++) {
-            const src = 2 * px * (y + py * (z - q.zs0)) + part;
-            const dst = nx * y + plane * z;
-            for (let x = 0; x < nx; x++) out[dst + x] = res[src + 2 * x];
-          }
-        }
-      });
+      // work units of this submission: x and y forward and inverse on the input planes, z forward and inverse on all
+      const units = 2 * planeC * inPlanes + 2 * planeC * outPlanes + 2 * total;
+      await readBack(
+        device,
+        dataBuf,
+        8 * planeC * outPlanes,
+        staging,
+        enc,
+        (res) =>
+          slabIn.forEach((q, part) => {
+            if (!q) return;
+            for (let z = q.z0; z < q.z1; z++) {
+              for (let y = 0; y < ny; y++) {
+                const src = 2 * (rx + px * (y + ry + py * (z - q.zs0 + rz))) + part;
+                const dst = nx * y + plane * z;
+                for (let x = 0; x < nx; x++) out[dst + x] = res[src + 2 * x];
+              }
+            }
+          }),
+        idleEstimateMs(kernelMs, kernelUnits, units),
+      );
       done += slabIn.filter(Boolean).length;
       progress(done / parts.length);
     }

@@ -16,3 +16,4 @@ export {
 export { acquireConvolutionDevice, convolutionGpuUnavailableReason } from './device.ts';
 export { checkConvolutionOptions, type ConvolutionOptions, type Dims3 } from './types.ts';
 export { fftBatched, fftPlan, isFastLength, nextFastLength, type FftPlan } from './fft.ts';
+export { nonZeroBox, outputBox, extractBox, insertBox, planCrop, type Box3, type CropPlan } from './crop.ts';

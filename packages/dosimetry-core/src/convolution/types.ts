@@ -24,6 +24,11 @@ export interface ConvolutionOptions {
   readonly kernelRadius: readonly [number, number, number] | [number, number, number];
   /** Called with the fraction done (0..1) now and then. */
   readonly onProgress?: (fraction: number) => void;
+  /**
+   * Convolve only the bounding box of the non-zero inputs dilated by the kernel radius (exact; see ./crop.ts).
+   * Default true; false forces the whole grid (tests of tiling and padding).
+   */
+  readonly cropToSupport?: boolean;
 }
 
 /** Validates the options; throws InputError naming the inconsistency. Returns the voxel count. */

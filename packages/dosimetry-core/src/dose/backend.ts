@@ -10,19 +10,23 @@ import type { StructureDoseStats } from '../stats/index.ts';
 import { ldmDoseCpu } from '../cpu/ldm.ts';
 import { structureStatsCpu } from '../stats/index.ts';
 
+/** Back end asked for on the command line (--backend). */
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
+/** Parses --backend; throws InputError for anything but auto, webgpu, cpu. */
 export function parseBackend(text: string): BackendChoice {
   if (text === 'auto' || text === 'webgpu' || text === 'cpu') return text;
   throw new InputError(`unknown back end "${text}": use auto, webgpu or cpu`);
 }
 
+/** LDM inputs: activity [Bq/mL], density [g/mL], CF [J/GBq] (PHYSICS.md). */
 export interface LdmRequest {
   readonly activityBqPerMl: Float32Array;
   readonly densityGPerMl: number | Float32Array;
   readonly ldmJoulePerGBq: number;
 }
 
+/** DVK inputs (src/dose/dvk.ts): activity [Bq/mL], density [g/mL], isotope, grid, kernel density [g/mL]. */
 export interface DvkRequest {
   readonly activityBqPerMl: Float32Array;
   readonly densityGPerMl: number | Float32Array;
@@ -32,6 +36,7 @@ export interface DvkRequest {
   readonly onProgress?: (message: string) => void;
 }
 
+/** Structure statistics inputs: dose [Gy], activity [Bq/mL], density [g/mL], voxel volume [mL], structures. */
 export interface StatsRequest {
   readonly doseGy: Float32Array;
   readonly activityBqPerMl: Float32Array;
@@ -41,6 +46,7 @@ export interface StatsRequest {
   readonly dvhBins?: number;
 }
 
+/** One back end: LDM, DVK and statistics with the same inputs and results on CPU or WebGPU. */
 export interface DoseBackend {
   readonly name: 'webgpu' | 'cpu';
   ldm(req: LdmRequest): Promise<Float32Array>;

@@ -16,6 +16,14 @@ import type { DvkRequest } from './backend.ts';
 /** Voxels below this density [g/mL] (lung, air) get local deposition with their own density. */
 export const DVK_LUNG_DENSITY_THRESHOLD_G_PER_ML = 0.6;
 
+/**
+ * DVK dose [Gy] of one case on the CPU (FFT, convolveCpu) or WebGPU (convolveGpu) back end, with the heterogeneity
+ * rule of the module comment. Only the support of the activity dilated by the kernel radius is convolved (exact,
+ * src/convolution/crop.ts); voxels beyond it get exactly 0 Gy (or the lung LDM value where rho < threshold).
+ * @param req activity [Bq/mL] at implant time, density [g/mL] (uniform number or per voxel), grid, isotope and the
+ *   soft-tissue density [g/mL] of the kernel.
+ * @returns dose [Gy] per voxel, x-fastest, same grid as the activity.
+ */
 export async function dvkDose(req: DvkRequest, backend: 'cpu' | 'webgpu'): Promise<Float32Array> {
   const { voxelKernel } = await import('../kernel/index.ts');
   const conv = await import('../convolution/index.ts');
