@@ -4,13 +4,13 @@
  * on any failure. Usage: node test/browser/run.mjs [--backend webgpu|cpu]
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDemoCase } from './fixtures.mjs';
 import { REPO_ROOT, guardedPage, launchBrowser, openViewer, startViewer } from './harness.mjs';
-import { checks } from './viewer.spec.mjs';
+import { checks, dropChecks } from './viewer.spec.mjs';
 
 const only = process.argv.includes('--backend') ? [process.argv[process.argv.indexOf('--backend') + 1]] : ['webgpu', 'cpu'];
 const results = [];
@@ -55,15 +55,16 @@ try {
     assert.equal(await get(url + 'files/dose.nii.gz'), 200);
   });
   await check('refuses paths outside the case folder', async () => {
-    for (const p of ['files/..%2f..%2fetc%2fpasswd', 'files/%2e%2e/inputs/ct.nii.gz', 'files/..%2finputs%2fct.nii.gz', 'files//etc/passwd']) {
+    for (const p of ['files/..%2f..%2fetc%2fpasswd', 'files/%2e%2e/phantom/liver/ct_hu.nii.gz', 'files/..%2fphantom%2fliver%2fct_hu.nii.gz', 'files//etc/passwd']) {
       const code = await get(url + p);
       assert.ok(code === 403 || code === 404, `${p} answered ${code}`);
     }
-    assert.equal(await get(url + 'files/..%2finputs%2fct.nii.gz'), 403, 'an existing file outside is refused, not missing');
+    assert.equal(await get(url + 'files/..%2fphantom%2fliver%2fct_hu.nii.gz'), 403, 'an existing file outside is refused, not missing');
   });
   await check('serves only the inputs the report names', async () => {
     assert.equal(await get(url + 'inputs/0'), 200);
-    assert.equal(await get(url + 'inputs/4'), 404);
+    assert.equal(await get(url + 'inputs/2'), 200, 'activity, segmentation and CT are served');
+    assert.equal(await get(url + 'inputs/3'), 404);
     assert.equal(await get(url + 'inputs/-1'), 404);
   });
   await check('accepts GET only', async () => assert.equal(await get(url + 'api/case', 'POST'), 405));
@@ -98,11 +99,36 @@ try {
       url,
       report: demo.report,
       truth: demo.truth,
+      demo,
+      outDir: shots,
       shot: (name) => g.page.screenshot({ path: join(shots, `viewer-${backend}-${name}.png`) }),
     };
-    for (const [name, fn] of checks) await check(`${name} (${backend})`, () => fn(ctx));
+    for (const [name, fn] of [...checks, ...dropChecks]) await check(`${name} (${backend})`, () => fn(ctx));
+    await check(`no request leaves 127.0.0.1 after the drops (${backend})`, async () => assert.deepEqual(g.foreign, []));
     await check(`no page errors (${backend})`, async () => assert.deepEqual(g.consoleErrors, []));
     await g.context.close();
+  }
+
+  console.log('cohort folder');
+  const cohort = await startViewer(demo.cohortDir);
+  try {
+    const g = await guardedPage(browser, cohort.url);
+    await openViewer(g.page, cohort.url);
+    await check('a cohort folder shows its plots and tables', async () => {
+      const plots = await g.page.locator('[data-testid="cohort-plot"]').evaluateAll((fs) => fs.map((f) => ({ name: f.dataset.name, w: f.querySelector('img').naturalWidth })));
+      assert.deepEqual(plots.map((p) => p.name), ['groups.svg', 'roc.svg']);
+      for (const p of plots) assert.ok(p.w > 100, `${p.name} is drawn (${p.w} px wide)`);
+      const tables = await g.page.locator('[data-testid="cohort-table"]').evaluateAll((ts) => ts.map((t) => ({ name: t.dataset.name, rows: Number(t.dataset.rows), cells: t.querySelectorAll('tbody tr').length })));
+      const lesionRows = readFileSync(join(demo.cohortDir, 'lesions.csv'), 'utf8').trim().split('\n').length - 1;
+      assert.deepEqual(tables.map((t) => t.name), ['lesions.csv', 'patients.csv']);
+      assert.equal(tables[0].rows, lesionRows, 'every lesion row');
+      assert.equal(tables[0].cells, lesionRows);
+      assert.deepEqual(g.foreign, [], 'no request leaves 127.0.0.1');
+      await g.page.screenshot({ path: join(shots, 'viewer-cohort.png'), fullPage: true });
+    });
+    await g.context.close();
+  } finally {
+    await cohort.stop();
   }
 } catch (err) {
   results.push({ name: 'setup', ok: false });

@@ -3,6 +3,8 @@
  * { page, backend, url, report, truth, shot(name) } and throws on failure.
  */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { decodePng } from './png.mjs';
 
 /** Turbo, polynomial approximation (A. Mikhailov, Google AI Blog 2019), the reference for the overlay colours. */
@@ -62,6 +64,74 @@ async function centrePixelMatches(page, doseGy, label) {
   assert.ok(ok, `${label}: pixel at the tumour centre is rgb(${got}) but the colormap colour of ${doseGy} Gy (max ${maxGy}) is rgb(${want})`);
 }
 
+/** Axial pixel at an LPS point (the view's own mapping). */
+async function axialPixelAt(page, lps) {
+  const [x, y] = await page.evaluate((p) => window.__viewer.pixelOf('axial', p), lps);
+  const img = await axialPixels(page);
+  return pixel(img, Math.floor(x), Math.floor(y));
+}
+
+/** Drops files on the page as a user would (a DataTransfer with File objects on a 'drop' event). */
+export async function dropFiles(page, paths) {
+  const files = paths.map((p) => ({ name: basename(p), b64: readFileSync(p).toString('base64') }));
+  await page.evaluate((fs) => {
+    const dt = new DataTransfer();
+    for (const f of fs) dt.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name));
+    document.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, files);
+  await page.waitForFunction((n) => document.querySelectorAll('#drop-files tr').length >= n || document.getElementById('drop-status').dataset.state === 'error', files.length);
+  const st = await page.locator('[data-testid="drop-status"]');
+  assert.notEqual(await st.getAttribute('data-state'), 'error', `drop failed: ${await st.innerText()}`);
+}
+
+/** Clicks compute and waits for the computed case to be shown; returns its report. */
+export async function computeDropped(page) {
+  const before = await page.evaluate(() => window.__viewer.cases);
+  await page.locator('[data-testid="drop-compute"]').click();
+  await page.waitForFunction(
+    (n) => window.__viewer.cases > n || /cannot compute/.test(document.getElementById('drop-status').textContent),
+    before,
+    { timeout: 60_000 },
+  );
+  const status = await page.locator('[data-testid="drop-status"]').innerText();
+  assert.ok(!/cannot compute/.test(status), status);
+  return page.evaluate(() => window.__viewer.report);
+}
+
+/** Browser-computed MADs against reference MADs, structure by structure. */
+export function assertSameMads(got, want, tolerance, label) {
+  assert.deepEqual(got.structures.map((s) => s.name).sort(), want.map((s) => s.name).sort(), `${label}: same structures`);
+  for (const w of want) {
+    const g = got.structures.find((s) => s.name === w.name);
+    assert.ok(Math.abs(g.meanGy / w.meanGy - 1) <= tolerance, `${label}: ${w.name} MAD ${g.meanGy} Gy vs ${w.meanGy} Gy`);
+  }
+}
+
+/** Checks of the cases computed in the page from dropped files; run after `checks` (they replace the case). */
+export const dropChecks = [
+  ['dropped NRRD activity + .seg.nrrd + NIfTI CT compute in the page and match the CLI', async ({ page, report, demo, shot }) => {
+    const d = demo.phantomDir;
+    await dropFiles(page, [`${d}/activity_bqml_permuted.nrrd`, `${d}/segmentation.seg.nrrd`, `${d}/ct_hu.nii.gz`]);
+    const roles = await page.locator('[data-testid="drop-role"]').evaluateAll((els) => els.map((e) => e.value));
+    assert.deepEqual(roles, ['activity', 'segmentation', 'ct'], 'roles guessed from the files');
+    const got = await computeDropped(page);
+    // Same voxel centres stored in a permuted, flipped order: the same answers up to summation order in float32
+    // (GPU statistics) or float64 (CPU): 1e-4 relative.
+    assertSameMads(got, report.structures, 1e-4, 'browser vs CLI');
+    const rows = await rowTexts(page);
+    assert.equal(rows.length, report.structures.length, 'the table shows the computed case');
+    await shot('dropped-nrrd');
+  }],
+  ['a dropped MetaImage activity (itk-wasm, served locally) gives the analytic LDM answers', async ({ page, demo, foreign }) => {
+    await page.locator('#drop-clear').click();
+    await dropFiles(page, [demo.activityMhaPath, `${demo.phantomDir}/segmentation.seg.nrrd`]);
+    const got = await computeDropped(page);
+    // Without a CT the phantom's LDM answers are exact sums (expected.json): 1e-4 relative for float32 sums.
+    assertSameMads(got, demo.expected.structures, 1e-4, 'MHA drop vs analytic');
+    assert.deepEqual(foreign, [], 'itk-wasm fetched nothing from elsewhere');
+  }],
+];
+
 export const checks = [
   ['back end mark names the back end in use', async ({ page, backend }) => {
     assert.equal((await page.locator('[data-testid="backend"]').innerText()).trim(), backend);
@@ -92,7 +162,10 @@ export const checks = [
     // The centroid of the voxelised sphere lies within a voxel (<= 5 mm here) of the analytic centre.
     assert.ok(dist < 5, `crosshair ${lps} is ${dist.toFixed(1)} mm from the tumour centre`);
     assert.ok((await r.getAttribute('data-structures')).split('|').includes(truth.tumour.name), 'readout names the tumour');
-    assert.equal(Number(await r.getAttribute('data-dose-gy')), truth.tumour.doseGy, 'readout dose at the tumour centre');
+    const doseGy = Number(await r.getAttribute('data-dose-gy'));
+    // 1e-5 relative: the dose map is stored as float32 (2^-24 relative) and the CT-derived density at the tumour
+    // centre is linear interpolation of a uniform 50 HU, exact up to float32 rounding.
+    assert.ok(Math.abs(doseGy / truth.tumour.doseGy - 1) < 1e-5, `readout dose ${doseGy} Gy at the tumour centre, analytic ${truth.tumour.doseGy} Gy`);
   }],
   ['the pixel at the tumour centre has the colormap colour of its dose', async ({ page, truth, shot }) => {
     await setControl(page, 'show-crosshair', false);
@@ -142,6 +215,84 @@ export const checks = [
     // 2 levels: GPU f32 vs CPU f64 arithmetic in the CT window and the opacity mix, then 8-bit rounding. Pixels whose
     // centre falls within float32 rounding of a voxel boundary may pick the neighbouring voxel: allow 0.5 % of them.
     assert.ok(r.fractionOver <= 0.005, `${(100 * r.fractionOver).toFixed(2)} % of ${r.pixels} pixels differ by more than 2 levels (max ${r.maxDiff})`);
+  }],
+  ['window/level presets change the CT grey as W/L prescribes', async ({ page }) => {
+    await setControl(page, 'show-dose', false);
+    await setControl(page, 'isodose', '');
+    await setControl(page, 'show-outlines', false);
+    await setControl(page, 'show-crosshair', false);
+    // A body point away from organs: HU 40 (phantom.ts). grey = (HU - (L - W/2)) / W.
+    const at = [40, -60, (await page.evaluate(() => window.__viewer.crosshair()))[2]];
+    for (const [preset, L, W] of [['abdomen', 40, 400], ['lung', -600, 1500], ['bone', 300, 2000]]) {
+      await setControl(page, 'wl-preset', preset);
+      const [r, g, b] = await axialPixelAt(page, at);
+      const want = Math.round(255 * Math.min(1, Math.max(0, (40 - (L - W / 2)) / W)));
+      // 1 level: float32 vs float64 arithmetic before 8-bit rounding.
+      assert.ok(Math.abs(r - want) <= 1 && r === g && g === b, `${preset}: grey ${r},${g},${b}, expected ${want}`);
+    }
+    await setControl(page, 'wl-preset', 'abdomen');
+  }],
+  ['isodose levels draw lines of their colour and only where asked', async ({ page, truth }) => {
+    await page.locator('[data-testid="structure-row"]', { hasText: truth.tumour.name }).click();
+    const count = async () => {
+      await page.evaluate(() => window.__viewer.renderNow());
+      const img = await axialPixels(page);
+      let n = 0;
+      for (let i = 0; i < img.width * img.height; i++) if (img.rgba[4 * i] === 255 && img.rgba[4 * i + 1] === 255 && img.rgba[4 * i + 2] === 255) n++;
+      return n;
+    };
+    await setControl(page, 'isodose', '');
+    assert.equal(await count(), 0, 'no white (first level colour) pixels without levels');
+    await setControl(page, 'isodose', '100');
+    const n = await count();
+    // The 100 Gy line runs around the tumour (236 Gy inside, 43 Gy around): about its circumference in pixels.
+    const mmPerPx = (await page.evaluate(() => window.__viewer.nav())).mmPerPx;
+    const circPx = (2 * Math.PI * truth.tumour.radiusMm) / mmPerPx;
+    assert.ok(n > 0.5 * circPx && n < 3 * circPx, `${n} isodose pixels, circumference ${circPx.toFixed(0)} px`);
+    assert.match(await page.locator('#isodose-key').innerText(), /100 Gy/);
+    await setControl(page, 'isodose', '50,100,150,205');
+    await setControl(page, 'show-dose', true);
+    await setControl(page, 'show-outlines', true);
+  }],
+  ['zoom, pan and reset from mouse and keyboard', async ({ page }) => {
+    const ov = page.locator('canvas.overlay[data-view="axial"]');
+    await ov.hover();
+    const n0 = await page.evaluate(() => window.__viewer.nav());
+    await page.keyboard.press('+');
+    const n1 = await page.evaluate(() => window.__viewer.nav());
+    assert.ok(Math.abs(n1.mmPerPx - n0.mmPerPx / 1.2) < 1e-9, `+ zooms in: ${n0.mmPerPx} -> ${n1.mmPerPx}`);
+    const box = await ov.boundingBox();
+    await page.keyboard.down('Shift');
+    await page.mouse.move(box.x + 100, box.y + 100);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 140, box.y + 100, { steps: 4 });
+    await page.mouse.up();
+    await page.keyboard.up('Shift');
+    const n2 = await page.evaluate(() => window.__viewer.nav());
+    // Dragging 40 px to the right moves the view centre 40 px worth of mm towards patient right (-L).
+    assert.ok(Math.abs(n2.centre[0] - (n1.centre[0] - 40 * n1.mmPerPx)) < 1e-6, `pan: centre x ${n1.centre[0]} -> ${n2.centre[0]}`);
+    await page.keyboard.press('r');
+    const n3 = await page.evaluate(() => window.__viewer.nav());
+    assert.ok(Math.abs(n3.mmPerPx - n0.mmPerPx) < 1e-9, 'r resets the zoom');
+  }],
+  ['export PNG of the views and CSV of the table', async ({ page, report, backend, outDir }) => {
+    const [png] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid="export-png"]').click()]);
+    const pngPath = `${outDir}/viewer-${backend}-export.png`;
+    await png.saveAs(pngPath);
+    const img = decodePng(readFileSync(pngPath));
+    const size = await page.locator('[data-testid="slice-canvas"][data-view="axial"]').evaluate((c) => c.width);
+    assert.equal(img.width, 3 * size, 'three views side by side');
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid="export-csv"]').click()]);
+    const text = readFileSync(await csv.path(), 'utf8');
+    writeFileSync(`${outDir}/viewer-${backend}-export.csv`, text);
+    const [head, ...lines] = text.trim().split('\n');
+    const cols = head.split(',');
+    assert.equal(lines.length, report.structures.length, 'one CSV row per structure');
+    for (const s of report.structures) {
+      const row = lines.map((l) => l.split(',')).find((c) => c[0] === s.name);
+      assert.ok(row, `CSV row of ${s.name}`);
+      assert.ok(Math.abs(Number(row[cols.indexOf('meanGy')]) / s.meanGy - 1) < 1e-12, `${s.name} meanGy in the CSV`);
+    }
   }],
   ['no request leaves 127.0.0.1', async ({ requests, foreign, url }) => {
     assert.ok(requests.length > 3, 'requests were recorded');

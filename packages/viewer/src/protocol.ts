@@ -79,3 +79,28 @@ export interface ReportStructureJson {
   dvh: { doseGy: number[]; volumeFraction: number[] };
   [key: string]: unknown;
 }
+
+/** A file of a cohort folder the page can show (GET url). */
+export interface CohortFileJson {
+  /** File name inside the folder, e.g. "roc.svg", "lesions.csv". */
+  name: string;
+  url: string;
+}
+
+/** A cohort folder (outputs of `dosimetry cohort`, `roc --svg`, `groups --svg`, `logistic --svg`, `km --svg`). */
+export interface CohortJson {
+  /** Folder name. */
+  name: string;
+  /** SVG plots, by name. */
+  plots: CohortFileJson[];
+  /** CSV tables, by name. */
+  tables: CohortFileJson[];
+  /** JSON outputs (e.g. saved `--json` results), by name. */
+  results: CohortFileJson[];
+}
+
+/**
+ * GET /api/mode: what the server was started on. 'case': a dose output folder (then GET /api/case); 'cohort': a
+ * folder of cohort tables and plots; 'empty': nothing, the page waits for dropped files.
+ */
+export type ModeJson = { kind: 'case' } | { kind: 'cohort'; cohort: CohortJson } | { kind: 'empty' };

@@ -24,13 +24,17 @@ import {
   pixelToLps,
   sampleAt,
 } from './views.ts';
-import type { CaseJson, ReportStructureJson, StructureEntry } from '../protocol.ts';
+import type { ModeJson, ReportJson, ReportStructureJson, StructureEntry } from '../protocol.ts';
+import { type ViewerCase, loadServerCase } from './case-data.ts';
+import { showCohort } from './cohort.ts';
+import { setupDrop } from './drop-ui.ts';
 
 /** CT window presets [HU]. */
 const WINDOWS: Record<string, { centreHu: number; widthHu: number }> = {
   abdomen: { centreHu: 40, widthHu: 400 },
   liver: { centreHu: 60, widthHu: 160 },
   lung: { centreHu: -600, widthHu: 1500 },
+  bone: { centreHu: 300, widthHu: 2000 },
 };
 
 /** Mean-dose limits by role [Gy] (common SIRT planning limits: normal liver 70 Gy, lung 30 Gy per treatment). */
@@ -63,6 +67,15 @@ export interface ViewerHooks {
   compareWithCpu(tolerance: number): Promise<{ maxDiff: number; fractionOver: number; pixels: number }>;
   /** ms from navigation start to the first drawn frame. */
   firstImageMs: number;
+  /** Name of the case shown and how many cases were shown so far (a dropped case makes it 2). */
+  caseName: string;
+  cases: number;
+  /** The report shown (for checks against numbers). */
+  report?: ReportJson;
+  /** Zoom [mm per px] and view centre (LPS mm). */
+  nav(): { mmPerPx: number; centre: Lps };
+  /** Canvas pixel (x, y) of an LPS point in a view. */
+  pixelOf(view: ViewName, p: Lps): [number, number];
   error?: string;
 }
 
@@ -72,14 +85,13 @@ declare global {
   }
 }
 
-async function fetchBytes(url: string): Promise<ArrayBuffer> {
-  const r = await fetch(url);
-  if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
-  return r.arrayBuffer();
-}
-
 function fmt(x: number, digits = 1): string {
   return Number.isFinite(x) ? x.toFixed(digits) : '–';
+}
+
+/** A case name as a file name stem (letters, digits, dot, dash, underscore). */
+function fileStem(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '') || 'case';
 }
 
 function download(name: string, blob: Blob): void {
@@ -92,52 +104,72 @@ function download(name: string, blob: Blob): void {
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
-async function start(): Promise<void> {
-  const hooks: ViewerHooks = {
+/** Per-page state kept across cases: the hooks, the GPU device, the requested back end. */
+const params = new URLSearchParams(location.search);
+const wantBackend = params.get('backend') ?? 'auto';
+const sizePx = Math.max(64, Math.min(1024, Number(params.get('size')) || 320));
+let gpuDevice: Promise<GPUDevice | undefined> | undefined;
+let current: { renderer: SliceRenderer; abort: AbortController } | undefined;
+let caseTemplate = '';
+
+function newHooks(): ViewerHooks {
+  return {
     ready: false,
     backend: '',
     renders: 0,
+    caseName: '',
+    cases: 0,
     firstImageMs: NaN,
     renderNow: async () => NaN,
     stepSlice: async () => NaN,
     setActivity: async () => NaN,
     crosshair: () => [0, 0, 0],
+    nav: () => ({ mmPerPx: NaN, centre: [0, 0, 0] }),
+    pixelOf: () => [NaN, NaN],
     compareWithCpu: async () => ({ maxDiff: NaN, fractionOver: NaN, pixels: 0 }),
   };
-  window.__viewer = hooks;
-  const params = new URLSearchParams(location.search);
-  const sizePx = Math.max(64, Math.min(1024, Number(params.get('size')) || 320));
+}
 
-  const caseJson = (await (await fetch('/api/case')).json()) as CaseJson;
-  const report = caseJson.report;
-  $('case-name').textContent = caseJson.caseName;
+/**
+ * Shows a case: builds the views, table, DVH and controls afresh (the case panel is reset from its template, so
+ * nothing of a previous case stays attached), picks the back end, draws the first frame.
+ */
+async function showCase(vc: ViewerCase): Promise<void> {
+  const hooks = window.__viewer;
+  current?.abort.abort();
+  current?.renderer.destroy?.();
+  current = undefined;
+  $('case-view').innerHTML = caseTemplate;
+  $('case-view').hidden = false;
+  $('cohort-view').hidden = true;
+  const abort = new AbortController();
+  const signal = abort.signal;
+  const report = vc.report;
+  $('case-name').textContent = vc.caseName;
   $('case-meta').textContent = `${report.isotope} · ${report.method} · computed on ${report.backend}`;
-  $('warnings').textContent = caseJson.warnings.join(' · ');
-
-  const loaded: Partial<Record<string, ClientVolume>> = {};
-  await Promise.all(
-    caseJson.volumes.map(async (v) => {
-      loaded[v.name] = makeClientVolume(v.grid, new Float32Array(await fetchBytes(v.url)));
-    }),
-  );
-  const labels = caseJson.labels ? makeClientVolume(caseJson.labels.grid, new Uint32Array(await fetchBytes(caseJson.labels.url))) : undefined;
-  const vols: SceneVolumes = { ct: loaded.ct, dose: loaded.dose, labels };
-  const units = Object.fromEntries(caseJson.volumes.map((v) => [v.name, v.unit]));
+  $('warnings').textContent = vc.warnings.join(' · ');
+  const labels = vc.labels;
+  const vols: SceneVolumes = { ct: vc.ct, dose: vc.dose, labels };
+  const units = vc.units;
+  const loaded = { activity: vc.activity };
+  const caseJson = { caseName: vc.caseName, warnings: vc.warnings, structures: vc.structures };
 
   // Back end.
-  const want = params.get('backend') ?? 'auto';
   let renderer: SliceRenderer | undefined;
   const notes: string[] = [];
-  if (want !== 'cpu') {
+  if (wantBackend !== 'cpu') {
     try {
-      const device = await requestGpuDevice();
+      gpuDevice ??= requestGpuDevice();
+      const device = await gpuDevice;
       if (device) renderer = createGpuRenderer(device, vols);
       else notes.push('no WebGPU adapter: CPU rendering');
     } catch (err) {
+      gpuDevice = undefined;
       notes.push(`WebGPU failed (${(err as Error).message}): CPU rendering`);
     }
   }
   renderer ??= createCpuRenderer(vols);
+  current = { renderer, abort };
   hooks.backend = renderer.backend;
   $('backend').textContent = renderer.backend;
   if (notes.length) $('warnings').textContent = [...caseJson.warnings, ...notes].join(' · ');
@@ -509,7 +541,7 @@ async function start(): Promise<void> {
       last = p;
       requestRender();
     });
-    window.addEventListener('mouseup', () => (mode = null));
+    window.addEventListener('mouseup', () => (mode = null), { signal });
     v.overlay.addEventListener('mouseenter', () => (activeView = v.view));
     v.overlay.addEventListener(
       'wheel',
@@ -531,6 +563,7 @@ async function start(): Promise<void> {
     requestRender();
   }
   window.addEventListener('keydown', (ev) => {
+    if (signal.aborted) return;
     if ((ev.target as HTMLElement).tagName === 'INPUT' || (ev.target as HTMLElement).tagName === 'SELECT') return;
     const k = ev.key;
     if (k === 'ArrowUp' || k === 'PageUp') step(activeView, k === 'PageUp' ? 10 : 1);
@@ -544,7 +577,7 @@ async function start(): Promise<void> {
       requestRender();
     } else return;
     ev.preventDefault();
-  });
+  }, { signal });
 
   // Exports.
   $('export-png').addEventListener('click', async () => {
@@ -560,7 +593,7 @@ async function start(): Promise<void> {
       ctx.drawImage(v.canvas, i * sizePx, 0);
       ctx.drawImage(v.overlay, i * sizePx, 0);
     });
-    out.toBlob((b) => b && download(`${caseJson.caseName}-views.png`, b), 'image/png');
+    out.toBlob((b) => b && download(`${fileStem(caseJson.caseName)}-views.png`, b), 'image/png');
   });
   $('export-csv').addEventListener('click', () => {
     const q = (x: string) => (/[",\n]/.test(x) ? `"${x.replace(/"/g, '""')}"` : x);
@@ -570,7 +603,7 @@ async function start(): Promise<void> {
         [q(r.s.name), r.s.role, r.s.volumeMl, activityGBq, r.mad, r.d70, r.v100, r.v205, r.limit ?? '', r.limit !== undefined && r.mad > r.limit].join(','),
       );
     }
-    download(`${caseJson.caseName}-structures.csv`, new Blob([lines.join('\n') + '\n'], { type: 'text/csv' }));
+    download(`${fileStem(caseJson.caseName)}-structures.csv`, new Blob([lines.join('\n') + '\n'], { type: 'text/csv' }));
   });
 
   drawLegend();
@@ -591,6 +624,9 @@ async function start(): Promise<void> {
     return performance.now() - t0;
   };
   hooks.crosshair = () => [...nav.crosshair];
+  hooks.nav = () => ({ mmPerPx: nav.mmPerPx, centre: [...nav.centre] });
+  hooks.pixelOf = (view, p) => lpsToCanvas(view, pixelToLps(view, nav, sizePx, sizePx), p);
+  hooks.report = report;
   hooks.compareWithCpu = async (tolerance) => {
     await renderNow();
     const m = matrices();
@@ -610,12 +646,36 @@ async function start(): Promise<void> {
     return { maxDiff, fractionOver: over / pixels, pixels };
   };
   await renderNow();
-  hooks.firstImageMs = performance.now();
+  if (!(hooks.firstImageMs >= 0)) hooks.firstImageMs = performance.now();
+  hooks.caseName = vc.caseName;
+  hooks.cases++;
+  document.body.dataset.case = String(hooks.cases);
   hooks.ready = true;
   document.body.dataset.ready = '1';
 }
 
-start().catch((err: Error) => {
+async function boot(): Promise<void> {
+  window.__viewer = newHooks();
+  caseTemplate = $('case-view').innerHTML;
+  setupDrop({ backend: wantBackend === 'cpu' ? 'cpu' : 'auto', show: showCase });
+  const mode = (await (await fetch('/api/mode')).json()) as ModeJson;
+  if (mode.kind === 'case') {
+    await showCase(await loadServerCase());
+    return;
+  }
+  $('case-view').hidden = true;
+  if (mode.kind === 'cohort') {
+    await showCohort(mode.cohort);
+    $('case-name').textContent = `cohort ${mode.cohort.name}`;
+  } else {
+    $('case-name').textContent = 'no case';
+    $('drop-hint').hidden = false;
+  }
+  window.__viewer.ready = true;
+  document.body.dataset.ready = '1';
+}
+
+boot().catch((err: Error) => {
   if (window.__viewer) window.__viewer.error = err.message;
   const w = document.getElementById('warnings');
   if (w) w.textContent = `viewer failed: ${err.message}`;

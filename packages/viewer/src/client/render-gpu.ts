@@ -200,5 +200,9 @@ export function createGpuRenderer(device: GPUDevice, vols: SceneVolumes): SliceR
       await done;
     },
     settle: () => device.queue.onSubmittedWorkDone(),
+    destroy(): void {
+      for (const t of [ctTex, doseTex, labelTex]) t.destroy();
+      palette.destroy();
+    },
   };
 }

@@ -47,6 +47,8 @@ export interface SliceRenderer {
   render(targets: readonly ViewTarget[], settings: DisplaySettings): Promise<void>;
   /** Resolves when all submitted GPU work has finished (CPU: at once); for timing. */
   settle(): Promise<void>;
+  /** Frees GPU resources (textures, buffers); the renderer is not used afterwards. */
+  destroy?(): void;
 }
 
 /** Largest number of isodose levels. */

@@ -8,13 +8,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { CaseJson, GridJson, ReportJson, StructureEntry } from '../protocol.ts';
+import { structureBits } from '../structures.ts';
 import {
   FileError,
   FormatError,
   type Geometry,
   type StructureMask,
-  indexToWorld,
   readImage,
+  indexToWorld,
   readStructures,
   toFloat32,
   voxelCount,
@@ -51,18 +52,6 @@ export interface LoadCaseOptions {
    */
   readonly inputRoots?: readonly string[];
 }
-
-/** Per-role display colours (RGB 0..255), then a cycle for the rest. */
-const ROLE_COLORS: Record<string, [number, number, number]> = {
-  liver: [230, 159, 0],
-  'normal-liver': [240, 228, 66],
-  tumor: [255, 60, 60],
-  lung: [86, 180, 233],
-  perfused: [0, 158, 115],
-};
-const CYCLE: Array<[number, number, number]> = [
-  [204, 121, 167], [0, 114, 178], [213, 94, 0], [170, 170, 170], [120, 200, 120], [180, 120, 240],
-];
 
 function gridJson(g: Geometry): GridJson {
   return {
@@ -185,7 +174,6 @@ export async function loadCase(options: LoadCaseOptions): Promise<LoadedCase> {
   const first = masks.values().next().value as StructureMask | undefined;
   const labelGeometry = first?.geometry;
   const nLabel = labelGeometry ? voxelCount(labelGeometry) : 0;
-  const labelData = labelGeometry ? new Uint32Array(nLabel) : null;
   const inside = new Map<string, Uint8Array>();
   const insideOf = (name: string): Uint8Array | undefined => {
     if (!labelGeometry) return undefined;
@@ -202,11 +190,7 @@ export async function loadCase(options: LoadCaseOptions): Promise<LoadedCase> {
   };
   const tumorNames = report.structures.filter((s) => s.role === 'tumor' && s.lesionOf === undefined).map((s) => s.name);
   const liverName = typeof params.liver === 'string' ? params.liver : report.structures.find((s) => s.role === 'liver')?.name;
-
-  const structures: StructureEntry[] = [];
-  let bit = 0;
-  let cycle = 0;
-  report.structures.forEach((s, index) => {
+  const flags = report.structures.map((s) => {
     let f = insideOf(s.name);
     if (!f && s.role === 'normal-liver' && liverName && labelGeometry) {
       const liver = insideOf(liverName);
@@ -218,40 +202,17 @@ export async function loadCase(options: LoadCaseOptions): Promise<LoadedCase> {
         }
       }
     }
-    const colorRgb = ROLE_COLORS[s.role] ?? CYCLE[cycle++ % CYCLE.length];
-    if (!f || !labelData || !labelGeometry || bit >= 32) {
-      if (masks.size > 0 || segs.length > 0) {
-        warnings.push(
-          bit >= 32 ? `structure ${s.name}: only 32 outlines are shown` : `structure ${s.name}: no mask found, shown in the table only`,
-        );
-      }
-      structures.push({ index, name: s.name, role: s.role, bit: -1, colorRgb, centroidLps: null });
-      return;
-    }
-    const b = bit++;
-    const m = 1 << b;
-    let cx = 0, cy = 0, cz = 0, cnt = 0;
-    const [nx, ny] = labelGeometry.dims;
-    const w = [0, 0, 0];
-    for (let n = 0; n < nLabel; n++) {
-      if (!f[n]) continue;
-      labelData[n] |= m;
-      const i = n % nx, j = Math.floor(n / nx) % ny, k = Math.floor(n / (nx * ny));
-      indexToWorld(labelGeometry, i, j, k, w);
-      cx += w[0];
-      cy += w[1];
-      cz += w[2];
-      cnt++;
-    }
-    const centroidLps: [number, number, number] | null = cnt > 0 ? [cx / cnt, cy / cnt, cz / cnt] : null;
-    structures.push({ index, name: s.name, role: s.role, bit: b, colorRgb, centroidLps });
+    return f;
   });
+  const bits = structureBits({ structures: report.structures, inside: flags, geometry: labelGeometry });
+  if (masks.size > 0 || segs.length > 0) warnings.push(...bits.warnings);
+  const structures = bits.entries;
   return {
     caseDir,
     report,
     volumes,
     structures,
-    labels: labelGeometry && labelData && bit > 0 ? { geometry: labelGeometry, data: labelData } : null,
+    labels: labelGeometry && bits.labels ? { geometry: labelGeometry, data: bits.labels } : null,
     warnings,
     inputPaths,
   };

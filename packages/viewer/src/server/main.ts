@@ -1,15 +1,18 @@
 /**
- * `pnpm viewer [CASE_DIR] [--port N] [--inputs-root DIR]`: serves the viewer for a case folder on 127.0.0.1 and
- * prints its URL on one line. CASE_DIR defaults to the current folder. Errors: one line on stderr, exit 1.
+ * `pnpm viewer [CASE_DIR] [--port N] [--inputs-root DIR]`: serves the viewer on 127.0.0.1 and prints its URL on one
+ * line. CASE_DIR: a dose output folder (report.json) or a cohort folder (SVG plots, CSV tables). Without it the
+ * current folder is shown when it is one of those, else an empty page that computes cases from dropped files.
+ * Errors: one line on stderr, exit 1.
  */
-import { resolve } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { UsageError } from './core.ts';
 import { startViewerServer } from './server.ts';
 
 const USAGE = 'usage: pnpm viewer [CASE_DIR] [--port N] [--inputs-root DIR]';
 
 /** Parses the viewer's command line. */
-export function parseViewerArgs(argv: readonly string[]): { caseDir: string; port?: number; inputRoots?: string[] } {
+export function parseViewerArgs(argv: readonly string[]): { caseDir?: string; port?: number; inputRoots?: string[] } {
   let caseDir: string | undefined;
   let port: number | undefined;
   const roots: string[] = [];
@@ -28,7 +31,14 @@ export function parseViewerArgs(argv: readonly string[]): { caseDir: string; por
     else if (caseDir === undefined) caseDir = a;
     else throw new UsageError(`viewer: one case folder only (got ${caseDir} and ${a}); ${USAGE}`);
   }
-  return { caseDir: resolve(caseDir ?? '.'), port, ...(roots.length ? { inputRoots: [...roots, process.cwd()] } : {}) };
+  return { caseDir: caseDir !== undefined ? resolve(caseDir) : showableCwd(), port, ...(roots.length ? { inputRoots: [...roots, process.cwd()] } : {}) };
+}
+
+/** The current folder when it holds a case or cohort outputs, else undefined (empty page). */
+function showableCwd(): string | undefined {
+  const cwd = process.cwd();
+  if (existsSync(join(cwd, 'report.json'))) return cwd;
+  return readdirSync(cwd).some((n) => /\.(svg|csv)$/i.test(n)) ? cwd : undefined;
 }
 
 async function main(): Promise<number> {
@@ -37,7 +47,7 @@ async function main(): Promise<number> {
   const args = parseViewerArgs(process.argv.slice(2));
   const server = await startViewerServer(args);
   process.stdout.write(`${server.url}\n`);
-  for (const w of server.case.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const w of server.case?.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
   const stop = () => void server.close().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

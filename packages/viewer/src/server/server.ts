@@ -5,20 +5,95 @@
  * resolves outside the case folder, is refused. Nothing is fetched from elsewhere; nothing is accepted but GET/HEAD.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { readFileSync, realpathSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
+import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { type Plugin, build } from 'esbuild';
+import type { CohortJson, ModeJson } from '../protocol.ts';
 import { type LoadedCase, caseJson, loadCase } from './case.ts';
-import { UsageError } from './core.ts';
+import { FileError, UsageError } from './core.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CLIENT_DIR = resolve(HERE, '../client');
+const CORE_DIR = resolve(HERE, '../../../dosimetry-core');
+
+/**
+ * itk-wasm's image-io pipelines (emscripten .js + zstd-compressed .wasm), served under /itk/image-io/ so that the
+ * page reads MetaImage files without fetching anything from elsewhere. Undefined when the package is not installed.
+ */
+function itkPipelinesDir(): string | undefined {
+  try {
+    const entry = createRequire(join(CORE_DIR, 'package.json')).resolve('@itk-wasm/image-io');
+    let dir = dirname(entry);
+    while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+    const p = join(dir, 'dist', 'pipelines');
+    return existsSync(p) ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Node built-ins imported at the top of some core modules (file readers and writers the page never calls): in the
+ * browser bundle they become functions that throw. `node:path` gets a small POSIX implementation since file names
+ * are still formatted (basename in messages).
+ */
+const NODE_STUBS: Record<string, string> = {
+  fs: ['readFileSync', 'statSync', 'existsSync', 'readdirSync', 'writeFileSync', 'mkdirSync', 'renameSync', 'rmSync', 'openSync', 'closeSync', 'readSync', 'realpathSync', 'unlinkSync']
+    .map((n) => `export function ${n}() { throw new Error('no file system in the browser (${n})'); }`)
+    .join('\n'),
+  crypto: `export function createHash() { throw new Error('node:crypto is not available in the browser'); }`,
+  url: `export function fileURLToPath(u) { return new URL(u).pathname; }`,
+  'fs/promises': `export function readFile() { throw new Error('no file system in the browser (readFile)'); }`,
+  os: `export function tmpdir() { throw new Error('node:os is not available in the browser'); }`,
+  module: `export function createRequire() { throw new Error('require is not available in the browser'); }`,
+  path: `
+export const sep = '/';
+export function basename(p, ext) { const b = String(p).split('/').filter(Boolean).pop() ?? ''; return ext && b.endsWith(ext) ? b.slice(0, -ext.length) : b; }
+export function dirname(p) { const i = String(p).lastIndexOf('/'); return i > 0 ? p.slice(0, i) : i === 0 ? '/' : '.'; }
+export function isAbsolute(p) { return String(p).startsWith('/'); }
+export function join(...a) { return a.filter(Boolean).join('/').split('/').filter((x, i) => x !== '' || i === 0).join('/'); }
+export function resolve(...a) { return join(...a); }
+export function relative(a, b) { return b; }
+export function extname(p) { const b = basename(p); const i = b.lastIndexOf('.'); return i > 0 ? b.slice(i) : ''; }
+export default { sep, basename, dirname, isAbsolute, join, resolve, relative, extname };`,
+};
+
+const browserPlugins: Plugin[] = [
+  {
+    name: 'raw-text',
+    setup(b) {
+      b.onResolve({ filter: /\?raw$/ }, (args) => ({
+        path: resolve(args.resolveDir, args.path.slice(0, -'?raw'.length)),
+        namespace: 'raw-text',
+      }));
+      b.onLoad({ filter: /.*/, namespace: 'raw-text' }, (args) => ({
+        contents: readFileSync(args.path, 'utf8'),
+        loader: 'text',
+      }));
+    },
+  },
+  {
+    name: 'node-stubs',
+    setup(b) {
+      b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path.slice(5), namespace: 'node-stub' }));
+      b.onLoad({ filter: /.*/, namespace: 'node-stub' }, (args) => {
+        const contents = NODE_STUBS[args.path];
+        if (contents === undefined) throw new Error(`the browser bundle imports node:${args.path}, which has no stub`);
+        return { contents, loader: 'js' };
+      });
+    },
+  },
+];
 
 /** Options of `startViewerServer`. */
 export interface ViewerServerOptions {
-  /** The case folder to show. */
-  readonly caseDir: string;
+  /**
+   * The folder to show: a dose output folder (report.json), or a cohort folder (SVG plots and CSV tables). Undefined:
+   * an empty page that computes cases from dropped files.
+   */
+  readonly caseDir?: string;
   /** TCP port; 0 or undefined picks a free one. */
   readonly port?: number;
   /** Folders against which the report's relative input paths are resolved (see LoadCaseOptions). */
@@ -32,41 +107,59 @@ export interface ViewerServer {
   /** "http://127.0.0.1:PORT/". */
   readonly url: string;
   readonly port: number;
-  readonly case: LoadedCase;
+  /** The loaded case, or undefined in cohort and empty mode. */
+  readonly case: LoadedCase | undefined;
+  /** What is shown. */
+  readonly mode: ModeJson;
   /** Stops listening and closes open connections. */
   close(): Promise<void>;
 }
 
-/** Bundles the browser code (src/client/main.ts and the .wgsl it imports as text) into one ES module, in memory. */
-export async function bundleClient(options: { minify?: boolean } = {}): Promise<{ js: string; html: string; css: string }> {
-  const result = await build({
-    entryPoints: [join(CLIENT_DIR, 'main.ts')],
+/** The page's files: app.js (src/client/main.ts with the core and the .wgsl it imports as text), mha.js (itk-wasm). */
+export interface ClientBundle {
+  readonly js: string;
+  /** MetaImage reader (src/client/mha.ts with itk-wasm), loaded by the page only when an .mha/.mhd is dropped. */
+  readonly mhaJs: string;
+  readonly html: string;
+  readonly css: string;
+}
+
+/** Bundles the browser code into ES modules, in memory (esbuild). */
+export async function bundleClient(options: { minify?: boolean } = {}): Promise<ClientBundle> {
+  const common = {
     bundle: true,
-    format: 'esm',
-    platform: 'browser',
+    format: 'esm' as const,
+    platform: 'browser' as const,
     target: 'es2022',
     write: false,
     minify: options.minify ?? true,
     sourcemap: false,
-    logLevel: 'silent',
-    plugins: [
-      {
-        name: 'raw-text',
-        setup(b) {
-          b.onResolve({ filter: /\?raw$/ }, (args) => ({
-            path: resolve(args.resolveDir, args.path.slice(0, -'?raw'.length)),
-            namespace: 'raw-text',
-          }));
-          b.onLoad({ filter: /.*/, namespace: 'raw-text' }, (args) => ({
-            contents: readFileSync(args.path, 'utf8'),
-            loader: 'text',
-          }));
-        },
-      },
-    ],
-  });
-  const js = result.outputFiles[0].text;
-  return { js, html: readFileSync(join(CLIENT_DIR, 'index.html'), 'utf8'), css: readFileSync(join(CLIENT_DIR, 'viewer.css'), 'utf8') };
+    logLevel: 'silent' as const,
+    // Packages of the core (nifti-reader-js, fflate, itk-wasm) resolve from its node_modules.
+    nodePaths: [join(CORE_DIR, 'node_modules')],
+    plugins: browserPlugins,
+  };
+  const [app, mha] = await Promise.all([
+    build({ ...common, entryPoints: [join(CLIENT_DIR, 'main.ts')], external: ['/mha.js', '@itk-wasm/image-io'] }),
+    build({ ...common, entryPoints: [join(CLIENT_DIR, 'mha.ts')] }),
+  ]);
+  return {
+    js: app.outputFiles![0].text,
+    mhaJs: mha.outputFiles![0].text,
+    html: readFileSync(join(CLIENT_DIR, 'index.html'), 'utf8'),
+    css: readFileSync(join(CLIENT_DIR, 'viewer.css'), 'utf8'),
+  };
+}
+
+/** Cohort folder contents: SVG plots, CSV tables and JSON results at its top level; undefined when it has none. */
+export function readCohortFolder(dir: string): CohortJson | undefined {
+  const names = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name)
+    .sort();
+  const pick = (ext: string) => names.filter((n) => n.toLowerCase().endsWith(ext)).map((name) => ({ name, url: `/files/${encodeURIComponent(name)}` }));
+  const c: CohortJson = { name: basename(dir), plots: pick('.svg'), tables: pick('.csv'), results: pick('.json') };
+  return c.plots.length + c.tables.length > 0 ? c : undefined;
 }
 
 /** True when `child` is `parent` or inside it (both absolute, already real paths). */
@@ -82,7 +175,9 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
     // The page may talk to this server only; nothing is loaded from elsewhere.
-    'content-security-policy': "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'",
+    // 'wasm-unsafe-eval' and data: itk-wasm compiles its (locally served) pipelines; its zstd decoder is a data: URL.
+    'content-security-policy':
+      "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self' data:",
   });
   res.end(head ? undefined : body);
 }
@@ -96,13 +191,21 @@ export async function startViewerServer(options: ViewerServerOptions): Promise<V
   if (options.port !== undefined && !(Number.isInteger(options.port) && options.port >= 0 && options.port < 65536)) {
     throw new UsageError(`viewer: --port ${options.port} is not a port number (0..65535)`);
   }
+  const dir = options.caseDir === undefined ? undefined : resolve(options.caseDir);
+  if (dir !== undefined && (!existsSync(dir) || !statSync(dir).isDirectory())) {
+    throw new FileError(`case folder ${dir} does not exist; give the --out folder of \`dosimetry dose\` or a cohort folder`);
+  }
+  const cohort = dir !== undefined && !existsSync(join(dir, 'report.json')) ? readCohortFolder(dir) : undefined;
   const [loaded, page] = await Promise.all([
-    loadCase({ caseDir: options.caseDir, inputRoots: options.inputRoots }),
+    dir !== undefined && !cohort ? loadCase({ caseDir: dir, inputRoots: options.inputRoots }) : Promise.resolve(undefined),
     bundleClient({ minify: options.minify }),
   ]);
-  const caseRoot = realpathSync(loaded.caseDir);
-  const caseText = JSON.stringify(caseJson(loaded));
-  const inputs = loaded.inputPaths.map((p) => realpathSync(p));
+  const mode: ModeJson = loaded ? { kind: 'case' } : cohort ? { kind: 'cohort', cohort } : { kind: 'empty' };
+  const modeText = JSON.stringify(mode);
+  const caseRoot = dir !== undefined ? realpathSync(dir) : undefined;
+  const caseText = loaded ? JSON.stringify(caseJson(loaded)) : undefined;
+  const inputs = loaded ? loaded.inputPaths.map((p) => realpathSync(p)) : [];
+  const itkDir = itkPipelinesDir();
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const head = req.method === 'HEAD';
@@ -116,13 +219,22 @@ export async function startViewerServer(options: ViewerServerOptions): Promise<V
     if (path === '/' || path === '/index.html') return send(res, 200, 'text/html; charset=utf-8', page.html, head);
     if (path === '/app.js') return send(res, 200, 'text/javascript; charset=utf-8', page.js, head);
     if (path === '/viewer.css') return send(res, 200, 'text/css; charset=utf-8', page.css, head);
-    if (path === '/api/case') return send(res, 200, 'application/json', caseText, head);
+    if (path === '/mha.js') return send(res, 200, 'text/javascript; charset=utf-8', page.mhaJs, head);
+    if (path === '/api/mode') return send(res, 200, 'application/json', modeText, head);
+    if (path === '/api/case') return caseText ? send(res, 200, 'application/json', caseText, head) : send(res, 404, 'text/plain', 'no case', head);
+    if (path.startsWith('/itk/image-io/')) {
+      // Only plain pipeline file names: no folders, nothing else from the package.
+      const name = path.slice('/itk/image-io/'.length);
+      if (!itkDir || !/^[a-z0-9-]+\.(js|wasm\.zst)$/.test(name) || !existsSync(join(itkDir, name))) return send(res, 404, 'text/plain', 'no such pipeline', head);
+      return send(res, 200, name.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'application/octet-stream', readFileSync(join(itkDir, name)), head);
+    }
     if (path.startsWith('/api/volume/')) {
+      if (!loaded) return send(res, 404, 'text/plain', 'no case', head);
       const v = loaded.volumes.find((x) => x.name === path.slice('/api/volume/'.length));
       return v ? send(res, 200, 'application/octet-stream', bytesOf(v.data), head) : send(res, 404, 'text/plain', 'no such volume', head);
     }
     if (path === '/api/labels') {
-      return loaded.labels
+      return loaded?.labels
         ? send(res, 200, 'application/octet-stream', bytesOf(loaded.labels.data), head)
         : send(res, 404, 'text/plain', 'no structure masks', head);
     }
@@ -133,6 +245,7 @@ export async function startViewerServer(options: ViewerServerOptions): Promise<V
       return send(res, 200, 'application/octet-stream', readFileSync(file), head);
     }
     if (path.startsWith('/files/')) {
+      if (!caseRoot) return send(res, 404, 'text/plain', 'no folder is served', head);
       const want = resolve(caseRoot, '.' + path.slice('/files'.length));
       let real: string;
       try {
@@ -142,7 +255,13 @@ export async function startViewerServer(options: ViewerServerOptions): Promise<V
       }
       if (!isInside(caseRoot, real)) return send(res, 403, 'text/plain', 'outside the case folder', head);
       if (!statSync(real).isFile()) return send(res, 404, 'text/plain', 'not a file', head);
-      const type = real.endsWith('.json') ? 'application/json' : real.endsWith('.csv') ? 'text/csv' : 'application/octet-stream';
+      const type = real.endsWith('.json')
+        ? 'application/json'
+        : real.endsWith('.csv')
+          ? 'text/csv; charset=utf-8'
+          : real.endsWith('.svg')
+            ? 'image/svg+xml'
+            : 'application/octet-stream';
       return send(res, 200, type, readFileSync(real), head);
     }
     return send(res, 404, 'text/plain', 'not found', head);
@@ -166,6 +285,7 @@ export async function startViewerServer(options: ViewerServerOptions): Promise<V
     url: `http://127.0.0.1:${port}/`,
     port,
     case: loaded,
+    mode,
     close: () =>
       new Promise<void>((ok) => {
         server.closeAllConnections();

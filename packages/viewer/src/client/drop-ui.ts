@@ -1,0 +1,145 @@
+/**
+ * The drop panel: files dropped anywhere on the page (or picked with the file button) are decoded, listed with a
+ * role each, and computed in the page on "compute" (drop.ts); the result replaces the case shown.
+ */
+import type { Isotope } from '../../../dosimetry-core/src/units/index.ts';
+import type { ViewerCase } from './case-data.ts';
+import { type DroppedFile, computeDropped, decodeDropped, droppedMasks } from './drop.ts';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+/** Options of `setupDrop`. */
+export interface DropUiOptions {
+  /** Back end of the computation ('cpu' when the page was opened with ?backend=cpu). */
+  readonly backend: 'auto' | 'cpu';
+  /** Shows a computed case. */
+  readonly show: (c: ViewerCase) => Promise<void>;
+}
+
+const ROLES: DroppedFile['role'][] = ['activity', 'ct', 'segmentation', 'label-map', 'ignore'];
+
+/** Wires the drop target, the file button and the panel. */
+export function setupDrop(opts: DropUiOptions): void {
+  let files: DroppedFile[] = [];
+  const status = $('drop-status');
+  const say = (m: string, error = false) => {
+    status.textContent = m;
+    status.dataset.state = error ? 'error' : 'ok';
+  };
+
+  const structureNames = (): string[] => {
+    try {
+      return droppedMasks(files, labelTables()).flatMap((s) => s.masks.map((m) => m.name));
+    } catch (err) {
+      say((err as Error).message, true);
+      return [];
+    }
+  };
+  const labelTables = (): Record<string, string> => {
+    const t: Record<string, string> = {};
+    for (const inp of document.querySelectorAll<HTMLInputElement>('#drop-files input.labels')) t[inp.dataset.file!] = inp.value.trim();
+    return t;
+  };
+  const fillStructureChoices = () => {
+    const names = structureNames();
+    const opt = (v: string, sel: boolean) => Object.assign(document.createElement('option'), { value: v, textContent: v || '–', selected: sel });
+    const liver = $('drop-liver') as HTMLSelectElement;
+    const lung = $('drop-lung') as HTMLSelectElement;
+    const tumors = $('drop-tumors') as HTMLSelectElement;
+    const liverName = names.find((n) => /liver/i.test(n) && !/normal/i.test(n)) ?? names[0] ?? '';
+    liver.replaceChildren(...names.map((n) => opt(n, n === liverName)));
+    lung.replaceChildren(opt('', false), ...names.map((n) => opt(n, /lung/i.test(n))));
+    tumors.replaceChildren(...names.map((n) => opt(n, /tumou?r|lesion|metast/i.test(n))));
+  };
+
+  const list = () => {
+    const rows = files.map((f) => {
+      const tr = document.createElement('tr');
+      tr.dataset.file = f.name;
+      const what = f.masks ? `${f.masks.length} segments` : f.volume ? f.volume.geometry.dims.join('x') : '';
+      tr.innerHTML = `<td class="name"></td><td>${what}</td><td><select class="role"></select></td><td><input class="labels" size="18" placeholder="1=Liver,2=Tumor A"></td>`;
+      (tr.querySelector('.name') as HTMLElement).textContent = f.name;
+      const sel = tr.querySelector('select') as HTMLSelectElement;
+      sel.setAttribute('data-testid', 'drop-role');
+      for (const r of ROLES) sel.append(Object.assign(document.createElement('option'), { value: r, textContent: r, selected: r === f.role }));
+      sel.addEventListener('change', () => {
+        f.role = sel.value as DroppedFile['role'];
+        fillStructureChoices();
+      });
+      const lab = tr.querySelector('input.labels') as HTMLInputElement;
+      lab.dataset.file = f.name;
+      lab.hidden = !f.volume;
+      lab.addEventListener('change', fillStructureChoices);
+      return tr;
+    });
+    $('drop-files').replaceChildren(...rows);
+    fillStructureChoices();
+    $('drop-panel').hidden = files.length === 0;
+  };
+
+  const add = async (picked: File[]) => {
+    say(`reading ${picked.length} file(s)…`);
+    const errors: string[] = [];
+    for (const file of picked) {
+      try {
+        const d = await decodeDropped(file.name, new Uint8Array(await file.arrayBuffer()));
+        files = [...files.filter((f) => f.name !== d.name), d];
+      } catch (err) {
+        errors.push(`${file.name}: ${(err as Error).message}`);
+      }
+    }
+    list();
+    say(errors.length ? errors.join(' · ') : `${files.length} file(s) ready; check the roles and compute`, errors.length > 0);
+  };
+
+  document.addEventListener('dragover', (ev) => {
+    ev.preventDefault();
+    document.body.classList.add('dragging');
+  });
+  document.addEventListener('dragleave', () => document.body.classList.remove('dragging'));
+  document.addEventListener('drop', (ev) => {
+    ev.preventDefault();
+    document.body.classList.remove('dragging');
+    const picked = [...(ev.dataTransfer?.files ?? [])];
+    if (picked.length) void add(picked);
+  });
+  const input = $('file-input') as HTMLInputElement;
+  input.addEventListener('change', () => {
+    void add([...(input.files ?? [])]);
+    input.value = '';
+  });
+  $('drop-clear').addEventListener('click', () => {
+    files = [];
+    list();
+    say('');
+  });
+  $('drop-compute').addEventListener('click', async () => {
+    const btn = $('drop-compute') as HTMLButtonElement;
+    btn.disabled = true;
+    try {
+      const admin = Number(($('drop-admin') as HTMLInputElement).value);
+      const t0 = performance.now();
+      const vc = await computeDropped(
+        files,
+        {
+          activityUnit: ($('drop-unit') as HTMLSelectElement).value as 'bq-per-ml' | 'counts',
+          administeredGBq: admin > 0 ? admin : undefined,
+          isotope: ($('drop-isotope') as HTMLSelectElement).value as Isotope,
+          method: ($('drop-method') as HTMLSelectElement).value as 'ldm' | 'dvk',
+          liver: ($('drop-liver') as HTMLSelectElement).value,
+          tumors: [...($('drop-tumors') as HTMLSelectElement).selectedOptions].map((o) => o.value),
+          lung: ($('drop-lung') as HTMLSelectElement).value || undefined,
+          labelTables: labelTables(),
+          backend: opts.backend,
+        },
+        (m) => say(m),
+      );
+      await opts.show(vc);
+      say(`computed in the browser on the ${vc.report.backend} back end in ${Math.round(performance.now() - t0)} ms`);
+    } catch (err) {
+      say(`cannot compute: ${(err as Error).message}`, true);
+    } finally {
+      btn.disabled = false;
+    }
+  });
+}
