@@ -3,34 +3,31 @@
  * Each command lives in ./commands/<name>.ts and exports `run(argv: string[]): Promise<number>`.
  * Errors: one line on stderr, non-zero exit; the commands themselves leave no partial output.
  */
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DosimetryError } from '../errors.ts';
 
-const COMMANDS: Record<string, string> = {
-  dose: 'voxel dose map and per-structure statistics (LDM or DVK)',
-  plan: 'image-based treatment planning from a scout SPECT',
-  compare: 'predicted vs achieved dose, structure by structure',
-  partition: 'closed-form partition model (no images)',
-  kernel: 'the dose voxel kernel the engine uses',
-  cohort: 'join report.json files with a clinical CSV',
-  roc: 'ROC analysis of dose vs response',
-  groups: 'Mann-Whitney U and Kruskal-Wallis between response groups',
-  logistic: 'logistic regression of response on dose',
-  cox: 'Cox proportional hazards for PFS/OS',
-  km: 'Kaplan-Meier curves and log-rank test',
+interface Command {
+  readonly what: string;
+  readonly load: () => Promise<{ run(argv: string[]): Promise<number> }>;
+}
+// Static imports (each a lazily loaded chunk in the bundled CLI, see scripts/dosimetry.mjs): only the command run is loaded.
+const COMMANDS: Record<string, Command> = {
+  dose: { what: 'voxel dose map and per-structure statistics (LDM or DVK)', load: () => import('./commands/dose.ts') },
+  plan: { what: 'image-based treatment planning from a scout SPECT', load: () => import('./commands/plan.ts') },
+  compare: { what: 'predicted vs achieved dose, structure by structure', load: () => import('./commands/compare.ts') },
+  partition: { what: 'closed-form partition model (no images)', load: () => import('./commands/partition.ts') },
+  kernel: { what: 'the dose voxel kernel the engine uses', load: () => import('./commands/kernel.ts') },
+  cohort: { what: 'join report.json files with a clinical CSV', load: () => import('./commands/cohort.ts') },
+  roc: { what: 'ROC analysis of dose vs response', load: () => import('./commands/roc.ts') },
+  groups: { what: 'Mann-Whitney U and Kruskal-Wallis between response groups', load: () => import('./commands/groups.ts') },
+  logistic: { what: 'logistic regression of response on dose', load: () => import('./commands/logistic.ts') },
+  cox: { what: 'Cox proportional hazards for PFS/OS', load: () => import('./commands/cox.ts') },
+  km: { what: 'Kaplan-Meier curves and log-rank test', load: () => import('./commands/km.ts') },
 };
 
 function usage(): string {
-  const lines = Object.entries(COMMANDS)
-    .filter(([name]) => commandFile(name) !== undefined)
-    .map(([name, what]) => `  ${name.padEnd(10)} ${what}`);
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.what}`);
   return `usage: pnpm -s dosimetry <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun a command with --help for its options.`;
-}
-
-function commandFile(name: string): string | undefined {
-  const url = new URL(`./commands/${name}.ts`, import.meta.url);
-  return existsSync(fileURLToPath(url)) ? url.href : undefined;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -44,13 +41,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(ENGINE_VERSION + '\n');
     return 0;
   }
-  const file = COMMANDS[name] !== undefined ? commandFile(name) : undefined;
-  if (!file) {
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) {
     process.stderr.write(`dosimetry: unknown command "${name}"; run with --help for the list\n`);
     return 2;
   }
   try {
-    const mod = (await import(file)) as { run(argv: string[]): Promise<number> };
+    const mod = await command.load();
     return await mod.run(rest);
   } catch (err) {
     process.stderr.write(`dosimetry ${name}: ${errorLine(err).replace(new RegExp(`^${name}: `), '')}\n`);

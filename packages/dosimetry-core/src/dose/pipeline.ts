@@ -6,7 +6,7 @@ import { InputError } from '../errors.ts';
 import { DEFAULT_LUNG_DENSITY_G_PER_ML, DEFAULT_SOFT_TISSUE_DENSITY_G_PER_ML, type Isotope, NUCLIDES, BQ_PER_GBQ } from '../units/index.ts';
 import { type Geometry, voxelCount, voxelVolumeMl, describeGrid, sameGrid } from '../volume/geometry.ts';
 import { maskToGrid, resampleLinear } from '../volume/resample.ts';
-import type { GridStructure, StructureMask } from '../volume/structure.ts';
+import { ExtentBuilder, type GridStructure, type StructureMask, maskExtent, rememberMaskExtent } from '../volume/structure.ts';
 import type { Volume } from '../volume/volume.ts';
 import { type ActivityUnit, calibrateActivity, checkActivityValues } from './calibration.ts';
 import { equivalentSphereDiameterMm, splitLesions } from './lesions.ts';
@@ -295,17 +295,29 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
 }
 
 /** A mask resampled onto `target` (nearest voxel centre), dense: occupancy 0..255 per voxel of `target`. */
-function maskToGridDense(mask: StructureMask, target: Geometry): Uint8Array {
+function maskToGridDense(mask: StructureMask, target: Geometry): StructureMask {
   const out = new Uint8Array(voxelCount(target));
+  const dense = { ...mask, geometry: target, occupancy: out };
   let r: ReturnType<typeof maskToGrid>;
   try {
     r = maskToGrid(mask, target, { mode: 'nearest' });
   } catch {
-    return out; // entirely outside the target grid
+    return dense; // entirely outside the target grid
   }
   const { voxelIndices, weights } = r.structure;
   for (let n = 0; n < voxelIndices.length; n++) out[voxelIndices[n]] = Math.round(255 * weights[n]);
-  return out;
+  return dense;
+}
+
+/** `mask` on `grid`: itself when it is on that grid already, else resampled by nearest voxel centre. */
+function onGridOf(mask: StructureMask, grid: Geometry): StructureMask {
+  return mask.geometry === grid || sameGrid(mask.geometry, grid) ? mask : maskToGridDense(mask, grid);
+}
+
+/** Calls `row(start, end)` for every x-row [start, end] (inclusive linear indices) of the box lo..hi on `dims`. */
+function forRowsOfBox(dims: readonly number[], lo: readonly number[], hi: readonly number[], row: (start: number, end: number) => void): void {
+  const [nx, ny] = dims;
+  for (let k = lo[2]; k <= hi[2]; k++) for (let j = lo[1]; j <= hi[1]; j++) row(lo[0] + nx * (j + ny * k), hi[0] + nx * (j + ny * k));
 }
 
 /**
@@ -313,44 +325,94 @@ function maskToGridDense(mask: StructureMask, target: Geometry): Uint8Array {
  * liver mask's grid; tumours on another grid are brought onto it by nearest voxel centre), then brought onto the
  * activity grid like any structure. Deriving it on the fine grid first keeps partial-volume voxels exact both when
  * the tumours lie inside the liver mask (3D Slicer segments) and when they are separate labels of one label map.
- * Occupancy: max(0, liver - sum of tumours), per voxel.
+ * Occupancy: max(0, liver - sum of tumours), per voxel (subtracting one tumour after the other with a floor at 0
+ * gives the same, as occupancies are not negative). Only the voxels inside the masks' bounding boxes are visited.
  */
 export function normalLiverMask(liver: StructureMask, tumors: readonly StructureMask[]): StructureMask {
-  const occ = Int16Array.from(liver.occupancy);
-  for (const tm of tumors) {
-    const t = tm.geometry === liver.geometry || sameGrid(tm.geometry, liver.geometry) ? tm.occupancy : maskToGridDense(tm, liver.geometry);
-    for (let v = 0; v < occ.length; v++) if (t[v]) occ[v] -= t[v];
+  const g = liver.geometry;
+  const out = liver.occupancy.slice();
+  const le = maskExtent(liver);
+  const extent = new ExtentBuilder(g.dims);
+  if (le) {
+    for (const tm of tumors) {
+      const t = onGridOf(tm, g);
+      const te = maskExtent(t);
+      if (!te) continue;
+      const lo = [0, 1, 2].map((a) => Math.max(te.lo[a], le.lo[a]));
+      const hi = [0, 1, 2].map((a) => Math.min(te.hi[a], le.hi[a]));
+      if (lo.some((x, a) => x > hi[a])) continue;
+      const tOcc = t.occupancy;
+      forRowsOfBox(g.dims, lo, hi, (s, e) => {
+        for (let v = s; v <= e; v++) {
+          const tv = tOcc[v];
+          if (tv !== 0) out[v] = out[v] > tv ? out[v] - tv : 0;
+        }
+      });
+    }
+    const [nx, ny] = g.dims;
+    for (let k = le.lo[2]; k <= le.hi[2]; k++) {
+      for (let j = le.lo[1]; j <= le.hi[1]; j++) {
+        const row = nx * (j + ny * k);
+        for (let i = le.lo[0]; i <= le.hi[0]; i++) {
+          const o = out[row + i];
+          if (o !== 0) extent.add(i, j, k, o);
+        }
+      }
+    }
   }
-  const out = new Uint8Array(occ.length);
-  for (let v = 0; v < occ.length; v++) out[v] = occ[v] > 0 ? occ[v] : 0;
+  rememberMaskExtent(out, extent.build());
   return {
     name: 'Normal liver',
     origin: `derived: ${liver.name} minus ${tumors.map((m) => m.name).join(', ')}`,
-    geometry: liver.geometry,
+    geometry: g,
     occupancy: out,
   };
 }
 
 /** Fraction of `mask`'s voxels (occupancy >= 50 %) that lie inside `container` (compared on the container's grid). */
 function fractionInside(mask: StructureMask, container: StructureMask): number {
-  const t = sameGrid(mask.geometry, container.geometry) ? mask.occupancy : maskToGridDense(mask, container.geometry);
+  const t = onGridOf(mask, container.geometry);
+  const te = maskExtent(t);
+  if (!te) return 1;
+  const tOcc = t.occupancy;
   const c = container.occupancy;
   let inMask = 0, both = 0;
-  for (let v = 0; v < t.length; v++) {
-    if (t[v] >= 128) {
-      inMask++;
-      if (c[v] >= 128) both++;
+  forRowsOfBox(container.geometry.dims, te.lo, te.hi, (s, e) => {
+    for (let v = s; v <= e; v++) {
+      if (tOcc[v] >= 128) {
+        inMask++;
+        if (c[v] >= 128) both++;
+      }
     }
-  }
+  });
   return inMask === 0 ? 1 : both / inMask;
 }
 
 /** The union of a liver mask and tumour masks, on the liver's grid (occupancy: the largest of them per voxel). */
 export function unionMask(name: string, liver: StructureMask, others: readonly StructureMask[]): StructureMask {
-  const occ = Uint8Array.from(liver.occupancy);
+  const g = liver.geometry;
+  const occ = liver.occupancy.slice();
+  const boxes = [maskExtent(liver)];
   for (const m of others) {
-    const t = sameGrid(m.geometry, liver.geometry) ? m.occupancy : maskToGridDense(m, liver.geometry);
-    for (let v = 0; v < occ.length; v++) if (t[v] > occ[v]) occ[v] = t[v];
+    const t = onGridOf(m, g);
+    const te = maskExtent(t);
+    boxes.push(te);
+    if (!te) continue;
+    const tOcc = t.occupancy;
+    forRowsOfBox(g.dims, te.lo, te.hi, (s, e) => {
+      for (let v = s; v <= e; v++) if (tOcc[v] > occ[v]) occ[v] = tOcc[v];
+    });
   }
-  return { name, origin: `derived: ${liver.name} + ${others.map((m) => m.name).join(' + ')}`, geometry: liver.geometry, occupancy: occ };
+  // the union's extent: the union of the parts' boxes, the sum counted over that box
+  const parts = boxes.filter((b) => b !== undefined);
+  if (parts.length > 0) {
+    const lo = [0, 1, 2].map((a) => Math.min(...parts.map((e) => e.lo[a]))) as [number, number, number];
+    const hi = [0, 1, 2].map((a) => Math.max(...parts.map((e) => e.hi[a]))) as [number, number, number];
+    let sum = 0;
+    forRowsOfBox(g.dims, lo, hi, (s, e) => {
+      for (let v = s; v <= e; v++) sum += occ[v];
+    });
+    rememberMaskExtent(occ, { lo, hi, occupancySum: sum });
+  } else rememberMaskExtent(occ, undefined);
+  return { name, origin: `derived: ${liver.name} + ${others.map((m) => m.name).join(' + ')}`, geometry: g, occupancy: occ };
 }

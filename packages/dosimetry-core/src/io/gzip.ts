@@ -1,11 +1,31 @@
 /**
- * Gzip for image files (RFC 1952), on fflate, with the checks fflate leaves out: a truncated or corrupt stream is
- * refused by its CRC-32 and ISIZE trailer instead of silently returning part of the data.
- * Output of `gzipDeterministic` depends only on the input bytes (fixed level, MTIME = 0, no file name), so files
- * written twice are byte-identical.
+ * Gzip for image files (RFC 1952). In Node it runs on the runtime's own zlib (native; 3-4x faster than JavaScript:
+ * a 192^3 float32 dose map deflates in ~0.24 s instead of ~0.9 s, an activity image inflates in ~60 ms instead of
+ * ~230 ms); in a browser on fflate, with the checks fflate leaves out: a truncated or corrupt stream is refused by its
+ * CRC-32 and ISIZE trailer instead of silently returning part of the data. zlib checks every member's trailer itself.
+ * Output of `gzipDeterministic` depends only on the input bytes and the level (MTIME = 0, no file name, OS byte
+ * "unknown"), so files written twice by the same runtime are byte-identical.
  */
 import { Gunzip, gzipSync } from 'fflate';
 import { FormatError } from '../errors.ts';
+
+type NodeZlib = typeof import('node:zlib');
+/**
+ * Node's zlib when running in Node, reached through process.getBuiltinModule (Node >= 20.16) so that no static
+ * import of a node: module reaches the browser bundle; undefined in a browser (fflate is used there).
+ */
+const nodeZlib: NodeZlib | undefined = (() => {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  if (typeof proc?.getBuiltinModule !== 'function') return undefined;
+  try {
+    return proc.getBuiltinModule('node:zlib') as NodeZlib | undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** Which deflate implementation this runtime uses ('node-zlib' or 'fflate'), for benchmarks and provenance. */
+export const gzipImplementation: 'node-zlib' | 'fflate' = nodeZlib ? 'node-zlib' : 'fflate';
 
 const CRC_TABLE: Uint32Array = (() => {
   // Reflected CRC-32 polynomial 0xEDB88320 (RFC 1952 section 8), slicing-by-4 tables.
@@ -53,6 +73,21 @@ export function gunzipChecked(data: Uint8Array, what: string): Uint8Array {
   if (!isGzip(data) || data.length < 18 || data[2] !== 8) {
     throw new FormatError(`${what} is not valid gzip data (bad header): the file is truncated or corrupt`);
   }
+  if (nodeZlib) {
+    try {
+      // The trailer's ISIZE (length mod 2^32 of the last member) as output chunk size: a one-member stream then
+      // inflates into one buffer, without zlib's final copy of its chunks into one (a hint only: zlib checks)
+      const n = data.length;
+      const isize = (data[n - 4] | (data[n - 3] << 8) | (data[n - 2] << 16) | (data[n - 1] << 24)) >>> 0;
+      const chunkSize = isize >= 65536 && isize < 2 ** 31 ? isize + 64 : undefined;
+      const buf = nodeZlib.gunzipSync(data, chunkSize ? { chunkSize } : {});
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    } catch (err) {
+      throw new FormatError(`${what}: gzip data is truncated or corrupt (${(err as Error).message}); re-export or re-copy the file`, {
+        cause: err,
+      });
+    }
+  }
   const chunks: Uint8Array[] = [];
   let total = 0;
   let members = 1;
@@ -93,7 +128,62 @@ export function gunzipChecked(data: Uint8Array, what: string): Uint8Array {
   return out;
 }
 
-/** Gzip with fixed settings (deflate level 6, MTIME 0, no name): identical input gives identical output bytes. */
-export function gzipDeterministic(data: Uint8Array): Uint8Array {
-  return gzipSync(data, { level: 6, mtime: 0 });
+/**
+ * Gzip with fixed settings (the given deflate level, MTIME 0, no name, OS 255 "unknown"): identical input gives
+ * identical output bytes on a given runtime. Level 1 suits float32 images (noisy mantissas: level 6 saves only ~3 %
+ * more, at 1.6x the time); level 6 suits label maps and masks.
+ */
+export function gzipDeterministic(data: Uint8Array, level: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 = 6): Uint8Array {
+  if (nodeZlib) {
+    const buf = nodeZlib.gzipSync(data, { level });
+    const out = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    out[9] = 255; // zlib writes its OS code (3 = Unix); fix it so that the header does not depend on the platform
+    return out;
+  }
+  const out = gzipSync(data, { level, mtime: 0 });
+  out[9] = 255;
+  return out;
+}
+
+/** Bytes per independently deflated block of `gzipDeterministicAsync` (fixed, so that the output is reproducible). */
+const PARALLEL_BLOCK_BYTES = 1 << 20;
+
+/**
+ * Like `gzipDeterministic`, but in Node the deflate runs in libuv's thread pool on 1 MiB blocks at once, the way pigz
+ * does it: each block is deflated with the 32 KiB before it as its dictionary and ends on a sync flush (the last on
+ * finish), so that the blocks concatenate into one ordinary deflate stream in one gzip member (any gzip reader reads
+ * it; it is ~0.1 % larger than a serial stream). The main thread stays free meanwhile. The block size is fixed, so
+ * the bytes do not depend on the machine or the pool size. In a browser it is `gzipDeterministic`.
+ */
+export async function gzipDeterministicAsync(data: Uint8Array, level: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 = 6): Promise<Uint8Array> {
+  const z = nodeZlib;
+  if (!z || data.length <= PARALLEL_BLOCK_BYTES) return gzipDeterministic(data, level);
+  const blocks: Array<Promise<Uint8Array>> = [];
+  for (let start = 0; start < data.length; start += PARALLEL_BLOCK_BYTES) {
+    const end = Math.min(data.length, start + PARALLEL_BLOCK_BYTES);
+    const last = end === data.length;
+    const opts: import('node:zlib').ZlibOptions = { level, finishFlush: last ? z.constants.Z_FINISH : z.constants.Z_SYNC_FLUSH };
+    if (start > 0) opts.dictionary = data.subarray(Math.max(0, start - 32768), start);
+    blocks.push(
+      new Promise((resolve, reject) =>
+        z.deflateRaw(data.subarray(start, end), opts, (err, buf) => (err ? reject(err) : resolve(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)))),
+      ),
+    );
+  }
+  const parts = await Promise.all(blocks);
+  const crc = typeof z.crc32 === 'function' ? z.crc32(data) >>> 0 : crc32(data);
+  let total = 10 + 8;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  // RFC 1952 header: magic, CM = 8 (deflate), FLG = 0, MTIME = 0, XFL = 0, OS = 255 (unknown)
+  out.set([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255], 0);
+  let o = 10;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  const dv = new DataView(out.buffer, o, 8);
+  dv.setUint32(0, crc, true);
+  dv.setUint32(4, data.length >>> 0, true);
+  return out;
 }

@@ -2,7 +2,7 @@
  * Label maps (integer images where each value is a structure) and the label table that names their values.
  */
 import { FormatError, InputError } from '../errors.ts';
-import type { StructureMask } from '../volume/structure.ts';
+import { ExtentBuilder, type StructureMask, rememberMaskExtent } from '../volume/structure.ts';
 import type { Volume } from '../volume/volume.ts';
 
 /** One entry of a label table: integer label value and structure name. */
@@ -61,27 +61,39 @@ export function labelMapToStructures(volume: Volume, options: LabelMapOptions): 
   const n = d.length;
   const src = options.sourceName;
   const table = options.labels !== undefined ? parseLabelTable(options.labels) : undefined;
-  const wanted = new Map<number, { name: string; occ: Uint8Array; count: number }>();
+  const [nx, ny, nz] = volume.geometry.dims;
+  const wanted = new Map<number, { name: string; occ: Uint8Array; count: number; extent: ExtentBuilder }>();
   const found = new Map<number, number>();
   if (table) {
-    for (const e of table) wanted.set(e.value, { name: e.name, occ: new Uint8Array(n), count: 0 });
+    for (const e of table) wanted.set(e.value, { name: e.name, occ: new Uint8Array(n), count: 0, extent: new ExtentBuilder(volume.geometry.dims) });
   }
-  // One pass to check integrality and (without a table) find the labels.
-  for (let i = 0; i < n; i++) {
-    const v = d[i];
-    if (v === 0) continue;
-    if (!Number.isInteger(v)) {
-      throw new FormatError(
-        `${src}: voxel ${i} holds ${v}, which is not an integer label; a label map holds integer values (give a segmentation, not an image)`,
-      );
-    }
-    if (table) {
-      const w = wanted.get(v);
-      if (w) {
-        w.occ[i] = 255;
-        w.count++;
+  // label value -> its entry, by array index for the usual small positive integer labels (a Map lookup per voxel
+  // costs several times more)
+  const maxDirect = table ? Math.min(65535, Math.max(0, ...table.map((e) => (Number.isInteger(e.value) ? e.value : 0)))) : -1;
+  const direct: Array<{ occ: Uint8Array; count: number; extent: ExtentBuilder } | undefined> = [];
+  for (let v = 0; v <= maxDirect; v++) direct.push(wanted.get(v));
+  // One pass to check integrality and (without a table) find the labels; with a table it also builds the masks
+  // and their extents (bounding box and volume, used when they are brought onto the activity grid).
+  for (let k = 0, i = 0; k < nz; k++) {
+    for (let y = 0; y < ny; y++) {
+      for (let x = 0; x < nx; x++, i++) {
+        const v = d[i];
+        if (v === 0) continue;
+        if (!Number.isInteger(v)) {
+          throw new FormatError(
+            `${src}: voxel ${i} holds ${v}, which is not an integer label; a label map holds integer values (give a segmentation, not an image)`,
+          );
+        }
+        if (table) {
+          const w = v > 0 && v <= maxDirect ? direct[v] : wanted.get(v);
+          if (w) {
+            w.occ[i] = 255;
+            w.count++;
+            w.extent.add(x, y, k, 255);
+          }
+        } else found.set(v, (found.get(v) ?? 0) + 1);
       }
-    } else found.set(v, (found.get(v) ?? 0) + 1);
+    }
   }
   if (table) {
     const out: StructureMask[] = [];
@@ -90,6 +102,7 @@ export function labelMapToStructures(volume: Volume, options: LabelMapOptions): 
       if (w.count === 0) {
         throw new InputError(`${src}: label ${e.value} ("${e.name}") from the label table does not occur in the label map; check the table`);
       }
+      rememberMaskExtent(w.occ, w.extent.build());
       out.push({ name: e.name, origin: `${src} label ${e.value}`, geometry: volume.geometry, occupancy: w.occ });
     }
     return out;

@@ -12,6 +12,7 @@ import { FormatError, InputError } from '../errors.ts';
 import { type Geometry, assertSameGrid, voxelCount } from '../volume/geometry.ts';
 import type { StructureMask } from '../volume/structure.ts';
 import { writeFileAtomic } from './atomic.ts';
+import { gzipDeterministicAsync } from './gzip.ts';
 import { lowerName, readFileBytes } from './files.ts';
 import { labelMapToStructures } from './labels.ts';
 import { readMha } from './mha.ts';
@@ -181,27 +182,104 @@ export interface SegNrrdEntry {
  * writes them.
  */
 export function encodeSegNrrd(entries: ReadonlyArray<StructureMask | SegNrrdEntry>): Uint8Array {
+  const { lines, body } = segNrrdParts(entries);
+  return assembleNrrd(lines, body, 'gzip');
+}
+
+/**
+ * `encodeSegNrrd` with the gzip (deflate level 1) run off the main thread (in Node, in parallel blocks: see
+ * `gzipDeterministicAsync`). Same header and labels.
+ */
+export async function encodeSegNrrdAsync(entries: ReadonlyArray<StructureMask | SegNrrdEntry>): Promise<Uint8Array> {
+  const { lines, body } = segNrrdParts(entries);
+  const head = new TextEncoder().encode(lines.join('\n') + '\n\n');
+  const payload = await gzipDeterministicAsync(body, 1);
+  const out = new Uint8Array(head.length + payload.length);
+  out.set(head, 0);
+  out.set(payload, head.length);
+  return out;
+}
+
+/**
+ * Structures held sparsely on one grid (as the dose pipeline holds them: ascending voxel indices with weights in
+ * (0, 1]) as a .seg.nrrd, gzip run as in `encodeSegNrrdAsync`. A voxel is inside when its weight is at least 0.5 (the
+ * same voxels as occupancy >= 128 after quantising to 0..255); structures with no such voxel are left out, and
+ * undefined is returned when none is left. Nothing is expanded to the full grid per structure.
+ */
+export async function encodeGridStructuresSegNrrdAsync(
+  geometry: Geometry,
+  structures: ReadonlyArray<{ readonly name: string; readonly voxelIndices: Uint32Array; readonly weights: Float32Array; readonly colorRgb?: readonly [number, number, number] }>,
+): Promise<Uint8Array | undefined> {
+  const items: SegItem[] = [];
+  for (const st of structures) {
+    let count = 0;
+    for (let q = 0; q < st.weights.length; q++) if (st.weights[q] >= 0.5) count++;
+    if (count === 0) continue;
+    const inside = new Uint32Array(count);
+    for (let q = 0, o = 0; q < st.weights.length; q++) if (st.weights[q] >= 0.5) inside[o++] = st.voxelIndices[q];
+    items.push({ name: st.name, ...(st.colorRgb ? { colorRgb: st.colorRgb } : {}), inside });
+  }
+  if (items.length === 0) return undefined;
+  const { lines, body } = segNrrdItemsParts(geometry, items);
+  const head = new TextEncoder().encode(lines.join('\n') + '\n\n');
+  const payload = await gzipDeterministicAsync(body, 1);
+  const out = new Uint8Array(head.length + payload.length);
+  out.set(head, 0);
+  out.set(payload, head.length);
+  return out;
+}
+
+/** A structure to write: the voxels at least half inside it (ascending linear indices), and where it goes. */
+interface SegItem {
+  readonly name: string;
+  readonly colorRgb?: readonly [number, number, number];
+  readonly inside: Uint32Array;
+  readonly layer?: number;
+  readonly labelValue?: number;
+}
+
+/** Voxels at least half inside (occupancy >= 128) of a dense mask. */
+function insideOfMask(occ: Uint8Array): Uint32Array {
+  const n = occ.length;
+  let count = 0;
+  for (let v = 0; v < n; v++) if (occ[v] >= 128) count++;
+  const out = new Uint32Array(count);
+  for (let v = 0, o = 0; o < count; v++) if (occ[v] >= 128) out[o++] = v;
+  return out;
+}
+
+function segNrrdParts(entries: ReadonlyArray<StructureMask | SegNrrdEntry>): { lines: string[]; body: Uint8Array } {
   if (entries.length === 0) throw new InputError('cannot write a segmentation without structures');
   const masks = entries.map((e) => ('mask' in e ? e.mask : e));
   const g: Geometry = masks[0].geometry;
   masks.forEach((m, i) => assertSameGrid(g, m.geometry, `structure "${masks[0].name}"`, `structure "${m.name}" (#${i})`));
+  const items: SegItem[] = entries.map((e, s) => ({
+    name: masks[s].name,
+    ...(masks[s].colorRgb ? { colorRgb: masks[s].colorRgb } : {}),
+    inside: insideOfMask(masks[s].occupancy),
+    ...('mask' in e ? { layer: e.layer, labelValue: e.labelValue } : {}),
+  }));
+  return segNrrdItemsParts(g, items);
+}
+
+function segNrrdItemsParts(g: Geometry, items: readonly SegItem[]): { lines: string[]; body: Uint8Array } {
+  if (items.length === 0) throw new InputError('cannot write a segmentation without structures');
   const n = voxelCount(g);
   const layerMaps: Uint8Array[] = [];
   const layerLabels: Array<Set<number>> = [];
   const placed: Array<{ layer: number; label: number; extent: number[] }> = [];
   const [nx, ny] = g.dims;
-  const clashes = (occ: Uint8Array, lm: Uint8Array) => {
-    for (let v = 0; v < n; v++) if (occ[v] >= 128 && lm[v] !== 0) return true;
+  const clashes = (inside: Uint32Array, lm: Uint8Array) => {
+    for (let q = 0; q < inside.length; q++) if (lm[inside[q]] !== 0) return true;
     return false;
   };
-  entries.forEach((e, s) => {
-    const m = masks[s];
-    const occ = m.occupancy;
+  for (const m of items) {
+    const inside = m.inside;
     let layer: number;
     let label: number;
-    if ('mask' in e) {
-      layer = e.layer;
-      label = e.labelValue;
+    if (m.layer !== undefined && m.labelValue !== undefined) {
+      layer = m.layer;
+      label = m.labelValue;
       if (!Number.isInteger(layer) || layer < 0 || layer > 255) throw new InputError(`structure "${m.name}": layer ${layer} must be an integer 0..255`);
       if (!Number.isInteger(label) || label < 1 || label > 255) throw new InputError(`structure "${m.name}": label value ${label} must be an integer 1..255`);
       while (layerMaps.length <= layer) {
@@ -209,12 +287,12 @@ export function encodeSegNrrd(entries: ReadonlyArray<StructureMask | SegNrrdEntr
         layerLabels.push(new Set());
       }
       if (layerLabels[layer].has(label)) throw new InputError(`structure "${m.name}": label value ${label} is already used in layer ${layer}`);
-      if (clashes(occ, layerMaps[layer])) {
+      if (clashes(inside, layerMaps[layer])) {
         throw new InputError(`structure "${m.name}" overlaps another structure in layer ${layer}; put overlapping structures in different layers`);
       }
     } else {
       layer = 0;
-      while (layer < layerMaps.length && (clashes(occ, layerMaps[layer]) || layerLabels[layer].size >= 255)) layer++;
+      while (layer < layerMaps.length && (clashes(inside, layerMaps[layer]) || layerLabels[layer].size >= 255)) layer++;
       if (layer === layerMaps.length) {
         layerMaps.push(new Uint8Array(n));
         layerLabels.push(new Set());
@@ -226,30 +304,30 @@ export function encodeSegNrrd(entries: ReadonlyArray<StructureMask | SegNrrdEntr
     const lm = layerMaps[layer];
     const lo = [Infinity, Infinity, Infinity];
     const hi = [-1, -1, -1];
-    for (let v = 0; v < n; v++) {
-      if (occ[v] >= 128) {
-        lm[v] = label;
-        const i = v % nx, j = Math.floor(v / nx) % ny, k = Math.floor(v / (nx * ny));
-        if (i < lo[0]) lo[0] = i;
-        if (i > hi[0]) hi[0] = i;
-        if (j < lo[1]) lo[1] = j;
-        if (j > hi[1]) hi[1] = j;
-        if (k < lo[2]) lo[2] = k;
-        if (k > hi[2]) hi[2] = k;
-      }
+    for (let q = 0; q < inside.length; q++) {
+      const v = inside[q];
+      lm[v] = label;
+      const i = v % nx, j = Math.floor(v / nx) % ny, k = Math.floor(v / (nx * ny));
+      if (i < lo[0]) lo[0] = i;
+      if (i > hi[0]) hi[0] = i;
+      if (j < lo[1]) lo[1] = j;
+      if (j > hi[1]) hi[1] = j;
+      if (k < lo[2]) lo[2] = k;
+      if (k > hi[2]) hi[2] = k;
     }
     const extent = hi[0] < 0 ? [0, -1, 0, -1, 0, -1] : [lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]];
     placed.push({ layer, label, extent });
-  });
+  }
   const L = layerMaps.length;
   let body: Uint8Array;
   if (L === 1) body = layerMaps[0];
   else {
+    // list axis first (fastest): written structure by structure, only where each is
     body = new Uint8Array(L * n);
-    for (let l = 0; l < L; l++) {
-      const lm = layerMaps[l];
-      for (let v = 0; v < n; v++) body[v * L + l] = lm[v];
-    }
+    items.forEach((m, s) => {
+      const { layer, label } = placed[s];
+      for (let q = 0; q < m.inside.length; q++) body[m.inside[q] * L + layer] = label;
+    });
   }
   const space = nrrdSpaceLines(g, L > 1 ? 1 : 0);
   const clean = (s: string) => s.replace(/[\r\n]+/g, ' ');
@@ -266,7 +344,7 @@ export function encodeSegNrrd(entries: ReadonlyArray<StructureMask | SegNrrdEntr
     'encoding: gzip',
     space[2],
   ];
-  masks.forEach((m, s) => {
+  items.forEach((m, s) => {
     const p = placed[s];
     const c = m.colorRgb ?? DEFAULT_COLORS[s % DEFAULT_COLORS.length];
     lines.push(
@@ -286,7 +364,7 @@ export function encodeSegNrrd(entries: ReadonlyArray<StructureMask | SegNrrdEntr
     'Segmentation_MasterRepresentation:=Binary labelmap',
     'Segmentation_ReferenceImageExtentOffset:=0 0 0',
   );
-  return assembleNrrd(lines, body, 'gzip');
+  return { lines, body };
 }
 
 /** Writes structures as a 3D Slicer .seg.nrrd atomically (see `encodeSegNrrd`). */

@@ -3,7 +3,7 @@
  */
 import { GridError, InputError } from '../errors.ts';
 import { type Geometry, indexToWorld, worldToIndex, voxelCount } from './geometry.ts';
-import type { GridStructure, StructureMask } from './structure.ts';
+import { type GridStructure, type StructureMask, maskExtent } from './structure.ts';
 import type { Volume, VoxelArray } from './volume.ts';
 
 /** Affine map from continuous indices of `from` to continuous indices of `to`: q = A p + b (A row-major 3x3). */
@@ -24,30 +24,40 @@ function indexMap(from: Geometry, to: Geometry): IndexMap {
   return { a, b: Float64Array.from(o) };
 }
 
+/**
+ * When `map` takes every voxel centre of one grid onto a voxel centre of the other (each axis onto one axis, with
+ * step +1 or -1 and an integer offset, to 1e-6 in the matrix and 1e-3 voxel in the offset), returns that
+ * correspondence: index along axis r of the destination = sign[r] * (source index along axis[r]) + offset[r].
+ * Sub-samples placed at most 0.44 voxel from a centre then all land in the same voxel, so using the correspondence
+ * gives exactly what sampling gives.
+ */
+function voxelAlignedMap(map: IndexMap): { axis: number[]; sign: number[]; offset: number[] } | undefined {
+  const axis: number[] = [];
+  const sign: number[] = [];
+  const offset: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    let found = -1;
+    for (let c = 0; c < 3; c++) {
+      const v = map.a[3 * r + c];
+      if (Math.abs(Math.abs(v) - 1) < 1e-6) {
+        if (found >= 0) return undefined;
+        found = c;
+        sign.push(v > 0 ? 1 : -1);
+      } else if (Math.abs(v) > 1e-6) return undefined;
+    }
+    if (found < 0 || axis.includes(found)) return undefined;
+    axis.push(found);
+    const o = Math.round(map.b[r]);
+    if (Math.abs(map.b[r] - o) > 1e-3) return undefined;
+    offset.push(o);
+  }
+  return { axis, sign, offset };
+}
+
 /** Inclusive index bounding box of the nonzero voxels of a mask, or undefined when the mask is empty. */
 export function maskBoundingBox(mask: StructureMask): { lo: [number, number, number]; hi: [number, number, number] } | undefined {
-  const [nx, ny, nz] = mask.geometry.dims;
-  const lo: [number, number, number] = [nx, ny, nz];
-  const hi: [number, number, number] = [-1, -1, -1];
-  const occ = mask.occupancy;
-  let n = 0;
-  for (let k = 0; k < nz; k++) {
-    for (let j = 0; j < ny; j++) {
-      const row = nx * (j + ny * k);
-      for (let i = 0; i < nx; i++) {
-        if (occ[row + i] !== 0) {
-          n++;
-          if (i < lo[0]) lo[0] = i;
-          if (i > hi[0]) hi[0] = i;
-          if (j < lo[1]) lo[1] = j;
-          if (j > hi[1]) hi[1] = j;
-          if (k < lo[2]) lo[2] = k;
-          if (k > hi[2]) hi[2] = k;
-        }
-      }
-    }
-  }
-  return n ? { lo, hi } : undefined;
+  const e = maskExtent(mask);
+  return e ? { lo: [...e.lo], hi: [...e.hi] } : undefined;
 }
 
 export interface MaskResampleOptions {
@@ -93,20 +103,63 @@ export function maskToGrid(mask: StructureMask, target: Geometry, options: MaskR
   const j0 = Math.max(0, Math.floor(tlo[1])), j1 = Math.min(ty - 1, Math.ceil(thi[1]));
   const k0 = Math.max(0, Math.floor(tlo[2])), k1 = Math.min(tz - 1, Math.ceil(thi[2]));
 
-  // Sub-sampling pattern (offsets in target index units, centred in the voxel).
-  const sub = options.subsamples ?? defaultSubsamples(mask.geometry, target);
-  const ns = mode === 'nearest' ? [1, 1, 1] : sub;
-  const offs: number[][] = [[], [], []];
-  for (let r = 0; r < 3; r++) for (let s = 0; s < ns[r]; s++) offs[r].push((s + 0.5) / ns[r] - 0.5);
-  const nSamples = ns[0] * ns[1] * ns[2];
-
   const [mx, my, mz] = mask.geometry.dims;
   const occ = mask.occupancy;
   const A = toMask.a, B = toMask.b;
-  const idx: number[] = [];
-  const wts: number[] = [];
+  // Target voxel indices and weights, in increasing index order. Every voxel written lies in the target box
+  // i0..i1 x j0..j1 x k0..k1, so its volume bounds the count: one allocation, no growth.
+  const capacity = i0 <= i1 && j0 <= j1 && k0 <= k1 ? (i1 - i0 + 1) * (j1 - j0 + 1) * (k1 - k0 + 1) : 0;
+  const idx = new Uint32Array(capacity);
+  const wts = new Float32Array(capacity);
+  let count = 0;
   let totalInside = 0;
-  if (i0 <= i1 && j0 <= j1 && k0 <= k1) {
+  const aligned = voxelAlignedMap(toMask);
+  if (i0 <= i1 && j0 <= j1 && k0 <= k1 && aligned) {
+    // Same voxels (the same grid, a crop of it, or one with permuted or flipped axes, e.g. a 3D Slicer segmentation
+    // cropped to its segments): every target voxel is exactly one mask voxel, so each weight is that voxel's
+    // occupancy, as every sub-sample would find (it is also what 'nearest' gives). One integer lookup per voxel.
+    const { axis, sign, offset } = aligned;
+    const stride = [1, mx, mx * my];
+    const step = [0, 0, 0];
+    let base = 0;
+    for (let r = 0; r < 3; r++) {
+      // mask index along mask axis r = sign[r] * (target index along axis[r]) + offset[r]
+      step[axis[r]] += sign[r] * stride[r];
+      base += offset[r] * stride[r];
+    }
+    const mDims = [mx, my, mz];
+    // target index range whose image lies inside the mask grid (per target axis)
+    const lo = [i0, j0, k0];
+    const hi = [i1, j1, k1];
+    for (let r = 0; r < 3; r++) {
+      const t = axis[r];
+      const a = sign[r] > 0 ? -offset[r] : offset[r] - (mDims[r] - 1);
+      const b = sign[r] > 0 ? mDims[r] - 1 - offset[r] : offset[r];
+      lo[t] = Math.max(lo[t], a);
+      hi[t] = Math.min(hi[t], b);
+    }
+    for (let k = lo[2]; k <= hi[2]; k++) {
+      for (let j = lo[1]; j <= hi[1]; j++) {
+        let m = base + step[0] * lo[0] + step[1] * j + step[2] * k;
+        const row = tx * (j + ty * k);
+        for (let i = lo[0]; i <= hi[0]; i++, m += step[0]) {
+          const o = occ[m];
+          if (o !== 0) {
+            const weight = o / 255;
+            idx[count] = i + row;
+            wts[count++] = weight;
+            totalInside += weight;
+          }
+        }
+      }
+    }
+  } else if (i0 <= i1 && j0 <= j1 && k0 <= k1) {
+    // Sub-sampling pattern (offsets in target index units, centred in the voxel).
+    const sub = options.subsamples ?? defaultSubsamples(mask.geometry, target);
+    const ns = mode === 'nearest' ? [1, 1, 1] : sub;
+    const offs: number[][] = [[], [], []];
+    for (let r = 0; r < 3; r++) for (let s = 0; s < ns[r]; s++) offs[r].push((s + 0.5) / ns[r] - 0.5);
+    const nSamples = ns[0] * ns[1] * ns[2];
     for (let k = k0; k <= k1; k++) {
       for (let j = j0; j <= j1; j++) {
         for (let i = i0; i <= i1; i++) {
@@ -126,8 +179,8 @@ export function maskToGrid(mask: StructureMask, target: Geometry, options: MaskR
           }
           if (acc > 0) {
             const weight = acc / (255 * nSamples);
-            idx.push(i + tx * (j + ty * k));
-            wts.push(weight);
+            idx[count] = i + tx * (j + ty * k);
+            wts[count++] = weight;
             totalInside += weight;
           }
         }
@@ -135,11 +188,10 @@ export function maskToGrid(mask: StructureMask, target: Geometry, options: MaskR
     }
   }
   // Volume of the mask (mL) vs the volume it contributes on the target grid.
-  let maskSum = 0;
-  for (let n = 0; n < occ.length; n++) maskSum += occ[n];
+  const maskSum = maskExtent(mask)!.occupancySum;
   const maskVolumeMl = (maskSum / 255) * (mask.geometry.spacingMm[0] * mask.geometry.spacingMm[1] * mask.geometry.spacingMm[2]) / 1000;
   const insideMl = (totalInside * target.spacingMm[0] * target.spacingMm[1] * target.spacingMm[2]) / 1000;
-  if (idx.length === 0) {
+  if (count === 0) {
     throw new GridError(
       `structure "${mask.name}" (${mask.origin}) lies entirely outside the activity image's field of view; check that the segmentation belongs to this image (same patient, same frame of reference)`,
     );
@@ -149,8 +201,8 @@ export function maskToGrid(mask: StructureMask, target: Geometry, options: MaskR
     structure: {
       name: mask.name,
       origin: mask.origin,
-      voxelIndices: Uint32Array.from(idx),
-      weights: Float32Array.from(wts),
+      voxelIndices: idx.slice(0, count),
+      weights: wts.slice(0, count),
       colorRgb: mask.colorRgb,
     },
     fractionOutsideFov: fractionOutsideFov < 1e-6 ? 0 : fractionOutsideFov,

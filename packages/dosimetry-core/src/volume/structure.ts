@@ -30,3 +30,84 @@ export interface GridStructure {
   readonly weights: Float32Array;
   readonly colorRgb?: readonly [number, number, number];
 }
+
+/** Where a mask's nonzero voxels lie and how much it holds. */
+export interface MaskExtent {
+  /** Inclusive index bounding box of the nonzero voxels. */
+  readonly lo: readonly [number, number, number];
+  readonly hi: readonly [number, number, number];
+  /** Sum of the occupancy values (0..255 each); volume in voxels = occupancySum / 255. */
+  readonly occupancySum: number;
+}
+
+// Extents by occupancy array. Masks are not modified once made (readers and derivations build new arrays), so an
+// extent computed once, or handed over by the code that built the mask in its own pass, stays right.
+const extentCache = new WeakMap<Uint8Array, MaskExtent | null>();
+
+/**
+ * The extent of a mask (undefined when it is empty), computed in one pass over its grid and then cached with its
+ * occupancy array; producers that scan their voxels anyway hand it over with `rememberMaskExtent`.
+ */
+export function maskExtent(mask: StructureMask): MaskExtent | undefined {
+  const cached = extentCache.get(mask.occupancy);
+  if (cached !== undefined) return cached ?? undefined;
+  const [nx, ny, nz] = mask.geometry.dims;
+  const occ = mask.occupancy;
+  const lo: [number, number, number] = [nx, ny, nz];
+  const hi: [number, number, number] = [-1, -1, -1];
+  let sum = 0;
+  for (let k = 0; k < nz; k++) {
+    for (let j = 0; j < ny; j++) {
+      const row = nx * (j + ny * k);
+      let first = -1;
+      let last = -1;
+      for (let i = 0; i < nx; i++) {
+        const o = occ[row + i];
+        if (o !== 0) {
+          if (first < 0) first = i;
+          last = i;
+          sum += o;
+        }
+      }
+      if (first >= 0) {
+        if (first < lo[0]) lo[0] = first;
+        if (last > hi[0]) hi[0] = last;
+        if (j < lo[1]) lo[1] = j;
+        if (j > hi[1]) hi[1] = j;
+        if (k < lo[2]) lo[2] = k;
+        if (k > hi[2]) hi[2] = k;
+      }
+    }
+  }
+  const e = sum > 0 ? { lo, hi, occupancySum: sum } : undefined;
+  extentCache.set(occ, e ?? null);
+  return e;
+}
+
+/** Records the extent of a freshly built occupancy array (computed by its producer in the pass that built it). */
+export function rememberMaskExtent(occupancy: Uint8Array, extent: MaskExtent | undefined): void {
+  extentCache.set(occupancy, extent ?? null);
+}
+
+/** Accumulates a mask's extent voxel by voxel, for producers that visit voxels in any order. */
+export class ExtentBuilder {
+  private readonly lo: [number, number, number];
+  private readonly hi: [number, number, number] = [-1, -1, -1];
+  private sum = 0;
+  constructor(private readonly dims: readonly [number, number, number]) {
+    this.lo = [dims[0], dims[1], dims[2]];
+  }
+  /** Adds voxel (i, j, k) holding occupancy `o` (> 0). */
+  add(i: number, j: number, k: number, o: number): void {
+    if (i < this.lo[0]) this.lo[0] = i;
+    if (i > this.hi[0]) this.hi[0] = i;
+    if (j < this.lo[1]) this.lo[1] = j;
+    if (j > this.hi[1]) this.hi[1] = j;
+    if (k < this.lo[2]) this.lo[2] = k;
+    if (k > this.hi[2]) this.hi[2] = k;
+    this.sum += o;
+  }
+  build(): MaskExtent | undefined {
+    return this.sum > 0 ? { lo: [...this.lo], hi: [...this.hi], occupancySum: this.sum } : undefined;
+  }
+}

@@ -183,3 +183,37 @@ describe('label maps', () => {
     expect(all.map((m) => m.occupancy.filter((x) => x === 255).length)).toEqual([count(1), count(2), count(5)]);
   });
 });
+
+describe('.seg.nrrd from sparse grid structures (the dose command\'s writer)', () => {
+  it('writes the same header and labels as the dense writer, leaving out structures with no voxel half inside', async () => {
+    const { encodeGridStructuresSegNrrdAsync } = await import('../../src/io/index.ts');
+    const { gunzipSync } = await import('node:zlib');
+    const dense = [box('Liver', [0, 0, 0], [6, 5, 3], [0.9, 0.5, 0.4]), box('Tumor A', [1, 1, 1], [3, 3, 2]), box('Lung', [0, 0, 3], [6, 5, 4])];
+    // the same structures held sparsely, with partial weights at the edges (>= 0.5 inside, < 0.5 outside)
+    const sparse = dense.map((m, s) => {
+      const idx: number[] = [];
+      const w: number[] = [];
+      for (let v = 0; v < N; v++) {
+        if (m.occupancy[v]) {
+          idx.push(v);
+          w.push(v % 3 === 0 ? 0.5 : 1);
+        } else if (v % 5 === s) {
+          idx.push(v);
+          w.push(0.49);
+        }
+      }
+      const order = idx.map((_, q) => q).sort((a, b) => idx[a] - idx[b]);
+      return { name: m.name, colorRgb: m.colorRgb, voxelIndices: Uint32Array.from(order.map((q) => idx[q])), weights: Float32Array.from(order.map((q) => w[q])) };
+    });
+    const empty = { name: 'Nothing', voxelIndices: Uint32Array.of(3, 9), weights: Float32Array.of(0.2, 0.4) };
+    const a = encodeSegNrrd(dense);
+    const b = (await encodeGridStructuresSegNrrdAsync(G, [...sparse, empty]))!;
+    const split = (x: Uint8Array) => {
+      const i = Buffer.from(x).indexOf('\n\n');
+      return { head: Buffer.from(x.subarray(0, i)).toString('utf8'), body: gunzipSync(x.subarray(i + 2)) };
+    };
+    expect(split(b).head).toBe(split(a).head);
+    expect(Buffer.compare(split(b).body, split(a).body)).toBe(0);
+    expect(await encodeGridStructuresSegNrrdAsync(G, [empty])).toBeUndefined();
+  });
+});

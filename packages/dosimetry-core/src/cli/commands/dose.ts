@@ -13,7 +13,6 @@ import { dicomCaseContext, readImage, readRtPlan, readStructures } from '../../d
 import type { EncodeRtDoseOptions } from '../../io/dicom/index.ts';
 import { buildReport, structuresCsv, structuresTable, type ReportStructure } from '../../dose/report.ts';
 import { writeFilesAtomic } from '../../io/atomic.ts';
-import type { StructureMask } from '../../volume/structure.ts';
 import { numberOpt, opt, optAll, parseArgs, requireOpt, type OptionSpec, type ParsedArgs } from '../args.ts';
 
 export const DOSE_OPTIONS: Record<string, OptionSpec> = {
@@ -170,19 +169,6 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
   return { options, inputs, parameters, activityMeta: act.meta, ctPath, inputWarnings: dicomCtx.warnings, rtDose: dicomCtx.rtDose };
 }
 
-/** The reported structures as dense masks on the activity grid (occupancy 0..255 from the partial-volume weights). */
-export function structureMasksOnGrid(result: DoseCaseResult): StructureMask[] {
-  const g = result.dose.geometry;
-  const n = g.dims[0] * g.dims[1] * g.dims[2];
-  return result.gridStructures
-    .map((s, i) => {
-      const occupancy = new Uint8Array(n);
-      for (let k = 0; k < s.voxelIndices.length; k++) occupancy[s.voxelIndices[k]] = Math.round(255 * Math.min(1, s.weights[k]));
-      return { name: result.structures[i].name, origin: s.origin, geometry: g, occupancy, ...(s.colorRgb ? { colorRgb: s.colorRgb } : {}) };
-    })
-    .filter((m) => m.occupancy.some((v) => v >= 128));
-}
-
 /** Optional outputs' settings of `caseOutputs`. */
 export interface CaseOutputExtras {
   /** RT Dose identity (from `doseCaseFromArgs(...).rtDose`: patient, study, Frame of Reference, summation type). */
@@ -195,14 +181,20 @@ export interface CaseOutputExtras {
  * on the dose grid, so that a viewer or 3D Slicer shows exactly what was counted (voxels at least half inside).
  */
 export async function caseOutputs(outDir: string, result: DoseCaseResult, report: Record<string, unknown>, rtdose: boolean, extra: CaseOutputExtras = {}) {
-  const { encodeNifti, encodeSegNrrd } = await import('../../io/index.ts');
-  const masks = structureMasksOnGrid(result);
+  const { encodeNiftiAsync, encodeGridStructuresSegNrrdAsync } = await import('../../io/index.ts');
+  // The gzips run in the thread pool while the rest is encoded here.
+  const doseBytes = encodeNiftiAsync(result.dose, { description: 'absorbed dose [Gy]' });
+  const segBytes = encodeGridStructuresSegNrrdAsync(
+    result.dose.geometry,
+    result.gridStructures.map((s, i) => ({ ...s, name: result.structures[i].name })),
+  );
   const files: Array<{ path: string; data: string | Uint8Array }> = [
-    { path: join(outDir, 'dose.nii.gz'), data: encodeNifti(result.dose, { description: 'absorbed dose [Gy]' }) },
     { path: join(outDir, 'report.json'), data: JSON.stringify(report, null, 2) + '\n' },
     { path: join(outDir, 'structures.csv'), data: structuresCsv(report as { structures: ReportStructure[] }) },
-    ...(masks.length ? [{ path: join(outDir, 'structures.seg.nrrd'), data: encodeSegNrrd(masks) }] : []),
   ];
+  files.unshift({ path: join(outDir, 'dose.nii.gz'), data: await doseBytes });
+  const seg = await segBytes;
+  if (seg) files.push({ path: join(outDir, 'structures.seg.nrrd'), data: seg });
   if (rtdose) {
     const { encodeRtDose } = await import('../../io/dicom/index.ts');
     files.push({ path: join(outDir, 'rtdose.dcm'), data: encodeRtDose(result.dose, extra.rtDose ?? {}) });
