@@ -11,8 +11,8 @@
  *
  *   node --import tsx --import ./scripts/wgsl-loader.mjs scripts/bench.ts [--repeat 3] [--size 192] [--ldm-sizes 128,256]
  *     [--skip-ldm] [--markdown FILE]
- * The CLI row runs `node --import tsx --import ./scripts/wgsl-loader.mjs packages/dosimetry-core/src/cli/main.ts dose ...`,
- * which is what `pnpm -s dosimetry dose ...` starts (pnpm's own launcher, ~0.4 s, is shown in a separate row).
+ * The CLI row runs `node scripts/dosimetry.mjs dose ...`, which is what `pnpm -s dosimetry dose ...` starts (the
+ * bundled CLI; pnpm's own launcher, ~0.4 s, is shown in a separate row).
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -79,7 +79,8 @@ function timed(cmd: string, args: string[], what: string): { wallS: number; stdo
 }
 const runPython = () =>
   timed(python, [join(root, 'scripts/bench/dvk_scipy.py'), c.activityPath, c.labelsPath, c.kernelNpyPath, String(meanLifeS('Y90')), join(c.dir, 'dose_scipy.nii.gz')], 'dvk_scipy.py');
-const runCli = (b: 'cpu' | 'webgpu') => timed(node, [...nodeTs, 'packages/dosimetry-core/src/cli/main.ts', ...dvkCliArgs(c, b, join(c.dir, `cli_${b}`))], `dose --backend ${b}`);
+// scripts/dosimetry.mjs is what `pnpm -s dosimetry` starts (the bundled CLI, rebuilt when a source changed)
+const runCli = (b: 'cpu' | 'webgpu') => timed(node, ['scripts/dosimetry.mjs', ...dvkCliArgs(c, b, join(c.dir, `cli_${b}`))], `dose --backend ${b}`);
 const runPnpm = (b: 'cpu' | 'webgpu') => timed('pnpm', ['-s', 'dosimetry', ...dvkCliArgs(c, b, join(c.dir, `pnpm_${b}`))], `pnpm -s dosimetry dose --backend ${b}`);
 
 log('warm-up runs (kernel cache, shader cache, file cache) ...');
@@ -110,7 +111,7 @@ const { computeDoseCase } = await import('../packages/dosimetry-core/src/dose/pi
 const { buildReport } = await import('../packages/dosimetry-core/src/dose/report.ts');
 const { writeFilesAtomic } = await import('../packages/dosimetry-core/src/io/atomic.ts');
 const { voxelKernel } = await import('../packages/dosimetry-core/src/kernel/index.ts');
-const startup = Math.min(...Array.from({ length: 2 }, () => timed(node, [...nodeTs, 'packages/dosimetry-core/src/cli/main.ts', 'dose', '--help'], 'dose --help').wallS));
+const startup = Math.min(...Array.from({ length: 2 }, () => timed(node, ['scripts/dosimetry.mjs', 'dose', '--help'], 'dose --help').wallS));
 const phases: Record<string, Record<string, number>> = {};
 const meansBy: Record<string, Record<string, number>> = {};
 for (const b of backends) {
@@ -152,16 +153,16 @@ const py = best.python;
 const ratio = (t: number) => (py ? (t / py).toFixed(2) : '-');
 if (havePython) rows.push(`| Python: dvk_scipy.py (nibabel + scipy.signal.fftconvolve) | ${r2(py)} | 1.00 |`);
 else rows.push('| Python: dvk_scipy.py | not run: apt-get install -y python3-scipy python3-nibabel | - |');
-for (const b of backends) rows.push(`| engine: node ... cli/main.ts dose --method dvk --backend ${b} | ${r2(best[`cli ${b}`])} | ${ratio(best[`cli ${b}`])} |`);
+for (const b of backends) rows.push(`| engine: node scripts/dosimetry.mjs dose --method dvk --backend ${b} | ${r2(best[`cli ${b}`])} | ${ratio(best[`cli ${b}`])} |`);
 for (const b of backends) rows.push(`| engine via pnpm -s dosimetry dose ... --backend ${b} (1 run) | ${r2(best[`pnpm ${b}`])} | ${ratio(best[`pnpm ${b}`])} |`);
 out(`\n${title}`);
 for (const l of [head, '|---|---:|---:|', ...rows]) out(l);
 md.push(`### ${title}`, '', head, '|---|---:|---:|', ...rows, '');
 
-const names = ['node + tsx startup (dose --help)', ...Object.keys(phases[backends[0]])];
+const names = ['node startup + CLI bundle (dose --help)', ...Object.keys(phases[backends[0]])];
 const phHead = `| phase | ${backends.map((b) => `engine ${b} [s]`).join(' | ')} | Python [s] |`;
 const pyOf: Record<string, string> = {
-  'node + tsx startup (dose --help)': 'import',
+  'node startup + CLI bundle (dose --help)': 'import',
   'read inputs': 'read',
   'dose (kernel + convolution)': 'convolve',
   statistics: 'means',

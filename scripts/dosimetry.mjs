@@ -57,7 +57,9 @@ async function bundle(esbuild) {
     },
   };
   const r = await esbuild.build({
-    entryPoints: { main: join(core, 'src', 'cli', 'main.ts') },
+    // fft-worker: the worker threads of the CPU convolution (src/convolution/fft-workers.ts loads it from beside the
+    // chunk that holds that module, i.e. from this folder)
+    entryPoints: { main: join(core, 'src', 'cli', 'main.ts'), 'fft-worker': join(core, 'src', 'convolution', 'fft-worker.ts') },
     bundle: true,
     splitting: true,
     format: 'esm',

@@ -52,60 +52,271 @@ export function fftPaddedDims(dims: readonly number[], radius: readonly number[]
   return [0, 1, 2].map((a) => nextFastLength(dims[a] + radius[a])) as [number, number, number];
 }
 
-/** Half-spectrum volume: re/im planes of hx * py * pz values, index kx + hx * (ky + py * kz). */
-interface HalfSpectrum {
-  re: Float64Array;
-  im: Float64Array;
+/**
+ * State shared by the phases of the FFT convolution: sizes, input, output and the half spectra (re/im planes of
+ * hx * Py * Pz values, index kx + hx * (ky + Py * kz)). The arrays may live on SharedArrayBuffers, so that worker
+ * threads (./fft-workers.ts) run parts of a phase on the same memory.
+ */
+export interface FftConvState {
+  readonly dims: readonly [number, number, number];
+  readonly radius: readonly [number, number, number];
+  /** Padded FFT lengths [Px, Py, Pz] (fftPaddedDims). */
+  readonly pd: readonly [number, number, number];
+  readonly kernel: Float32Array;
+  readonly volume: Float32Array;
+  readonly out: Float32Array;
+  readonly kRe: Float64Array;
+  readonly kIm: Float64Array;
+  readonly sRe: Float64Array;
+  readonly sIm: Float64Array;
+}
+
+/** Per-thread plans and scratch lines of the phases. */
+export interface FftWorkspace {
+  readonly planX: FftPlan;
+  readonly planY: FftPlan;
+  readonly planZ: FftPlan;
+  readonly re: Float64Array;
+  readonly im: Float64Array;
+  readonly re2: Float64Array;
+  readonly im2: Float64Array;
+  readonly lineRe: Float64Array;
+  readonly lineIm: Float64Array;
+  readonly zr: Float64Array;
+  readonly zi: Float64Array;
+}
+
+export function makeFftWorkspace(st: FftConvState): FftWorkspace {
+  const [px, py, pz] = st.pd;
+  const hx = (px >> 1) + 1;
+  const scratchLen = Math.max(hx * py, hx * pz, px);
+  return {
+    planX: fftPlan(px),
+    planY: fftPlan(py),
+    planZ: fftPlan(pz),
+    re: new Float64Array(px),
+    im: new Float64Array(px),
+    re2: new Float64Array(scratchLen),
+    im2: new Float64Array(scratchLen),
+    lineRe: new Float64Array(px),
+    lineIm: new Float64Array(px),
+    zr: new Float64Array(hx * pz),
+    zi: new Float64Array(hx * pz),
+  };
 }
 
 /**
- * Forward real-to-half-complex transform along x, then complex along y, for the rows (y, z) in `rows` (all other
- * rows are zero). Rows are transformed two at a time as one complex line (a + i b) and separated with
- * A[k] = (Z[k] + conj Z[-k]) / 2, B[k] = (Z[k] - conj Z[-k]) / 2i (two-for-one real FFT, Press et al.,
- * Numerical Recipes 3rd ed., section 12.3). fill(y, z, dst) writes row (y, z) of the real input into dst[0..px).
+ * The phases, each a loop over independent planes or lines, so that any split of [from, to) over threads gives the
+ * same bits as one thread:
+ *  - 'kernelXY' (the distinct z planes of the wrapped kernel): kernel spectrum along x and y;
+ *  - 'dataXY' (z in [0, nz)): data spectrum along x and y;
+ *  - 'kernelZ' (ky in [0, Py)): kernel spectrum along z;
+ *  - 'dataZ' (ky in [0, Py)): data along z, times the kernel spectrum, inverse along z (planes z < nz kept);
+ *  - 'inverseY' (z in [0, nz)): inverse along y;
+ *  - 'c2r' (z in [0, nz)): half-complex to real along x, into out.
  */
-function forwardXY(
-  spec: HalfSpectrum,
-  pd: [number, number, number],
+export type FftPhase = 'kernelXY' | 'dataXY' | 'kernelZ' | 'dataZ' | 'inverseY' | 'c2r';
+
+/** The distinct indices (o + P) mod P of the kernel offsets o in [-r, r], in order of first appearance. */
+function wrappedIndices(r: number, p: number): number[] {
+  return [...new Set(Array.from({ length: 2 * r + 1 }, (_, i) => (i - r + p) % p))];
+}
+
+/** Length of the index range a phase runs over. */
+export function fftPhaseLength(st: FftConvState, phase: FftPhase): number {
+  if (phase === 'kernelXY') return wrappedIndices(st.radius[2], st.pd[2]).length;
+  if (phase === 'kernelZ' || phase === 'dataZ') return st.pd[1];
+  return st.dims[2];
+}
+
+/**
+ * Forward real-to-half-complex transform along x of rows `ys` of one z plane `zOut` of the spectrum (all other rows
+ * of the plane are zero), then complex along y of that plane. Rows are transformed two at a time as one complex line
+ * (a + i b) and separated with A[k] = (Z[k] + conj Z[-k]) / 2, B[k] = (Z[k] - conj Z[-k]) / 2i (two-for-one real
+ * FFT, Press et al., Numerical Recipes 3rd ed., section 12.3). fill(y, dst) adds row y of the real input into dst.
+ */
+function forwardPlaneXY(
+  st: FftConvState,
+  ws: FftWorkspace,
+  re: Float64Array,
+  im: Float64Array,
+  zOut: number,
   ys: readonly number[],
-  zs: readonly number[],
-  fill: (y: number, z: number, dst: Float64Array) => void,
-  planX: FftPlan,
-  planY: FftPlan,
-  scratch: { re: Float64Array; im: Float64Array; re2: Float64Array; im2: Float64Array },
+  fill: (y: number, dst: Float64Array) => void,
 ): void {
-  const [px, py] = pd;
+  const [px, py] = st.pd;
   const hx = (px >> 1) + 1;
-  const { re: sr, im: si, re2, im2 } = scratch;
-  const rows: Array<[number, number]> = [];
-  for (const z of zs) for (const y of ys) rows.push([y, z]);
-  const lineRe = new Float64Array(px);
-  const lineIm = new Float64Array(px);
-  for (let r = 0; r < rows.length; r += 2) {
+  const { lineRe, lineIm } = ws;
+  for (let r = 0; r < ys.length; r += 2) {
     lineRe.fill(0);
     lineIm.fill(0);
-    const [ya, za] = rows[r];
-    fill(ya, za, lineRe);
-    const second = r + 1 < rows.length ? rows[r + 1] : null;
-    if (second) fill(second[0], second[1], lineIm);
-    fftBatched(planX, lineRe, lineIm, 0, 1, sr, si);
-    const oa = hx * (ya + py * za);
-    const ob = second ? hx * (second[0] + py * second[1]) : -1;
+    fill(ys[r], lineRe);
+    const two = r + 1 < ys.length;
+    if (two) fill(ys[r + 1], lineIm);
+    fftBatched(ws.planX, lineRe, lineIm, 0, 1, ws.re, ws.im);
+    const oa = hx * (ys[r] + py * zOut);
+    const ob = two ? hx * (ys[r + 1] + py * zOut) : -1;
     for (let k = 0; k < hx; k++) {
       const kn = k === 0 ? 0 : px - k;
       const zr = lineRe[k], zi = lineIm[k];
       const cr = lineRe[kn], ci = -lineIm[kn];
-      spec.re[oa + k] = 0.5 * (zr + cr);
-      spec.im[oa + k] = 0.5 * (zi + ci);
+      re[oa + k] = 0.5 * (zr + cr);
+      im[oa + k] = 0.5 * (zi + ci);
       if (ob >= 0) {
         // (Z - conj Z[-k]) / 2i = ((zi - ci) - i (zr - cr)) / 2
-        spec.re[ob + k] = 0.5 * (zi - ci);
-        spec.im[ob + k] = -0.5 * (zr - cr);
+        re[ob + k] = 0.5 * (zi - ci);
+        im[ob + k] = -0.5 * (zr - cr);
       }
     }
   }
-  // y: one batched transform per z plane, batch = hx contiguous values
-  for (const z of zs) fftBatched(planY, spec.re, spec.im, hx * py * z, hx, re2, im2);
+  fftBatched(ws.planY, re, im, hx * py * zOut, hx, ws.re2, ws.im2);
+}
+
+/** Runs planes/lines [from, to) of one phase (see FftPhase) with this thread's workspace. */
+export function runFftPhase(st: FftConvState, ws: FftWorkspace, phase: FftPhase, from: number, to: number): void {
+  const [nx, ny, nz] = st.dims;
+  const [rx, ry, rz] = st.radius;
+  const [px, py, pz] = st.pd;
+  const hx = (px >> 1) + 1;
+  const { zr, zi } = ws;
+  const gather = (re: Float64Array, im: Float64Array, y: number) => {
+    for (let z = 0; z < pz; z++) {
+      const o = hx * (y + py * z);
+      zr.set(re.subarray(o, o + hx), hx * z);
+      zi.set(im.subarray(o, o + hx), hx * z);
+    }
+  };
+  const scatter = (re: Float64Array, im: Float64Array, y: number, planes: number) => {
+    for (let z = 0; z < planes; z++) {
+      const o = hx * (y + py * z);
+      re.set(zr.subarray(hx * z, hx * z + hx), o);
+      im.set(zi.subarray(hx * z, hx * z + hx), o);
+    }
+  };
+  switch (phase) {
+    case 'kernelXY': {
+      // kernel stored wrapped (centre at index 0), scaled by 1 / (Px Py Pz) (the inverse transform is unscaled).
+      // Several offsets fold onto one index when P < 2r + 1; they are summed, which is exact because only one of
+      // them is ever realised as an in-grid difference m - j (see convolveCpu).
+      const kx = 2 * rx + 1;
+      const ky = 2 * ry + 1;
+      const scale = 1 / (px * py * pz);
+      const wrappedYs = wrappedIndices(ry, py);
+      const wrappedZs = wrappedIndices(rz, pz);
+      for (let q = from; q < to; q++) {
+        const z = wrappedZs[q];
+        forwardPlaneXY(st, ws, st.kRe, st.kIm, z, wrappedYs, (y, dst) => {
+          for (let dz = -rz; dz <= rz; dz++) {
+            if ((dz + pz) % pz !== z) continue;
+            for (let dy = -ry; dy <= ry; dy++) {
+              if ((dy + py) % py !== y) continue;
+              const row = kx * (dy + ry + ky * (dz + rz));
+              for (let dx = -rx; dx <= rx; dx++) dst[(dx + px) % px] += st.kernel[row + dx + rx] * scale;
+            }
+          }
+        });
+      }
+      return;
+    }
+    case 'dataXY': {
+      const ys = Array.from({ length: ny }, (_, i) => i);
+      const vol = st.volume;
+      for (let z = from; z < to; z++) {
+        forwardPlaneXY(st, ws, st.sRe, st.sIm, z, ys, (y, dst) => {
+          const o = nx * (y + ny * z);
+          for (let x = 0; x < nx; x++) dst[x] = vol[o + x];
+        });
+      }
+      return;
+    }
+    case 'kernelZ':
+      for (let y = from; y < to; y++) {
+        gather(st.kRe, st.kIm, y);
+        fftBatched(ws.planZ, zr, zi, 0, hx, ws.re2, ws.im2);
+        scatter(st.kRe, st.kIm, y, pz);
+      }
+      return;
+    case 'dataZ':
+      // lines (:, ky, :) gathered into [kz][kx] (batch hx contiguous); only the kept output planes z < nz go back
+      for (let y = from; y < to; y++) {
+        gather(st.sRe, st.sIm, y);
+        fftBatched(ws.planZ, zr, zi, 0, hx, ws.re2, ws.im2);
+        for (let z = 0; z < pz; z++) {
+          const o = hx * (y + py * z);
+          const l = hx * z;
+          for (let k = 0; k < hx; k++) {
+            const ar = zr[l + k], ai = zi[l + k];
+            const br = st.kRe[o + k], bi = st.kIm[o + k];
+            zr[l + k] = ar * br - ai * bi;
+            zi[l + k] = ar * bi + ai * br;
+          }
+        }
+        fftBatched(ws.planZ, zr, zi, 0, hx, ws.re2, ws.im2, true);
+        scatter(st.sRe, st.sIm, y, nz);
+      }
+      return;
+    case 'inverseY':
+      for (let z = from; z < to; z++) fftBatched(ws.planY, st.sRe, st.sIm, hx * py * z, hx, ws.re2, ws.im2, true);
+      return;
+    case 'c2r': {
+      // half-complex-to-real along x two rows of a plane at a time: Z[k] = A[k] + i B[k] with the Hermitian
+      // extension A[P-k] = conj A[k]; IFFT(Z) = a + i b.
+      const { lineRe, lineIm } = ws;
+      const { sRe, sIm, out } = st;
+      for (let z = from; z < to; z++) {
+        for (let ya = 0; ya < ny; ya += 2) {
+          const two = ya + 1 < ny;
+          const oa = hx * (ya + py * z);
+          const ob = two ? oa + hx : -1;
+          for (let k = 0; k < hx; k++) {
+            const Ar = sRe[oa + k], Ai = sIm[oa + k];
+            const Br = two ? sRe[ob + k] : 0, Bi = two ? sIm[ob + k] : 0;
+            lineRe[k] = Ar - Bi;
+            lineIm[k] = Ai + Br;
+            if (k > 0 && px - k >= hx) {
+              // conj A + i conj B
+              lineRe[px - k] = Ar + Bi;
+              lineIm[px - k] = -Ai + Br;
+            }
+          }
+          fftBatched(ws.planX, lineRe, lineIm, 0, 1, ws.re, ws.im, true);
+          const o = nx * (ya + ny * z);
+          out.set(lineRe.subarray(0, nx), o);
+          if (two) out.set(lineIm.subarray(0, nx), o + nx);
+        }
+      }
+      return;
+    }
+  }
+}
+
+/** Order of the phases, with the fraction of the work done after each (for progress). */
+export const FFT_PHASES: ReadonlyArray<readonly [FftPhase, number]> = [
+  ['kernelXY', 0.05],
+  ['dataXY', 0.35],
+  ['kernelZ', 0.5],
+  ['dataZ', 0.8],
+  ['inverseY', 0.9],
+  ['c2r', 1],
+];
+
+/** New state for a whole-grid FFT convolution; `alloc` makes the f64 planes (plain or shared memory). */
+export function makeFftConvState(opts: ConvolutionOptions, alloc: (n: number) => Float64Array = (n) => new Float64Array(n), out?: Float32Array, volume?: Float32Array): FftConvState {
+  const pd = fftPaddedDims(opts.dims, opts.kernelRadius);
+  const size = ((pd[0] >> 1) + 1) * pd[1] * pd[2];
+  const [nx, ny, nz] = opts.dims;
+  return {
+    dims: [nx, ny, nz],
+    radius: [opts.kernelRadius[0], opts.kernelRadius[1], opts.kernelRadius[2]],
+    pd,
+    kernel: opts.kernel,
+    volume: volume ?? opts.volume,
+    out: out ?? new Float32Array(nx * ny * nz),
+    kRe: alloc(size),
+    kIm: alloc(size),
+    sRe: alloc(size),
+    sIm: alloc(size),
+  };
 }
 
 /**
@@ -118,6 +329,7 @@ function forwardXY(
  * input) or not kept (outside the output) are skipped. Memory: 4 x hx*Py*Pz f64 values (about 0.64 GB at 256^3).
  * Accuracy: f64 throughout; relative error vs convolveDirectCpu ~1e-7 of the maximum (float32 input/output).
  * Only the non-zero support dilated by the kernel radius is transformed (exact, ./crop.ts; opts.cropToSupport).
+ * One thread; `convolveCpuAsync` runs the same phases on worker threads too, with the same result bit for bit.
  * @returns out, same dims as the input; unit volume-unit x kernel-unit (Bq s x Gy/(Bq s) = Gy).
  */
 export function convolveCpu(opts: ConvolutionOptions): Float32Array {
@@ -131,144 +343,13 @@ export function convolveCpu(opts: ConvolutionOptions): Float32Array {
   return insertBox(convolveCpuWhole(crop.opts), opts.dims, crop.box);
 }
 
-/** convolveCpu on the whole grid (no support cropping). */
+/** convolveCpu on the whole grid (no support cropping), on this thread. */
 function convolveCpuWhole(opts: ConvolutionOptions): Float32Array {
-  const [nx, ny, nz] = opts.dims;
-  const [rx, ry, rz] = opts.kernelRadius;
-  const progress = opts.onProgress ?? (() => {});
-  const pd = fftPaddedDims(opts.dims, opts.kernelRadius);
-  const [px, py, pz] = pd;
-  const hx = (px >> 1) + 1;
-  const planX = fftPlan(px);
-  const planY = fftPlan(py);
-  const planZ = fftPlan(pz);
-  const size = hx * py * pz;
-  const scratchLen = Math.max(hx * py, hx * pz, px);
-  const scratch = {
-    re: new Float64Array(px),
-    im: new Float64Array(px),
-    re2: new Float64Array(scratchLen),
-    im2: new Float64Array(scratchLen),
-  };
-  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-  // wrapped kernel index sets (unique: when P < 2r + 1 several offsets fold onto one index and are summed, which is
-  // exact because only one of them is ever realised as an in-grid difference m - j, see above)
-  const wrapped = (r: number, p: number) => [...new Set(range(2 * r + 1).map((i) => (i - r + p) % p))];
-
-  // kernel spectrum, scaled by 1 / (Px Py Pz) (the inverse transform is unscaled)
-  const kSpec: HalfSpectrum = { re: new Float64Array(size), im: new Float64Array(size) };
-  const kx = 2 * rx + 1;
-  const ky = 2 * ry + 1;
-  const scale = 1 / (px * py * pz);
-  forwardXY(
-    kSpec,
-    pd,
-    wrapped(ry, py),
-    wrapped(rz, pz),
-    (y, z, dst) => {
-      for (let dz = -rz; dz <= rz; dz++) {
-        if ((dz + pz) % pz !== z) continue;
-        for (let dy = -ry; dy <= ry; dy++) {
-          if ((dy + py) % py !== y) continue;
-          const row = kx * (dy + ry + ky * (dz + rz));
-          for (let dx = -rx; dx <= rx; dx++) dst[(dx + px) % px] += opts.kernel[row + dx + rx] * scale;
-        }
-      }
-    },
-    planX,
-    planY,
-    scratch,
-  );
-  progress(0.15);
-
-  // data spectrum (x and y)
-  const spec: HalfSpectrum = { re: new Float64Array(size), im: new Float64Array(size) };
-  const vol = opts.volume;
-  forwardXY(
-    spec,
-    pd,
-    range(ny),
-    range(nz),
-    (y, z, dst) => {
-      const o = nx * (y + ny * z);
-      for (let x = 0; x < nx; x++) dst[x] = vol[o + x];
-    },
-    planX,
-    planY,
-    scratch,
-  );
-  progress(0.4);
-
-  // z: forward, multiply by the kernel spectrum, inverse, in one sweep per ky; the lines (:, ky, :) are
-  // gathered into [kz][kx] (batch hx contiguous), and only the kept output planes z < nz are scattered back
-  const zr = new Float64Array(hx * pz);
-  const zi = new Float64Array(hx * pz);
-  const gather = (s: HalfSpectrum, y: number) => {
-    for (let z = 0; z < pz; z++) {
-      const o = hx * (y + py * z);
-      zr.set(s.re.subarray(o, o + hx), hx * z);
-      zi.set(s.im.subarray(o, o + hx), hx * z);
-    }
-  };
-  const scatter = (s: HalfSpectrum, y: number, planes: number) => {
-    for (let z = 0; z < planes; z++) {
-      const o = hx * (y + py * z);
-      s.re.set(zr.subarray(hx * z, hx * z + hx), o);
-      s.im.set(zi.subarray(hx * z, hx * z + hx), o);
-    }
-  };
-  for (let y = 0; y < py; y++) {
-    gather(kSpec, y);
-    fftBatched(planZ, zr, zi, 0, hx, scratch.re2, scratch.im2);
-    scatter(kSpec, y, pz);
+  const st = makeFftConvState(opts);
+  const ws = makeFftWorkspace(st);
+  for (const [phase, done] of FFT_PHASES) {
+    runFftPhase(st, ws, phase, 0, fftPhaseLength(st, phase));
+    opts.onProgress?.(done);
   }
-  progress(0.55);
-  for (let y = 0; y < py; y++) {
-    gather(spec, y);
-    fftBatched(planZ, zr, zi, 0, hx, scratch.re2, scratch.im2);
-    for (let z = 0; z < pz; z++) {
-      const o = hx * (y + py * z);
-      const l = hx * z;
-      for (let k = 0; k < hx; k++) {
-        const ar = zr[l + k], ai = zi[l + k];
-        const br = kSpec.re[o + k], bi = kSpec.im[o + k];
-        zr[l + k] = ar * br - ai * bi;
-        zi[l + k] = ar * bi + ai * br;
-      }
-    }
-    fftBatched(planZ, zr, zi, 0, hx, scratch.re2, scratch.im2, true);
-    scatter(spec, y, nz);
-  }
-  progress(0.8);
-
-  // inverse y on the kept planes, then half-complex-to-real along x two rows at a time:
-  // Z[k] = A[k] + i B[k] with Hermitian extension A[P-k] = conj A[k]; IFFT(Z) = a + i b.
-  for (let z = 0; z < nz; z++) fftBatched(planY, spec.re, spec.im, hx * py * z, hx, scratch.re2, scratch.im2, true);
-  const out = new Float32Array(nx * ny * nz);
-  const lineRe = new Float64Array(px);
-  const lineIm = new Float64Array(px);
-  const rows = ny * nz;
-  for (let r = 0; r < rows; r += 2) {
-    const ya = r % ny, za = (r - ya) / ny;
-    const oa = hx * (ya + py * za);
-    const two = r + 1 < rows;
-    const yb = (r + 1) % ny, zb = (r + 1 - yb) / ny;
-    const ob = two ? hx * (yb + py * zb) : -1;
-    for (let k = 0; k < hx; k++) {
-      const Ar = spec.re[oa + k], Ai = spec.im[oa + k];
-      const Br = two ? spec.re[ob + k] : 0, Bi = two ? spec.im[ob + k] : 0;
-      lineRe[k] = Ar - Bi;
-      lineIm[k] = Ai + Br;
-      if (k > 0 && px - k >= hx) {
-        // conj A + i conj B
-        lineRe[px - k] = Ar + Bi;
-        lineIm[px - k] = -Ai + Br;
-      }
-    }
-    fftBatched(planX, lineRe, lineIm, 0, 1, scratch.re, scratch.im, true);
-    out.set(lineRe.subarray(0, nx), nx * r);
-    if (two) out.set(lineIm.subarray(0, nx), nx * (r + 1));
-  }
-  progress(1);
-  return out;
+  return st.out;
 }

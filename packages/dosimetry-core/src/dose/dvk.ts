@@ -17,7 +17,7 @@ import type { DvkRequest } from './backend.ts';
 export const DVK_LUNG_DENSITY_THRESHOLD_G_PER_ML = 0.6;
 
 /**
- * DVK dose [Gy] of one case on the CPU (FFT, convolveCpu) or WebGPU (convolveGpu) back end, with the heterogeneity
+ * DVK dose [Gy] of one case on the CPU (FFT on all cores, convolveCpuAsync) or WebGPU (convolveGpu) back end, with the heterogeneity
  * rule of the module comment. Only the support of the activity dilated by the kernel radius is convolved (exact,
  * src/convolution/crop.ts); voxels beyond it get exactly 0 Gy (or the lung LDM value where rho < threshold).
  * @param req activity [Bq/mL] at implant time, density [g/mL] (uniform number or per voxel), grid, isotope and the
@@ -40,7 +40,8 @@ export async function dvkDose(req: DvkRequest, backend: 'cpu' | 'webgpu'): Promi
   const decays = new Float32Array(req.activityBqPerMl.length);
   for (let n = 0; n < decays.length; n++) decays[n] = req.activityBqPerMl[n] * vMl * tauS;
   const opts = { volume: decays, dims: [g.dims[0], g.dims[1], g.dims[2]] as [number, number, number], kernel: kernel.values, kernelRadius: kernel.radius };
-  const dose = backend === 'webgpu' ? await conv.convolveGpu(opts) : conv.convolveCpu(opts);
+  // CPU: the FFT phases split over the machine's cores (worker threads; same bits as one thread)
+  const dose = backend === 'webgpu' ? await conv.convolveGpu(opts) : await (await import('../convolution/fft-workers.ts')).convolveCpuAsync(opts);
   const rho = req.densityGPerMl;
   if (typeof rho === 'number') {
     if (rho !== req.tissueDensityGPerMl) {

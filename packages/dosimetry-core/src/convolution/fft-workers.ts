@@ -1,0 +1,164 @@
+/**
+ * The FFT convolution on several CPU cores: the phases of ./cpu.ts (each a loop over independent planes or lines)
+ * split over this thread and worker threads that share the spectra through SharedArrayBuffers. Every plane or line
+ * is computed by exactly the code of the one-thread path, so the result is the same bit for bit, for any number of
+ * threads. Node only (worker_threads, reached without a static import so that browser bundles stay clean); in a
+ * browser, or with one core, it is convolveCpu.
+ *
+ * Threads: min(available cores, 4), or DOSIMETRY_THREADS. Workers start on first use and stay (unref'd, so they
+ * never keep the process alive) for later convolutions. Small grids (< 2^20 padded bins) run on this thread alone:
+ * posting a phase costs ~0.1 ms, and a cold worker pool ~50 ms.
+ */
+import type { Worker as NodeWorker } from 'node:worker_threads';
+import { insertBox, planCrop } from './crop.ts';
+import { FFT_PHASES, convolveCpu, fftPaddedDims, fftPhaseLength, makeFftConvState, makeFftWorkspace, runFftPhase, type FftConvState, type FftPhase } from './cpu.ts';
+import { checkConvolutionOptions, type ConvolutionOptions } from './types.ts';
+
+type WorkerThreads = typeof import('node:worker_threads');
+type NodeOs = typeof import('node:os');
+const builtin = <T>(id: string): T | undefined => {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  try {
+    return typeof proc?.getBuiltinModule === 'function' ? (proc.getBuiltinModule(id) as T) : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Threads the parallel convolution uses (this one included). */
+export function fftThreadCount(): number {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DOSIMETRY_THREADS;
+  if (env !== undefined && /^\d+$/.test(env) && Number(env) >= 1) return Math.min(16, Number(env));
+  const os = builtin<NodeOs>('node:os');
+  if (!os || !builtin<WorkerThreads>('node:worker_threads')) return 1;
+  return Math.max(1, Math.min(4, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length));
+}
+
+interface PoolWorker {
+  readonly worker: NodeWorker;
+  /** Resolves with the next reply. */
+  next(): Promise<{ done?: boolean; error?: string; ready?: boolean }>;
+}
+
+let pool: Promise<PoolWorker[]> | undefined;
+let poolFailure: string | undefined;
+
+/** URL of the worker entry: the .ts source under tsx/vitest, the bundled .mjs beside the CLI bundle's chunks. */
+function workerUrl(): URL {
+  return import.meta.url.endsWith('.ts') ? new URL('./fft-worker.ts', import.meta.url) : new URL('./fft-worker.mjs', import.meta.url);
+}
+
+function startWorker(wt: WorkerThreads): PoolWorker {
+  const url = workerUrl();
+  let worker: NodeWorker;
+  if (url.pathname.endsWith('.ts')) {
+    // Sources (tsx, vitest): the worker loads its .ts entry through tsx's API (a devDependency of the workspace);
+    // loader flags in execArgv do not reach worker threads on Node 20.
+    const mod = builtin<typeof import('node:module')>('node:module')!;
+    const fs = builtin<typeof import('node:fs')>('node:fs')!;
+    const pkgPath = mod.createRequire(import.meta.url).resolve('tsx/package.json');
+    const pkg = JSON.parse(fs.readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
+    const api = new URL(pkg.exports['./esm/api'].import.default, `file://${pkgPath}`).href;
+    const boot = `import(${JSON.stringify(api)}).then((t) => t.tsImport(${JSON.stringify(url.href)}, ${JSON.stringify(import.meta.url)})).catch((e) => require('node:worker_threads').parentPort.postMessage({ error: String(e && e.message || e) }));`;
+    worker = new wt.Worker(boot, { eval: true });
+  } else worker = new wt.Worker(url);
+  worker.unref();
+  const waiting: Array<(m: { done?: boolean; error?: string; ready?: boolean }) => void> = [];
+  const queued: Array<{ done?: boolean; error?: string; ready?: boolean }> = [];
+  const deliver = (m: { done?: boolean; error?: string; ready?: boolean }) => {
+    const w = waiting.shift();
+    if (w) w(m);
+    else queued.push(m);
+  };
+  worker.on('message', deliver);
+  worker.on('error', (err) => deliver({ error: err.message }));
+  worker.on('exit', (code) => deliver({ error: `worker exited (${code})` }));
+  return {
+    worker,
+    next: () => new Promise((resolve) => (queued.length ? resolve(queued.shift()!) : waiting.push(resolve))),
+  };
+}
+
+/** The worker pool (threads - 1 workers), started once; undefined when workers cannot run here. */
+async function workers(count: number): Promise<PoolWorker[] | undefined> {
+  if (poolFailure) return undefined;
+  const wt = builtin<WorkerThreads>('node:worker_threads');
+  if (!wt || count < 1) return undefined;
+  pool ??= (async () => {
+    const ws = Array.from({ length: count }, () => startWorker(wt));
+    const hello = await Promise.all(ws.map((w) => w.next()));
+    const bad = hello.find((h) => !h.ready);
+    if (bad) {
+      for (const w of ws) void w.worker.terminate();
+      throw new Error(bad.error ?? 'worker did not start');
+    }
+    return ws;
+  })();
+  try {
+    const ws = await pool;
+    return ws.slice(0, count);
+  } catch (err) {
+    poolFailure = (err as Error).message;
+    pool = undefined;
+    return undefined;
+  }
+}
+
+/** Why the last attempt to start worker threads failed (the convolution then ran on one thread), if it did. */
+export function fftWorkersUnavailableReason(): string | undefined {
+  return poolFailure;
+}
+
+/**
+ * convolveCpu on several threads (same result bit for bit; see the module comment). Falls back to one thread when
+ * worker threads are unavailable or the grid is small.
+ */
+export async function convolveCpuAsync(opts: ConvolutionOptions): Promise<Float32Array> {
+  checkConvolutionOptions(opts);
+  const threads = fftThreadCount();
+  const crop = planCrop(opts);
+  if (crop.kind === 'empty') {
+    opts.onProgress?.(1);
+    return new Float32Array(opts.volume.length);
+  }
+  const whole = crop.kind === 'whole' ? opts : crop.opts;
+  const pd = fftPaddedDims(whole.dims, whole.kernelRadius);
+  const bins = ((pd[0] >> 1) + 1) * pd[1] * pd[2];
+  const ws = threads > 1 && bins >= 2 ** 20 ? await workers(threads - 1) : undefined;
+  if (!ws) return convolveCpu(opts);
+  const out = await convolveWholeParallel(whole, ws);
+  return crop.kind === 'whole' ? out : insertBox(out, opts.dims, crop.box);
+}
+
+async function convolveWholeParallel(opts: ConvolutionOptions, ws: PoolWorker[]): Promise<Float32Array> {
+  const shared = (n: number) => new Float64Array(new SharedArrayBuffer(8 * n));
+  const n = opts.volume.length;
+  const volume = new Float32Array(new SharedArrayBuffer(4 * n));
+  volume.set(opts.volume);
+  const out = new Float32Array(new SharedArrayBuffer(4 * n));
+  const kernel = new Float32Array(new SharedArrayBuffer(4 * opts.kernel.length));
+  kernel.set(opts.kernel);
+  const st: FftConvState = makeFftConvState({ ...opts, kernel }, shared, out, volume);
+  for (const w of ws) w.worker.postMessage({ state: st });
+  const mine = makeFftWorkspace(st);
+  const parts = ws.length + 1;
+  const runPhase = async (phase: FftPhase) => {
+    const len = fftPhaseLength(st, phase);
+    const cut = (p: number) => Math.round((p * len) / parts);
+    const replies = ws.map((w, i) => {
+      w.worker.postMessage({ phase, from: cut(i + 1), to: cut(i + 2) });
+      return w.next();
+    });
+    runFftPhase(st, mine, phase, cut(0), cut(1));
+    for (const r of await Promise.all(replies)) {
+      if (r.error) throw new Error(`FFT worker failed in phase ${phase}: ${r.error}`);
+    }
+  };
+  for (const [phase, done] of FFT_PHASES) {
+    // the kernel's x-y phase touches a few planes only: this thread does it alone
+    if (phase === 'kernelXY') runFftPhase(st, mine, phase, 0, fftPhaseLength(st, phase));
+    else await runPhase(phase);
+    opts.onProgress?.(done);
+  }
+  return new Float32Array(out); // a copy on ordinary memory
+}

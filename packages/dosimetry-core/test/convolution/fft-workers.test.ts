@@ -1,0 +1,64 @@
+/**
+ * The FFT convolution split over worker threads gives the one-thread result bit for bit, for any thread count,
+ * cropped or not, and the workers really ran (no silent fallback).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { convolveCpu } from '../../src/convolution/cpu.ts';
+import { convolveCpuAsync, fftThreadCount, fftWorkersUnavailableReason } from '../../src/convolution/fft-workers.ts';
+
+function field(dims: [number, number, number], seed: number): Float32Array {
+  const v = new Float32Array(dims[0] * dims[1] * dims[2]);
+  let s = seed;
+  for (let k = 0; k < dims[2]; k++) for (let j = 0; j < dims[1]; j++) for (let i = 0; i < dims[0]; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    // a blob with noise, zero outside (so that cropping to the support applies when it is small)
+    const r = Math.hypot(i - dims[0] / 2, j - dims[1] / 2, (k - dims[2] / 2) * 1.3);
+    v[i + dims[0] * (j + dims[1] * k)] = r < 0.45 * dims[0] ? 1 + s / 2 ** 32 : 0;
+  }
+  return v;
+}
+
+function kernel(r: [number, number, number]): Float32Array {
+  const n = (2 * r[0] + 1) * (2 * r[1] + 1) * (2 * r[2] + 1);
+  return Float32Array.from({ length: n }, (_, q) => 1 / (1 + ((q * 7919) % 113)));
+}
+
+const saved = process.env.DOSIMETRY_THREADS;
+afterAll(() => {
+  if (saved === undefined) delete process.env.DOSIMETRY_THREADS;
+  else process.env.DOSIMETRY_THREADS = saved;
+});
+
+describe('convolveCpuAsync (worker threads)', () => {
+  // padded to 180 x 135 x 108 (1.3 M half-spectrum bins, above the one-thread threshold)
+  const dims: [number, number, number] = [160, 128, 100];
+  const volume = field(dims, 3);
+  const radius: [number, number, number] = [3, 2, 4];
+  const opts = { volume, dims, kernel: kernel(radius), kernelRadius: radius, cropToSupport: false };
+  const serial = convolveCpu(opts);
+
+  for (const threads of [2, 3]) {
+    it(`${threads} threads: the same bits as one`, async () => {
+      process.env.DOSIMETRY_THREADS = String(threads);
+      expect(fftThreadCount()).toBe(threads);
+      const par = await convolveCpuAsync(opts);
+      expect(fftWorkersUnavailableReason()).toBeUndefined();
+      expect(par.length).toBe(serial.length);
+      expect(Buffer.compare(Buffer.from(par.buffer), Buffer.from(serial.buffer))).toBe(0);
+    });
+  }
+
+  it('cropped to the support, and with one thread, the same bits too', async () => {
+    process.env.DOSIMETRY_THREADS = '2';
+    const big: [number, number, number] = [200, 190, 120];
+    const v = new Float32Array(big[0] * big[1] * big[2]);
+    const inner = field([170, 150, 90], 5);
+    for (let k = 0; k < 90; k++) for (let j = 0; j < 150; j++) v.set(inner.subarray(170 * (j + 150 * k), 170 * (j + 150 * k) + 170), 10 + 200 * (20 + j + 190 * (15 + k)));
+    const o = { volume: v, dims: big, kernel: kernel(radius), kernelRadius: radius };
+    const a = await convolveCpuAsync(o);
+    expect(fftWorkersUnavailableReason()).toBeUndefined();
+    expect(Buffer.compare(Buffer.from(a.buffer), Buffer.from(convolveCpu(o).buffer))).toBe(0);
+    process.env.DOSIMETRY_THREADS = '1';
+    expect(Buffer.compare(Buffer.from((await convolveCpuAsync(o)).buffer), Buffer.from(a.buffer))).toBe(0);
+  });
+});
