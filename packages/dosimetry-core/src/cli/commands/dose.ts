@@ -3,6 +3,7 @@
  * Writes DIR/dose.nii.gz, DIR/report.json, DIR/structures.csv (and DIR/rtdose.dcm with --rtdose) all at once,
  * only after everything was computed: an error leaves no partial output.
  */
+import { DVK_LUNG_DENSITY_THRESHOLD_G_PER_ML, localElectronEnergyMeV } from '../../dose/dvk.ts';
 import { join } from 'node:path';
 import { UsageError } from '../../errors.ts';
 import { parseIsotope } from '../../units/index.ts';
@@ -163,6 +164,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     maskMode,
     backendRequested: options.backend,
     dvhBins: 2000,
+    ...(methodText === 'dvk' ? { dvkLocalElectronEnergyMeV: localElectronEnergyMeV(isotope), dvkLungDensityThresholdGPerMl: DVK_LUNG_DENSITY_THRESHOLD_G_PER_ML } : {}),
     ...(act.dicom || ctDicom ? { dicom: dicomCtx.provenance } : {}),
   };
   // inputWarnings: add them to the result's warnings; rtDose: pass to caseOutputs.
