@@ -312,7 +312,16 @@ describe('dose: outputs', () => {
     const text = await runCli([...common, '--out', join(out, 'text')]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/Tumor A\s+tumor/);
-    expect(text.stderr).toMatch(/reading activity/); // progress on stderr
+    // progress goes to the terminal only: stderr is not a TTY here, so it stays empty (one line on an error) ...
+    expect(text.stderr).toBe('');
+    // ... unless DOSIMETRY_PROGRESS=1 asks for it
+    process.env.DOSIMETRY_PROGRESS = '1';
+    try {
+      const shown = await runCli([...common, '--out', join(out, 'shown')]);
+      expect(shown.stderr).toMatch(/reading activity/);
+    } finally {
+      delete process.env.DOSIMETRY_PROGRESS;
+    }
     const json = await runCli([...common, '--out', join(out, 'json'), '--json']);
     expect(json.code).toBe(0);
     const parsed = JSON.parse(json.stdout) as Report;

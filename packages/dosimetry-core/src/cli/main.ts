@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { DosimetryError } from '../errors.ts';
+import { clearProgressLine } from './progress.ts';
 
 interface Command {
   readonly what: string;
@@ -48,8 +49,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   try {
     const mod = await command.load();
-    return await mod.run(rest);
+    const code = await mod.run(rest);
+    clearProgressLine();
+    return code;
   } catch (err) {
+    clearProgressLine();
     process.stderr.write(`dosimetry ${name}: ${errorLine(err).replace(new RegExp(`^${name}: `), '')}\n`);
     if (process.env.DOSIMETRY_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return err instanceof DosimetryError && err.code === 'USAGE' ? 2 : 1;

@@ -3,7 +3,7 @@
  * Model code: it never touches GPU resources itself; the back end (CPU or WebGPU) does the voxel work.
  */
 import { InputError } from '../errors.ts';
-import { DEFAULT_LUNG_DENSITY_G_PER_ML, DEFAULT_SOFT_TISSUE_DENSITY_G_PER_ML, type Isotope, NUCLIDES, BQ_PER_GBQ } from '../units/index.ts';
+import { AIR_DENSITY_THRESHOLD_G_PER_ML, DEFAULT_LUNG_DENSITY_G_PER_ML, DEFAULT_SOFT_TISSUE_DENSITY_G_PER_ML, type Isotope, NUCLIDES, BQ_PER_GBQ } from '../units/index.ts';
 import { type Geometry, voxelCount, voxelVolumeMl, describeGrid, sameGrid } from '../volume/geometry.ts';
 import { maskToGrid, resampleLinear } from '../volume/resample.ts';
 import { ExtentBuilder, type GridStructure, type StructureMask, maskExtent, rememberMaskExtent } from '../volume/structure.ts';
@@ -214,6 +214,28 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
     doseGy = await backend.ldm({ activityBqPerMl: cal.activityBqPerMl, densityGPerMl: density, ldmJoulePerGBq: cf });
   } else {
     doseGy = await backend.dvk({ activityBqPerMl: cal.activityBqPerMl, densityGPerMl: density, isotope: opts.isotope, geometry: grid, tissueDensityGPerMl: tissueRho, onProgress: progress });
+  }
+  if (ctOnGrid && typeof density !== 'number') {
+    // air (rho < AIR_DENSITY_THRESHOLD_G_PER_ML): no tissue, no dose; say how much activity lay there
+    let airVoxels = 0;
+    let airBq = 0;
+    let fieldBqAll = 0;
+    for (let n = 0; n < doseGy.length; n++) {
+      const a = cal.activityBqPerMl[n];
+      if (a > 0) fieldBqAll += a;
+      if (density[n] < AIR_DENSITY_THRESHOLD_G_PER_ML) {
+        doseGy[n] = 0;
+        if (a > 0) {
+          airVoxels++;
+          airBq += a;
+        }
+      }
+    }
+    if (airVoxels > 0) {
+      warnings.push(
+        `${airVoxels} voxels with activity lie in air on the CT (density < ${AIR_DENSITY_THRESHOLD_G_PER_ML} g/mL, HU < ${-1000 + 1000 * AIR_DENSITY_THRESHOLD_G_PER_ML}) and hold ${((100 * airBq) / fieldBqAll).toFixed(2)} % of the activity in the field: their dose is set to 0 (check the registration of the CT to the activity image if this is large)`,
+      );
+    }
   }
   tick('doseMs', t0);
 

@@ -64,6 +64,12 @@ export function decayCorrectionToImplant(isotope: Isotope, delayH: number): numb
 /** Default densities [g/mL] (../shared/PHYSICS.md). */
 export const DEFAULT_SOFT_TISSUE_DENSITY_G_PER_ML = 1.05;
 export const DEFAULT_LUNG_DENSITY_G_PER_ML = 0.3;
+/**
+ * Density [g/mL] below which a CT voxel is air outside the body (HU < -950; aerated lung is -700 to -900 HU, 0.1-0.3
+ * g/mL): activity imaged there (spill-over, misregistration) has no tissue to deposit in, so its dose is set to 0 and
+ * the activity concerned is reported, instead of CF x A / rho with rho near 0 (values of 10^5 Gy and more).
+ */
+export const AIR_DENSITY_THRESHOLD_G_PER_ML = 0.05;
 /** Default lung mass for closed-form lung dose [g] (../shared/PHYSICS.md: 1 kg). */
 export const DEFAULT_LUNG_MASS_G = 1000;
 

@@ -3,6 +3,8 @@
  * Writes DIR/dose.nii.gz, DIR/report.json, DIR/structures.csv (and DIR/rtdose.dcm with --rtdose) all at once,
  * only after everything was computed: an error leaves no partial output.
  */
+import { AIR_DENSITY_THRESHOLD_G_PER_ML } from '../../units/index.ts';
+import { progressReporter } from '../progress.ts';
 import { DVK_LUNG_DENSITY_THRESHOLD_G_PER_ML, localElectronEnergyMeV } from '../../dose/dvk.ts';
 import { join } from 'node:path';
 import { UsageError } from '../../errors.ts';
@@ -159,6 +161,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     tissueDensityGPerMl: options.tissueDensityGPerMl ?? 1.05,
     lungDensityGPerMl: options.lungDensityGPerMl ?? 0.3,
     huToDensity: ctPath ? 'rho = (HU + 1000) / 1000 g/mL, clamped at 0' : null,
+    ...(ctPath ? { airDensityThresholdGPerMl: AIR_DENSITY_THRESHOLD_G_PER_ML } : {}),
     splitLesions: options.splitLesions,
     lesionConnectivity: 26,
     maskMode,
@@ -212,15 +215,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   const outDir = requireOpt(a, 'out', 'dose');
   const quiet = a.flags.has('quiet') || a.flags.has('json');
-  const progress = (m: string) => {
-    if (!quiet) process.stderr.write(`  ${m}\n`);
-  };
+  const progress = progressReporter(quiet);
   if (!a.flags.has('rtdose') && opt(a, 'rtplan') !== undefined) throw new UsageError('dose: --rtplan names the plan of the RT Dose: give it with --rtdose');
   const { options, inputs, parameters, inputWarnings, rtDose } = await doseCaseFromArgs(a, 'dose', progress);
   const result = await computeDoseCase(options);
   result.warnings.unshift(...inputWarnings);
   const report = buildReport(result, { isotope: options.isotope, method: options.method, inputs, parameters });
   writeFilesAtomic(await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose }));
+  progress.done();
   if (a.flags.has('json')) {
     process.stdout.write(JSON.stringify(report) + '\n');
   } else {

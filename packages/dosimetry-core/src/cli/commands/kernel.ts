@@ -7,6 +7,7 @@
  * plus meanEnergyAbsorbedMeV and generatorVersion. Without --json: a short summary. Progress goes to stderr.
  * 1 Gy/(Bq s) = 1e3 mGy / (1e-6 MBq s) = 1e9 mGy/(MBq s).
  */
+import { progressReporter } from '../progress.ts';
 import { UsageError } from '../../errors.ts';
 import { parseIsotope } from '../../units/index.ts';
 import { DEFAULT_KERNEL_DENSITY_G_PER_ML, betaSpectrum, voxelKernel } from '../../kernel/index.ts';
@@ -50,19 +51,15 @@ export async function run(argv: string[]): Promise<number> {
   const density = numberOpt(a, 'density', 'kernel');
   const radiusText = a.values.get('radius')?.at(-1);
   const radius = radiusText === undefined ? undefined : parseTriple(radiusText, 'radius', true);
-  const tty = process.stderr.isTTY === true;
-  let shown = false;
+  const progress = progressReporter(a.flags.has('json'));
   const kernel = await voxelKernel({
     isotope,
     voxelMm,
     densityGPerMl: density,
     radius,
-    onProgress: (f, m) => {
-      shown = true;
-      process.stderr.write(tty ? `\r${m} (${Math.round(f * 100)} %)\x1b[K` : `${m} (${Math.round(f * 100)} %)\n`);
-    },
+    onProgress: (f, m) => progress(`${m} (${Math.round(f * 100)} %)`),
   });
-  if (shown && tty) process.stderr.write('\n');
+  progress.done();
   const values = Array.from(kernel.values, (v) => v * MGY_PER_MBQ_S_PER_GY_PER_BQ_S);
   if (a.flags.has('json')) {
     process.stdout.write(

@@ -5,6 +5,7 @@
  * prescribed activity, with a `plan` object and BED/EUD per structure added to report.json. Everything is computed
  * before anything is written: an error leaves no output.
  */
+import { progressReporter } from '../progress.ts';
 import { join } from 'node:path';
 import { UsageError } from '../../errors.ts';
 import { computeDoseCase } from '../../dose/pipeline.ts';
@@ -154,9 +155,7 @@ export async function run(argv: string[]): Promise<number> {
   };
 
   const quiet = a.flags.has('quiet') || a.flags.has('json');
-  const progress = (m: string) => {
-    if (!quiet) process.stderr.write(`  ${m}\n`);
-  };
+  const progress = progressReporter(quiet);
   // The dose inputs, at the reference activity, for the device's isotope.
   const values = new Map(a.values);
   values.set('isotope', [isotope]);
@@ -239,6 +238,7 @@ export async function run(argv: string[]): Promise<number> {
   const structures = report.structures as ReportStructure[];
   report.structures = structures.map((s, i) => ({ ...s, meanBedGy: rb[i].meanBedGy, eudGy: rb[i].eudGy, eubedGy: rb[i].eubedGy }));
   writeFilesAtomic(await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose }));
+  progress.done();
 
   if (a.flags.has('json')) {
     process.stdout.write(JSON.stringify(report) + '\n');
