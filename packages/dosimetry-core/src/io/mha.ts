@@ -152,7 +152,9 @@ export async function writeMha(path: string, volume: Volume): Promise<void> {
   img.spacing = [...g.spacingMm];
   img.origin = [...g.originLpsMm];
   img.direction = colMajorToItkDirection(g.direction);
-  img.data = volume.data;
+  // itk-wasm reads the array's whole .buffer: hand it a copy when the voxels are a view into a larger buffer
+  const d = volume.data;
+  img.data = d.byteOffset === 0 && d.byteLength === d.buffer.byteLength ? d : d.slice();
   try {
     await writeImageNode(img, path, { useCompression: true });
   } catch (err) {

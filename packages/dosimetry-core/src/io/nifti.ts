@@ -270,8 +270,7 @@ export function decodeNifti(fileBytes: Uint8Array, name: string): NiftiImage {
   const geometry: Geometry = tidyGeometry(geometryFromLpsAffine([size[0], size[1], size[2]], rasAffineToLps(rasAffine)));
   positiveSpacing([...geometry.spacingMm], name, transform === 'sform' ? 'sform (a zero column)' : transform);
 
-  // decompressed bytes are this reader's own: the voxels may be a view on them (no copy) when aligned
-  let data: VoxelArray = typedFromBytes(bytes, voxOffset, type, count, le, { owned: bytes !== fileBytes });
+  let data: VoxelArray = typedFromBytes(bytes, voxOffset, type, count, le);
   const slope = f32(Number(hdr.scl_slope));
   const inter = f32(Number(hdr.scl_inter));
   if (slope !== 0 && Number.isFinite(slope) && Number.isFinite(inter) && (slope !== 1 || inter !== 0)) {

@@ -38,16 +38,11 @@ export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0]
 
 /**
  * Copies `count` elements of type `t` from `bytes` at `byteOffset` into a new typed array, swapping bytes when the
- * data's byte order differs from the host's (with `owned`, a view instead of a copy where possible). The caller
- * checks that enough bytes are present.
+ * data's byte order differs from the host's. The copy owns its whole buffer (byteOffset 0), which libraries that
+ * read `.buffer` directly (itk-wasm) rely on. The caller checks that enough bytes are present.
  */
-export function typedFromBytes(bytes: Uint8Array, byteOffset: number, t: VoxelType, count: number, littleEndian: boolean, options: { owned?: boolean } = {}): VoxelArray {
+export function typedFromBytes(bytes: Uint8Array, byteOffset: number, t: VoxelType, count: number, littleEndian: boolean): VoxelArray {
   const bpv = bytesPerVoxel(t);
-  // `owned`: the caller hands the bytes over (e.g. freshly decompressed), so an aligned, host-order block is used
-  // in place instead of copied; only for large blocks, which never come from Node's shared small-buffer pool
-  if (options.owned && bytes.byteLength >= 65536 && (bpv === 1 || littleEndian === HOST_LITTLE_ENDIAN) && (bytes.byteOffset + byteOffset) % bpv === 0) {
-    return new CTORS[t](bytes.buffer as ArrayBuffer, bytes.byteOffset + byteOffset, count);
-  }
   const copy = bytes.slice(byteOffset, byteOffset + bpv * count);
   if (bpv > 1 && littleEndian !== HOST_LITTLE_ENDIAN) {
     for (let o = 0; o < copy.length; o += bpv) {

@@ -287,6 +287,21 @@ const CASES: Case[] = [
       return p;
     },
   },
+  {
+    name: 'mha writeMha of voxels that are a view into a larger buffer (byteOffset > 0)',
+    layout: { perm: [0, 1, 2], flip: [1, 1, 1], truthOriginLps: O },
+    write: async (lay) => {
+      const g = storedGrid(lay);
+      const direction = g.steps.flatMap((s, a) => s.map((x) => x / TRUTH.spacingMm[lay.perm[a]])) as unknown as Mat3ColMajor;
+      const geometry: Geometry = { dims: g.dims, spacingMm: lay.perm.map((p) => TRUTH.spacingMm[p]) as never, originLpsMm: g.origin as never, direction };
+      const values = storedValues(lay);
+      const big = new Float32Array(values.length + 88);
+      big.set(values, 88);
+      const p = join(dir, 'view.mha');
+      await writeMha(p, makeVolume(geometry, big.subarray(88)));
+      return p;
+    },
+  },
 ];
 
 describe('orientation: index-encoded object in many storage orders reads back to the same world values', () => {
