@@ -47,6 +47,9 @@ async function measure(caseDir, backends, { redraws }) {
         firstImageWallMs: Math.round(wallFirstMs),
         ...(redraws ? { sliceChangeMsMedian: +median(r.slice).toFixed(1), sliderMoveMsMedian: +median(r.slider).toFixed(1) } : {}),
         foreignRequests: g.foreign.length,
+        // WebGPU validation errors (e.g. a failed texture upload) make every later submit a no-op: such timings are
+        // not of drawing. Check this is 0 before comparing numbers.
+        pageErrors: g.consoleErrors.length,
       };
       await g.context.close();
     }

@@ -22,7 +22,7 @@ async function check(name, fn) {
     console.log(`  ok   ${name} (${Date.now() - t0} ms)`);
   } catch (err) {
     results.push({ name, ok: false });
-    console.log(`  FAIL ${name}: ${err.message.split('\n').slice(0, 4).join(' ')}`);
+    console.log(`  FAIL ${name}: ${err.message.split('\n').slice(0, 12).join(' ')}`);
   }
 }
 

@@ -174,29 +174,67 @@ export const checks = [
     await centrePixelMatches(page, truth.tumour.doseGy, 'at the reported activity');
     await shot('tumour-opacity1');
   }],
-  ['doubling the activity doubles every MAD and flags the normal-liver limit', async ({ page, report, truth, shot }) => {
+  ['doubling the activity doubles every MAD and flags the selected device limits exactly where they are crossed', async ({ page, report, truth, shot }) => {
     const a = report.activityInFieldGBq;
-    await page.evaluate((v) => {
-      const s = document.querySelector('[data-testid="activity-slider"]');
-      s.value = String(v);
-      s.dispatchEvent(new Event('input', { bubbles: true }));
-    }, 2 * a);
-    await page.evaluate(() => window.__viewer.renderNow());
+    // EANM 2022 mean-dose limits of the engine's device presets (plan/devices.ts), by report role: the derived normal
+    // liver is the whole normal liver (glass 75 Gy, 166Ho 60 Gy; resin has only its perfused normal liver limit,
+    // 40 Gy, applied to it); lung 30 Gy per treatment. Tumour targets (minimum): glass 205, resin 120, 166Ho 150 Gy.
+    const LIMITS = { glass: { 'normal-liver': 75, lung: 30 }, resin: { 'normal-liver': 40, lung: 30 }, ho166: { 'normal-liver': 60, lung: 30 } };
+    const TARGETS = { glass: 205, resin: 120, ho166: 150 };
+    const limits = page.locator('[data-testid="limits"]');
+    const flagged = async () => Number(await limits.getAttribute('data-exceeded'));
+    const setSlider = async (v) => {
+      await page.evaluate((x) => {
+        const s = document.querySelector('[data-testid="activity-slider"]');
+        s.value = String(x);
+        s.dispatchEvent(new Event('input', { bubbles: true }));
+      }, v);
+      await page.evaluate(() => window.__viewer.renderNow());
+    };
+    const exceededRoles = async () =>
+      page.locator('[data-testid="structure-row"].exceeded').evaluateAll((els) => els.map((e) => e.dataset.role));
+    // A 90Y report without a plan: the glass preset by default.
+    assert.equal(await page.locator('[data-testid="limits-preset"]').inputValue(), 'glass', 'Y90 report -> 90Y glass limits');
+    assert.equal(await limits.getAttribute('data-device'), 'glass');
+
+    await setSlider(2 * a);
     const rows = await rowTexts(page);
     for (const s of report.structures) {
       const row = rows.find((r) => r.includes(s.name));
       assert.ok(row.includes((2 * s.meanGy).toFixed(1)), `row ${JSON.stringify(row)} shows doubled MAD ${(2 * s.meanGy).toFixed(1)}`);
     }
-    const nl = report.structures.find((s) => s.name === truth.normalLiverName);
-    const flagged = Number(await page.locator('[data-testid="limits"]').getAttribute('data-exceeded'));
-    assert.equal(flagged > 0, 2 * nl.meanGy > 70, `limit flag at normal-liver mean ${(2 * nl.meanGy).toFixed(1)} Gy`);
+    const overAt = (dev, f) => report.structures.filter((s) => LIMITS[dev][s.role] !== undefined && f * s.meanGy > LIMITS[dev][s.role]);
+    assert.equal(await flagged(), overAt('glass', 2).length, `glass limits at twice the activity: ${overAt('glass', 2).map((s) => s.name)}`);
     await centrePixelMatches(page, 2 * truth.tumour.doseGy, 'at twice the activity');
     await shot('double-activity');
-    await page.evaluate((v) => {
-      const s = document.querySelector('[data-testid="activity-slider"]');
-      s.value = String(v);
-      s.dispatchEvent(new Event('input', { bubbles: true }));
-    }, a);
+
+    for (const dev of ['resin', 'ho166', 'glass']) {
+      await setControl(page, 'limits-preset', dev);
+      assert.equal(await limits.getAttribute('data-device'), dev);
+      for (const s of report.structures) {
+        const tr = page.locator(`[data-testid="structure-row"][data-name="${s.name}"]`);
+        const want = LIMITS[dev][s.role] ?? (s.role === 'tumor' ? TARGETS[dev] : undefined);
+        assert.equal(await tr.getAttribute('data-bound-gy'), want === undefined ? null : String(want), `${dev}: bound of ${s.name} (${s.role})`);
+      }
+      // The activity factor at which the first limit of this device is crossed, from the report alone.
+      const limited = report.structures.filter((s) => LIMITS[dev][s.role] !== undefined && s.meanGy > 0);
+      assert.ok(limited.some((s) => s.role === 'normal-liver'), 'the demo case reports a normal liver');
+      const first = limited.reduce((m, s) => (LIMITS[dev][s.role] / s.meanGy < LIMITS[dev][m.role] / m.meanGy ? s : m));
+      const f = LIMITS[dev][first.role] / first.meanGy;
+      await setControl(page, 'activity-gbq', (0.99 * f * a).toFixed(3));
+      assert.equal(await flagged(), 0, `${dev}: no limit flagged at 0.99 x the crossing factor ${f.toFixed(3)}`);
+      assert.deepEqual(await exceededRoles(), []);
+      await setControl(page, 'activity-gbq', (1.01 * f * a).toFixed(3));
+      assert.ok((await flagged()) >= 1, `${dev}: ${first.name} (${first.role}) flagged at 1.01 x the crossing factor ${f.toFixed(3)}`);
+      assert.ok((await exceededRoles()).includes(first.role), `${dev}: the ${first.role} row is marked`);
+      assert.match(await limits.innerText(), new RegExp(`${LIMITS[dev][first.role]} Gy`), `${dev}: the message names the limit`);
+      // Tumour rows below the device's target are marked under target, not as limits exceeded.
+      const fNow = Number(await page.locator('[data-testid="activity-gbq"]').inputValue()) / a;
+      const under = report.structures.filter((s) => s.role === 'tumor' && fNow * s.meanGy < TARGETS[dev]);
+      assert.equal(Number(await limits.getAttribute('data-under-target')), under.length, `${dev}: tumours under ${TARGETS[dev]} Gy`);
+    }
+    await setSlider(a);
+    assert.equal(await flagged(), overAt('glass', 1).length, 'flags at the reported activity');
     const back = await rowTexts(page);
     for (const s of report.structures) assert.ok(back.find((r) => r.includes(s.name)).includes(s.meanGy.toFixed(1)), 'back to the reported MAD');
   }],

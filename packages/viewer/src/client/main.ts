@@ -28,6 +28,7 @@ import type { ModeJson, ReportJson, ReportStructureJson, StructureEntry } from '
 import { type ViewerCase, loadServerCase } from './case-data.ts';
 import { showCohort } from './cohort.ts';
 import { setupDrop } from './drop-ui.ts';
+import { DEVICES, DEVICE_LABELS, type DeviceBounds, type Device, defaultDevice, describeBounds, deviceBounds } from './limits.ts';
 
 /** CT window presets [HU]. */
 const WINDOWS: Record<string, { centreHu: number; widthHu: number }> = {
@@ -37,8 +38,6 @@ const WINDOWS: Record<string, { centreHu: number; widthHu: number }> = {
   bone: { centreHu: 300, widthHu: 2000 },
 };
 
-/** Mean-dose limits by role [Gy] (common SIRT planning limits: normal liver 70 Gy, lung 30 Gy per treatment). */
-const MEAN_LIMITS_GY: Record<string, number> = { 'normal-liver': 70, lung: 30 };
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -325,7 +324,7 @@ async function showCase(vc: ViewerCase): Promise<void> {
     const c = `rgb(${e.colorRgb.join(',')})`;
     tr.innerHTML =
       `<td><span class="swatch" style="background:${c}"></span><span class="name"></span></td><td>${s.role}</td>` +
-      `<td class="vol">${fmt(s.volumeMl)}</td><td class="mad" data-testid="mad"></td><td class="d70"></td><td class="v100"></td><td class="v205"></td>` +
+      `<td class="vol">${fmt(s.volumeMl)}</td><td class="mad" data-testid="mad"></td><td class="d70"></td><td class="v100"></td><td class="v205"></td><td class="limit"></td>` +
       `<td><input type="checkbox" class="outline" ${e.bit >= 0 ? 'checked' : 'disabled'}></td>` +
       `<td><input type="checkbox" class="dvh" ${dvhChosen.has(e.index) ? 'checked' : ''}></td>`;
     (tr.querySelector('.name') as HTMLElement).textContent = s.name;
@@ -354,10 +353,52 @@ async function showCase(vc: ViewerCase): Promise<void> {
     requestRender();
   }
 
-  function scaledRows(): Array<{ e: StructureEntry; s: ReportStructureJson; mad: number; d70: number; v100: number; v205: number; limit?: number }> {
+  // Limits and targets: the selected device's (limits.ts); the default is the case's device or isotope.
+  const limitSelect = $('limits-preset') as HTMLSelectElement;
+  limitSelect.replaceChildren(
+    ...DEVICES.map((d) => {
+      const o = document.createElement('option');
+      o.value = d;
+      o.textContent = DEVICE_LABELS[d];
+      return o;
+    }),
+  );
+  let limitBounds: DeviceBounds = deviceBounds(defaultDevice(report), report);
+  limitSelect.value = limitBounds.device;
+  function showBounds(): void {
+    const lines = describeBounds(limitBounds);
+    const text = Object.entries(limitBounds.byRole)
+      .map(([role, b]) => `${role} ${b.kind === 'limit' ? '<' : '≥'} ${b.gy}`)
+      .join(' · ');
+    const tip = [`${DEVICE_LABELS[limitBounds.device]} (${limitBounds.source}):`, ...lines].join('\n');
+    const vals = $('limits-values');
+    vals.textContent = text ? `${text} Gy (mean)` : 'no limits';
+    vals.title = tip;
+    limitSelect.title = tip;
+    $('limit-head').title = tip;
+    $('limits').dataset.device = limitBounds.device;
+    for (const e of structs) {
+      const tr = rowOf.get(e.index)!;
+      const b = limitBounds.byRole[report.structures[e.index].role];
+      const cell = tr.querySelector('.limit') as HTMLElement;
+      cell.textContent = b ? `${b.kind === 'limit' ? '<' : '≥'} ${b.gy}` : '';
+      cell.title = b ? `${b.what}, ${DEVICE_LABELS[limitBounds.device]}` : '';
+      if (b) tr.dataset.boundGy = String(b.gy);
+      else delete tr.dataset.boundGy;
+    }
+  }
+  showBounds();
+  limitSelect.addEventListener('change', () => {
+    limitBounds = deviceBounds(limitSelect.value as Device, report);
+    showBounds();
+    updateNumbers();
+  });
+
+  function scaledRows(): Array<{ e: StructureEntry; s: ReportStructureJson; mad: number; d70: number; v100: number; v205: number; limit?: number; target?: number }> {
     const f = settings.doseScale;
     return structs.map((e) => {
       const s = report.structures[e.index];
+      const b = limitBounds.byRole[s.role];
       return {
         e,
         s,
@@ -365,7 +406,8 @@ async function showCase(vc: ViewerCase): Promise<void> {
         d70: s.d70Gy * f,
         v100: scaledVx(s, 100, s.v100, f),
         v205: scaledVx(s, 205, s.v205, f),
-        limit: MEAN_LIMITS_GY[s.role],
+        limit: b?.kind === 'limit' ? b.gy : undefined,
+        target: b?.kind === 'target' ? b.gy : undefined,
       };
     });
   }
@@ -373,6 +415,8 @@ async function showCase(vc: ViewerCase): Promise<void> {
   function updateNumbers(): void {
     const rows = scaledRows();
     const exceeded: string[] = [];
+    const under: string[] = [];
+    const device = DEVICE_LABELS[limitBounds.device];
     for (const r of rows) {
       const tr = rowOf.get(r.e.index)!;
       (tr.querySelector('.mad') as HTMLElement).textContent = fmt(r.mad);
@@ -381,18 +425,24 @@ async function showCase(vc: ViewerCase): Promise<void> {
       (tr.querySelector('.v205') as HTMLElement).textContent = fmt(100 * r.v205);
       const over = r.limit !== undefined && r.mad > r.limit;
       tr.classList.toggle('exceeded', over);
-      if (over) exceeded.push(`${r.s.name}: mean ${fmt(r.mad)} Gy exceeds the ${r.limit} Gy limit for ${r.s.role}`);
+      if (over) exceeded.push(`${r.s.name}: mean ${fmt(r.mad)} Gy exceeds the ${r.limit} Gy ${device} limit for ${r.s.role}`);
+      const below = r.target !== undefined && r.mad < r.target;
+      tr.classList.toggle('under-target', below);
+      if (below) under.push(`${r.s.name}: mean ${fmt(r.mad)} Gy is under the ${r.target} Gy ${device} tumour target`);
     }
+    const line = (t: string, cls: string) => {
+      const d = document.createElement('div');
+      d.textContent = t;
+      if (cls) d.className = cls;
+      return d;
+    };
     const lim = $('limits');
     lim.replaceChildren(
-      ...(exceeded.length ? exceeded : ['no dose limit exceeded']).map((t) => {
-        const d = document.createElement('div');
-        d.textContent = t;
-        if (exceeded.length) d.className = 'exceeded';
-        return d;
-      }),
+      ...(exceeded.length ? exceeded.map((t) => line(t, 'exceeded')) : [line('no dose limit exceeded', '')]),
+      ...under.map((t) => line(t, 'under-target')),
     );
     lim.dataset.exceeded = String(exceeded.length);
+    lim.dataset.underTarget = String(under.length);
     drawDvh(
       $('dvh') as unknown as SVGSVGElement,
       rows.filter((r) => dvhChosen.has(r.e.index)).map((r) => ({ s: r.s, colorRgb: r.e.colorRgb })),
@@ -597,10 +647,14 @@ async function showCase(vc: ViewerCase): Promise<void> {
   });
   $('export-csv').addEventListener('click', () => {
     const q = (x: string) => (/[",\n]/.test(x) ? `"${x.replace(/"/g, '""')}"` : x);
-    const lines = ['name,role,volumeMl,activityGBq,meanGy,d70Gy,v100,v205,limitGy,limitExceeded'];
+    const lines = ['name,role,volumeMl,activityGBq,meanGy,d70Gy,v100,v205,limitGy,limitExceeded,targetGy,underTarget,limitsDevice'];
     for (const r of scaledRows()) {
       lines.push(
-        [q(r.s.name), r.s.role, r.s.volumeMl, activityGBq, r.mad, r.d70, r.v100, r.v205, r.limit ?? '', r.limit !== undefined && r.mad > r.limit].join(','),
+        [
+          q(r.s.name), r.s.role, r.s.volumeMl, activityGBq, r.mad, r.d70, r.v100, r.v205,
+          r.limit ?? '', r.limit !== undefined && r.mad > r.limit,
+          r.target ?? '', r.target !== undefined && r.mad < r.target, limitBounds.device,
+        ].join(','),
       );
     }
     download(`${fileStem(caseJson.caseName)}-structures.csv`, new Blob([lines.join('\n') + '\n'], { type: 'text/csv' }));

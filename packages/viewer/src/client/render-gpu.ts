@@ -46,7 +46,11 @@ function pipelinesFor(device: GPUDevice, format: GPUTextureFormat): Pipelines {
   return p;
 }
 
-/** Uploads a volume as a 3-D texture, in z-slabs of at most 32 MiB. A 1x1x1 zero texture stands in for a missing one. */
+/**
+ * Uploads a volume as a 3-D texture, in z-slabs of at most 32 MiB. A 1x1x1 zero texture stands in for a missing one.
+ * Observed on Chromium/SwiftShader: the first slab write asks Dawn for a staging buffer of the whole texture (its
+ * zero-fill, it seems), so a texture larger than the device's maxBufferSize fails to upload (see requestGpuDevice).
+ */
 function volumeTexture(device: GPUDevice, v: ClientVolume<Float32Array | Uint32Array> | undefined, format: 'r32float' | 'r32uint'): GPUTexture {
   const [nx, ny, nz] = v ? v.grid.dims : [1, 1, 1];
   const lim = device.limits.maxTextureDimension3D;
@@ -109,7 +113,11 @@ export async function requestGpuDevice(): Promise<GPUDevice | undefined> {
   if (typeof navigator === 'undefined' || !('gpu' in navigator) || !navigator.gpu) return undefined;
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) return undefined;
-  return adapter.requestDevice();
+  // Dawn stages a whole 3-D texture (300 MiB "Dawn_DynamicUploaderStaging" seen on SwiftShader) at its first slab
+  // write: with the default 256 MiB maxBufferSize a 512x512x300 float CT (300 MiB) fails to upload and every later submit
+  // is invalid (nothing drawn). Ask for what the adapter allows.
+  const maxBufferSize = adapter.limits.maxBufferSize;
+  return adapter.requestDevice({ requiredLimits: { maxBufferSize } });
 }
 
 /**
