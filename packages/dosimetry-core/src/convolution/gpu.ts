@@ -2,9 +2,14 @@
  * WebGPU back end of the dose-kernel convolution, two paths with the CPU oracle convolveDirectCpu():
  *  - 'direct': tiled direct convolution (shaders/convolve_direct.wgsl), each workgroup loads its output tile plus
  *    the kernel halo of the input into workgroup memory; cost ~ N x kernel voxels.
- *  - 'fft': Stockham FFT along x, y, z in workgroup memory (shaders/fft_stockham.wgsl), product with the kernel
- *    spectrum (shaders/convolve_fft_multiply.wgsl), inverse; cost ~ P log P. Two z slabs travel as the real and
- *    imaginary parts of one complex volume: the kernel is real, so conv(a + i b, K) = conv(a, K) + i conv(b, K).
+ *  - 'fft': FFT along x, y, z, product with the kernel spectrum, inverse; cost ~ P log P. Two z slabs travel as the
+ *    real and imaginary parts of one complex volume: the kernel is real, so conv(a + i b, K) = conv(a, K) + i conv(b, K).
+ *    Two layouts of the same transform: 'workgroup' (hardware GPUs): Stockham stages in workgroup memory
+ *    (shaders/fft_stockham.wgsl) and a separate product pass (shaders/convolve_fft_multiply.wgsl), slabs packed and
+ *    unpacked on the host; 'line' (software adapters such as lavapipe, where every workgroup barrier is a coroutine
+ *    switch): one line per invocation in function-scope arrays (shaders/fft_line.wgsl), the product fused into the
+ *    last axis, packing and unpacking of the real slabs done by the first and last pass, one upload and one
+ *    read-back of the real box.
  * Volumes larger than one storage binding are split into z slabs whose inputs carry the kernel's z halo, so each
  * slab's kept planes equal the whole-volume result exactly (no refusal of large volumes).
  */
@@ -14,6 +19,8 @@ import { fftPlan, nextFastLength } from './fft.ts';
 import { loadShader } from './shaders.ts';
 import { requireConvolutionDevice } from './device.ts';
 import { insertBox, planCrop, type Box3 } from './crop.ts';
+import { awaitGpu, isSoftwareAdapter } from '../gpu/wait.ts';
+import { withGpuErrors } from '../gpu/resources.ts';
 
 /** Which GPU algorithm to run; 'auto' picks the cheaper by the cost estimate of chooseGpuConvolutionMethod(). */
 export type GpuConvolutionMethod = 'auto' | 'direct' | 'fft';
@@ -26,7 +33,18 @@ export interface GpuConvolutionOptions extends ConvolutionOptions {
   readonly maxSlabPlanes?: number;
   /** Largest storage binding to use [bytes] (default: the device's maxStorageBufferBindingSize, at most 128 MiB). */
   readonly maxBindingBytes?: number;
+  /**
+   * Layout of the FFT path: 'auto' (default: 'line' on a software adapter when every padded length is at most
+   * FFT_LINE_MAX_LENGTH and the volume fits one binding, else 'workgroup'), or force one (tests).
+   */
+  readonly fftLayout?: GpuFftLayout;
 }
+
+/** Layout of the GPU FFT path (see the module comment). */
+export type GpuFftLayout = 'auto' | 'workgroup' | 'line';
+
+/** Longest padded axis of the 'line' FFT layout (MAX_N in shaders/fft_line.wgsl). */
+export const FFT_LINE_MAX_LENGTH = 256;
 
 /** What convolveGpuDetailed() ran. */
 export interface GpuConvolutionResult {
@@ -38,6 +56,8 @@ export interface GpuConvolutionResult {
   readonly slabs: number;
   /** Padded FFT grid [Px, Py, Pz] per pass (fft path only). */
   readonly paddedDims?: Dims3;
+  /** FFT layout that ran (fft path only). */
+  readonly fftLayout?: 'workgroup' | 'line';
   /** The sub-grid that was convolved when the non-zero support was cropped (./crop.ts); absent: the whole grid. */
   readonly box?: Box3;
 }
@@ -120,7 +140,7 @@ function pipelineFor(
         layout: device.createPipelineLayout({ bindGroupLayouts: [layoutFor(device, kinds)] }),
         compute: { module, entryPoint: 'main', constants },
       });
-      const err = await device.popErrorScope();
+      const err = await awaitGpu(device.popErrorScope());
       if (err) throw new GpuError(`WebGPU rejected ${shader} (${JSON.stringify(constants)}): ${err.message}`);
       return pipeline;
     })();
@@ -197,8 +217,22 @@ export async function convolveGpuDetailed(
     device.limits.maxBufferSize,
     128 * 1024 * 1024,
   );
+  const layout = opts.fftLayout ?? 'auto';
+  if (layout !== 'auto' && layout !== 'workgroup' && layout !== 'line') {
+    throw new InputError(`convolveGpu: unknown FFT layout "${String(layout)}": use auto, workgroup or line`);
+  }
   try {
-    return chosen === 'direct' ? await directPath(device, opts, maxBinding) : await fftPath(device, opts, maxBinding);
+    if (chosen === 'direct') return await directPath(device, opts, maxBinding);
+    if (layout === 'line' || (layout === 'auto' && isSoftwareAdapter(device))) {
+      const plan = planFftSlabs(opts, maxBinding, FFT_LINE_MAX_LENGTH);
+      const boxBytes = 4 * opts.volume.length;
+      if (!('error' in plan) && boxBytes <= maxBinding) return await fftLinePath(device, opts, plan);
+      if (layout === 'line') {
+        const why = 'error' in plan ? plan.error : `the ${boxBytes}-byte volume exceeds the ${maxBinding}-byte storage binding`;
+        throw new GpuError(`FFT GPU convolution, line layout: ${why}; use layout 'workgroup' or 'auto'`);
+      }
+    }
+    return await fftPath(device, opts, maxBinding);
   } catch (err) {
     if (err instanceof GpuError || err instanceof InputError) throw err;
     throw new GpuError(`WebGPU convolution failed: ${(err as Error).message}; use the CPU back end`, { cause: err });
@@ -213,12 +247,9 @@ function slabs(nz: number, h: number): Array<[number, number]> {
 }
 
 /**
- * Submits `encoder` with a copy of `bytes` of `src` into `staging`, waits, and hands the mapped float32 values to
- * `use` (no copy). idleMs: sleep this long before waiting. Why: Dawn's Node binding waits for mapAsync by
- * re-scheduling itself with setImmediate, a busy loop on the JS thread; on a software adapter (lavapipe) that loop
- * takes a core from the threads that execute the shaders (measured on 2 cores: a 180 x 135 x 80 FFT convolution
- * 0.59 s with the busy wait, 0.37 s after an idle sleep of about the GPU time). Sleeping less than the GPU time
- * costs nothing; see idleEstimateMs().
+ * Submits `encoder` with a copy of `bytes` of `src` into `staging`, waits (awaitGpu: without spinning the JS thread,
+ * which on a software adapter would take a core from the shader threads), and hands the mapped float32 values to
+ * `use` (no copy).
  */
 async function readBack<T>(
   device: GPUDevice,
@@ -227,27 +258,15 @@ async function readBack<T>(
   staging: GPUBuffer,
   encoder: GPUCommandEncoder,
   use: (values: Float32Array) => T,
-  idleMs = 0,
 ): Promise<T> {
   encoder.copyBufferToBuffer(src, 0, staging, 0, bytes);
   device.queue.submit([encoder.finish()]);
-  if (idleMs >= 1) await new Promise((r) => setTimeout(r, idleMs));
-  await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+  await awaitGpu(staging.mapAsync(GPUMapMode.READ, 0, bytes));
   try {
     return use(new Float32Array(staging.getMappedRange(0, bytes)));
   } finally {
     staging.unmap();
   }
-}
-
-/**
- * Idle time [ms] before waiting for `units` of GPU work, from the time `refMs` that `refUnits` of the same kind of
- * work took while the JS thread busy-waited (which slows a software adapter about 2x on 2 cores and does not slow a
- * hardware GPU). 0.4 x the busy-wait estimate stays below the real GPU time in both cases, so it never delays the
- * result; it only frees the core. Units: complex values x FFT passes.
- */
-function idleEstimateMs(refMs: number, refUnits: number, units: number): number {
-  return refUnits > 0 ? (0.4 * refMs * units) / refUnits : 0;
 }
 
 const DIRECT_TILES: ReadonlyArray<[number, number, number]> = [
@@ -342,26 +361,10 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
   const [nx, ny, nz] = opts.dims;
   const [rx, ry, rz] = opts.kernelRadius;
   const progress = opts.onProgress ?? (() => {});
-  const px = nextFastLength(nx + rx);
-  const py = nextFastLength(ny + ry);
   const maxLine = maxFftLine(device);
-  // Slab height h and padded z length: a slab's input carries up to rz halo planes on each side, so circular
-  // indices m - k stay inside [0, Pz) without aliasing for Pz >= h + 2 rz (Pz >= nz + rz for a single slab).
-  const pzFor = (h: number, count: number) => nextFastLength(count === 1 ? nz + rz : h + 2 * rz);
-  let h = Math.min(nz, opts.maxSlabPlanes ?? Infinity, nz > 1 ? Math.ceil(nz / 2) : 1);
-  h = Math.max(1, h);
-  while (h > 1 && px * py * pzFor(h, Math.ceil(nz / h)) * 8 > maxBinding) h = Math.ceil(h / 2);
-  const count = Math.ceil(nz / h);
-  const pz = pzFor(h, count);
-  if (px * py * pz * 8 > maxBinding) {
-    throw new GpuError(
-      `FFT GPU convolution: padded grid ${px} x ${py} x ${pz} (complex float32) exceeds the ${maxBinding}-byte storage binding; use the CPU back end`,
-    );
-  }
-  for (const [axis, n] of [['x', px], ['y', py], ['z', pz]] as const) {
-    if (n > maxLine) throw new GpuError(`FFT GPU convolution: padded ${axis} length ${n} exceeds ${maxLine}; use method 'direct' or the CPU back end`);
-  }
-  const parts = slabs(nz, h);
+  const plan = planFftSlabs(opts, maxBinding, maxLine);
+  if ('error' in plan) throw new GpuError(`FFT GPU convolution: ${plan.error}`);
+  const { px, py, pz, h, parts } = plan;
   const total = px * py * pz;
   const planeC = px * py;
   const S = GPUBufferUsage.STORAGE;
@@ -407,29 +410,12 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
     const yAxis = (planesZ: number): AxisPass => ({ n: py, elemStride: px, strideA: 1, countA: px, strideB: planeC, countB: planesZ });
     const zAxis: AxisPass = { n: pz, elemStride: planeC, strideA: 1, countA: px, strideB: px, countB: py };
 
-    // Kernel spectrum. The kernel is stored shifted, not wrapped: offset d at index (d + r) mod P, so it fills the
-    // corner [0, 2r] of each axis and the transforms of the kernel skip the rows and planes that are all zero (x: only
-    // (2ry+1)(2rz+1) rows, y: only 2rz+1 planes). The circular result is then shifted by r: output m is read at
-    // m + r. No aliasing for P >= n + r (x, y, single slab) or P >= h + 2r (slabs): the index m + r < P, and an
-    // input index m + r - k' < 0 (zero padding) wraps to >= P - r, past the last input plane. A new buffer is
-    // zero-filled (WebGPU), so only the rows holding kernel values are written.
-    const kx = 2 * rx + 1;
-    const ky = 2 * ry + 1;
-    // Offsets that fold onto one index (padded length < 2r + 1, small grids) are summed: only one of them is ever
-    // realised as an in-grid difference (see convolveCpu).
-    const kRows = new Map<number, Float32Array>();
-    for (let dz = -rz; dz <= rz; dz++) {
-      for (let dy = -ry; dy <= ry; dy++) {
-        const row = px * ((dy + ry) % py + py * ((dz + rz) % pz));
-        let kRow = kRows.get(row);
-        if (!kRow) kRows.set(row, (kRow = new Float32Array(2 * px)));
-        for (let dx = -rx; dx <= rx; dx++) kRow[2 * ((dx + rx) % px)] += opts.kernel[dx + rx + kx * (dy + ry + ky * (dz + rz))];
-      }
-    }
-    for (const [row, values] of kRows) device.queue.writeBuffer(kBuf, 8 * row, values);
+    // Kernel spectrum: the shifted kernel rows (kernelSpectrumRows), transformed along x on its rows only, along y on
+    // its planes only, along z everywhere. A new buffer is zero-filled (WebGPU), so only the kernel rows are written.
+    const kRows = kernelSpectrumRows(opts, px, py, pz);
+    for (const [row, values] of kRows) device.queue.writeBuffer(kBuf, 8 * px * row, values);
     const kPlanes = Math.min(pz, 2 * rz + 1);
     const kRowsY = Math.min(py, 2 * ry + 1);
-    const tKernel = performance.now();
     {
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
@@ -438,11 +424,7 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
       encodeAxis(pass, kBuf, zAxis, false);
       pass.end();
       device.queue.submit([enc.finish()]);
-      await device.queue.onSubmittedWorkDone();
     }
-    // reference for idleEstimateMs: the three kernel passes, busy-waited
-    const kernelMs = performance.now() - tKernel;
-    const kernelUnits = px * kRowsY * kPlanes + planeC * kPlanes + total;
     const mulParams = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     transient.push(mulParams);
     const mulGroups = grid(Math.ceil(total / 256));
@@ -490,8 +472,6 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
       encodeAxis(pass, dataBuf, yAxis(outPlanes), true);
       encodeAxis(pass, dataBuf, xAxis(outPlanes, Math.min(py, ny + ry)), true);
       pass.end();
-      // work units of this submission: x and y forward and inverse on the input planes, z forward and inverse on all
-      const units = 2 * planeC * inPlanes + 2 * planeC * outPlanes + 2 * total;
       await readBack(
         device,
         dataBuf,
@@ -509,12 +489,200 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
               }
             }
           }),
-        idleEstimateMs(kernelMs, kernelUnits, units),
       );
       done += slabIn.filter(Boolean).length;
       progress(done / parts.length);
     }
-    return { values: out, method: 'fft', slabs: parts.length, paddedDims: [px, py, pz] };
+    return { values: out, method: 'fft', slabs: parts.length, paddedDims: [px, py, pz], fftLayout: 'workgroup' };
+  } finally {
+    for (const buf of transient) buf.destroy();
+  }
+}
+
+/** Slab plan of the FFT path: padded lengths, slab height and the output-plane slabs. */
+interface FftSlabPlan {
+  readonly px: number;
+  readonly py: number;
+  readonly pz: number;
+  /** Output planes per slab. */
+  readonly h: number;
+  readonly parts: Array<[number, number]>;
+}
+
+/**
+ * Padded lengths and z slabs of the FFT path, or why it cannot run. Slab height h and padded z length: a slab's
+ * input carries up to rz halo planes on each side, so circular indices m - k stay inside [0, Pz) without aliasing
+ * for Pz >= h + 2 rz (Pz >= nz + rz for a single slab). Two slabs share one complex volume, so the volume is cut in
+ * two at least; slabs are halved until the padded complex grid fits one binding. Every padded length must be at most
+ * maxLine.
+ */
+function planFftSlabs(opts: GpuConvolutionOptions, maxBinding: number, maxLine: number): FftSlabPlan | { error: string } {
+  const [nx, ny, nz] = opts.dims;
+  const [rx, ry, rz] = opts.kernelRadius;
+  const px = nextFastLength(nx + rx);
+  const py = nextFastLength(ny + ry);
+  const pzFor = (h: number, count: number) => nextFastLength(count === 1 ? nz + rz : h + 2 * rz);
+  let h = Math.max(1, Math.min(nz, opts.maxSlabPlanes ?? Infinity, nz > 1 ? Math.ceil(nz / 2) : 1));
+  while (h > 1 && px * py * pzFor(h, Math.ceil(nz / h)) * 8 > maxBinding) h = Math.ceil(h / 2);
+  const pz = pzFor(h, Math.ceil(nz / h));
+  if (px * py * pz * 8 > maxBinding) {
+    return { error: `padded grid ${px} x ${py} x ${pz} (complex float32) exceeds the ${maxBinding}-byte storage binding; use the CPU back end` };
+  }
+  for (const [axis, n] of [['x', px], ['y', py], ['z', pz]] as const) {
+    if (n > maxLine) return { error: `padded ${axis} length ${n} exceeds ${maxLine}; use method 'direct' or the CPU back end` };
+  }
+  return { px, py, pz, h, parts: slabs(nz, h) };
+}
+
+/**
+ * Rows of the shifted kernel in the padded grid, keyed by row index y + Py z, values interleaved (re, im = 0). The
+ * kernel is stored shifted, not wrapped: offset d at index (d + r) mod P, so it fills the corner [0, 2r] of each
+ * axis and the transforms of the kernel skip the rows and planes that are all zero. The circular result is then
+ * shifted by r: output m is read at m + r. No aliasing for P >= n + r (x, y, single slab) or P >= h + 2r (slabs):
+ * the index m + r < P, and an input index m + r - k' < 0 (zero padding) wraps to >= P - r, past the last input
+ * plane. Offsets that fold onto one index (padded length < 2r + 1, small grids) are summed: only one of them is ever
+ * realised as an in-grid difference (see convolveCpu).
+ */
+function kernelSpectrumRows(opts: GpuConvolutionOptions, px: number, py: number, pz: number): Map<number, Float32Array> {
+  const [rx, ry, rz] = opts.kernelRadius;
+  const kx = 2 * rx + 1;
+  const ky = 2 * ry + 1;
+  const kRows = new Map<number, Float32Array>();
+  for (let dz = -rz; dz <= rz; dz++) {
+    for (let dy = -ry; dy <= ry; dy++) {
+      const row = ((dy + ry) % py) + py * ((dz + rz) % pz);
+      let kRow = kRows.get(row);
+      if (!kRow) kRows.set(row, (kRow = new Float32Array(2 * px)));
+      for (let dx = -rx; dx <= rx; dx++) kRow[2 * ((dx + rx) % px)] += opts.kernel[dx + rx + kx * (dy + ry + ky * (dz + rz))];
+    }
+  }
+  return kRows;
+}
+
+const LINE_BINDINGS: BindingKind[] = ['rw', 'read', 'uniform', 'read', 'rw'];
+/** Workgroup size of fft_line.wgsl: 32 lines (fastest of 8..128 on lavapipe; lanes take consecutive lines). */
+const LINE_WG_X = 32;
+/** Size of `struct Params` in shaders/fft_line.wgsl [bytes]: 24 u32 fields + array<vec4u, 4>. */
+export const FFT_LINE_PARAMS_BYTES = 160;
+/** fft_line.wgsl modes. */
+const LINE_MODE = { plain: 0, fused: 1, load: 2, store: 3 } as const;
+
+/** One dispatch of fft_line.wgsl (see its header for the fields). */
+interface LinePass {
+  n: number;
+  elemStride: number;
+  strideA: number;
+  countA: number;
+  strideB: number;
+  countB: number;
+  inverse: boolean;
+  mode: number;
+  scale?: number;
+  slabA?: { base: number; planes: number; keptLo: number; keptHi: number };
+  slabB?: { base: number; planes: number; keptLo: number; keptHi: number };
+}
+
+/**
+ * The FFT convolution in the 'line' layout (shaders/fft_line.wgsl): the real volume is uploaded once and the real
+ * result read back once; per pair of slabs one submission of five passes: x forward building the complex lines from
+ * the two real slabs, y forward, z forward x kernel spectrum x z inverse (fused), y inverse, x inverse writing the
+ * kept planes of both slabs into the real output. The kernel spectrum takes three passes on its non-zero rows.
+ */
+function fftLinePath(device: GPUDevice, opts: GpuConvolutionOptions, plan: FftSlabPlan): Promise<GpuConvolutionResult> {
+  return withGpuErrors(device, 'the FFT convolution (line layout)', () => fftLineRun(device, opts, plan));
+}
+
+async function fftLineRun(device: GPUDevice, opts: GpuConvolutionOptions, plan: FftSlabPlan): Promise<GpuConvolutionResult> {
+  const [nx, ny, nz] = opts.dims;
+  const [rx, ry, rz] = opts.kernelRadius;
+  const { px, py, pz, parts } = plan;
+  const progress = opts.onProgress ?? (() => {});
+  const total = px * py * pz;
+  const planeC = px * py;
+  const S = GPUBufferUsage.STORAGE;
+  const transient: GPUBuffer[] = [];
+  const buffer = (label: string, size: number, usage: GPUBufferUsageFlags) => {
+    const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(size / 16) * 16), usage });
+    transient.push(b);
+    return b;
+  };
+  try {
+    const pipeline = await pipelineFor(device, 'fft_line.wgsl', LINE_BINDINGS, { WG_X: LINE_WG_X, WG_Y: 1 });
+    const dataBuf = buffer('dvk fft data', 8 * total, S);
+    const kBuf = buffer('dvk fft kernel spectrum', 8 * total, S | GPUBufferUsage.COPY_DST);
+    const inBuf = buffer('dvk fft real input', 4 * nx * ny * nz, S | GPUBufferUsage.COPY_DST);
+    const outBuf = buffer('dvk fft real output', 4 * nx * ny * nz, S | GPUBufferUsage.COPY_SRC);
+    const unusedRead = buffer('dvk fft unused (read)', 16, S);
+    const unusedWrite = buffer('dvk fft unused (write)', 16, S);
+    const staging = buffer('dvk fft readback', 4 * nx * ny * nz, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    device.queue.writeBuffer(inBuf, 0, opts.volume);
+    for (const [row, values] of kernelSpectrumRows(opts, px, py, pz)) device.queue.writeBuffer(kBuf, 8 * px * row, values);
+
+    const encode = (pass: GPUComputePassEncoder, target: GPUBuffer, p: LinePass) => {
+      const radices = fftPlan(p.n).radices;
+      if (radices.length > 16) throw new GpuError(`FFT length ${p.n} needs more than 16 stages`);
+      const raw = new ArrayBuffer(FFT_LINE_PARAMS_BYTES);
+      const u = new Uint32Array(raw);
+      const a = p.slabA ?? { base: 0, planes: 0, keptLo: 0, keptHi: 0 };
+      const b = p.slabB ?? { base: 0, planes: 0, keptLo: 0, keptHi: 0 };
+      u.set([p.elemStride, p.strideA, p.countA, p.strideB, p.countB, radices.length, p.inverse ? 1 : 0, p.n, p.mode, 0, nx, ny, rx, ry, rz, 0]);
+      new Float32Array(raw, 9 * 4, 1)[0] = p.scale ?? 1;
+      u.set([a.base, a.planes, a.keptLo, a.keptHi, b.base, b.planes, b.keptLo, b.keptHi], 16);
+      u.set(radices, 24);
+      const params = buffer('dvk fft params', FFT_LINE_PARAMS_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      device.queue.writeBuffer(params, 0, raw);
+      const aux = p.mode === LINE_MODE.fused ? kBuf : p.mode === LINE_MODE.load ? inBuf : unusedRead;
+      const out = p.mode === LINE_MODE.store ? outBuf : unusedWrite;
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(
+        0,
+        device.createBindGroup({
+          layout: layoutFor(device, LINE_BINDINGS),
+          entries: [target, twiddleBuffer(device, p.n), params, aux, out].map((b, binding) => ({ binding, resource: { buffer: b } })),
+        }),
+      );
+      if (p.countA > 0 && p.countB > 0) pass.dispatchWorkgroups(Math.ceil(p.countA / LINE_WG_X), p.countB);
+    };
+    const xLines = (rows: number, planes: number) => ({ n: px, elemStride: 1, strideA: px, countA: rows, strideB: planeC, countB: planes });
+    const yLines = (planes: number) => ({ n: py, elemStride: px, strideA: 1, countA: px, strideB: planeC, countB: planes });
+    const zLines = { n: pz, elemStride: planeC, strideA: 1, countA: px, strideB: px, countB: py };
+
+    // kernel spectrum: x on its rows, y on its planes, z everywhere (rows and planes outside are zero)
+    const kPlanes = Math.min(pz, 2 * rz + 1);
+    const kRowsY = Math.min(py, 2 * ry + 1);
+    let enc = device.createCommandEncoder();
+    let pass = enc.beginComputePass();
+    encode(pass, kBuf, { ...xLines(kRowsY, kPlanes), inverse: false, mode: LINE_MODE.plain });
+    encode(pass, kBuf, { ...yLines(kPlanes), inverse: false, mode: LINE_MODE.plain });
+    encode(pass, kBuf, { ...zLines, inverse: false, mode: LINE_MODE.plain });
+    pass.end();
+    device.queue.submit([enc.finish()]);
+
+    for (let s = 0; s < parts.length; s += 2) {
+      // slab A -> real part, slab B (if any) -> imaginary part; each slab's input planes start at local plane 0
+      const [qa, qb] = [parts[s], parts[s + 1]].map((q) => {
+        if (!q) return undefined;
+        const zs0 = Math.max(0, q[0] - rz);
+        const zs1 = Math.min(nz, q[1] + rz);
+        return { base: zs0, planes: zs1 - zs0, keptLo: q[0] - zs0, keptHi: q[1] - zs0 };
+      });
+      const inPlanes = Math.max(qa!.planes, qb?.planes ?? 0);
+      // the kept outputs lie at +r (see kernelSpectrumRows): planes < outPlanes, rows < ny + ry
+      const outPlanes = Math.min(pz, inPlanes + rz);
+      enc = device.createCommandEncoder();
+      pass = enc.beginComputePass();
+      encode(pass, dataBuf, { ...xLines(py, pz), inverse: false, mode: LINE_MODE.load, slabA: qa, slabB: qb });
+      encode(pass, dataBuf, { ...yLines(inPlanes), inverse: false, mode: LINE_MODE.plain });
+      encode(pass, dataBuf, { ...zLines, inverse: false, mode: LINE_MODE.fused, scale: 1 / total });
+      encode(pass, dataBuf, { ...yLines(outPlanes), inverse: true, mode: LINE_MODE.plain });
+      encode(pass, dataBuf, { ...xLines(ny, inPlanes), inverse: true, mode: LINE_MODE.store, slabA: qa, slabB: qb });
+      pass.end();
+      device.queue.submit([enc.finish()]);
+      progress(Math.min(1, (s + 2) / parts.length) * 0.95);
+    }
+    const values = await readBack(device, outBuf, 4 * nx * ny * nz, staging, device.createCommandEncoder(), (v) => v.slice());
+    progress(1);
+    return { values, method: 'fft', slabs: parts.length, paddedDims: [px, py, pz], fftLayout: 'line' };
   } finally {
     for (const buf of transient) buf.destroy();
   }

@@ -5,3 +5,4 @@
 export { acquireGpu, gpuUnavailableReason, dispatchGrid2d, PORTABLE_MAX_BINDING_BYTES, type GpuContext } from './device.ts';
 export { ldmDoseGpu, LDM_PARAMS, LDM_WORKGROUP_SIZE, type LdmGpuTuning } from './ldm.ts';
 export { structureStatsGpu, STATS_SUMS_PARAMS, STATS_HIST_PARAMS, STATS_WORKGROUP_SIZE, type StatsGpuTuning } from './stats.ts';
+export { awaitGpu, isSoftwareAdapter, GPU_POLL_INTERVAL_MS } from './wait.ts';

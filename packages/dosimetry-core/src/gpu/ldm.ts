@@ -6,6 +6,7 @@ import { checkLdmOptions, LDM_UNIT_FACTOR, type LdmDoseOptions } from '../cpu/ld
 import { dispatchGrid2d, type GpuContext } from './device.ts';
 import { cachedPerDevice, createBuffer, withGpuErrors } from './resources.ts';
 import { packUniform, uniformByteSize, type UniformLayout } from './uniform.ts';
+import { awaitGpu } from './wait.ts';
 
 /** Host copy of `struct Params` in shaders/ldm.wgsl (checked by test/gpu/uniform.test.ts). */
 export const LDM_PARAMS: UniformLayout = {
@@ -113,7 +114,7 @@ export async function ldmDoseGpu(ctx: GpuContext, opts: LdmDoseOptions & LdmGpuT
         pass.end();
         enc.copyBufferToBuffer(dose, 0, staging, 0, count * 4);
         device.queue.submit([enc.finish()]);
-        await staging.mapAsync(GPUMapMode.READ, 0, count * 4);
+        await awaitGpu(staging.mapAsync(GPUMapMode.READ, 0, count * 4));
         out.set(new Float32Array(staging.getMappedRange(0, count * 4)), base);
         staging.unmap();
       }

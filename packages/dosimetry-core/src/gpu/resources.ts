@@ -3,6 +3,7 @@
  * read-back, and error scopes that turn WebGPU validation / out-of-memory errors into GpuError.
  */
 import { GpuError } from '../errors.ts';
+import { awaitGpu } from './wait.ts';
 
 const perDevice = new WeakMap<GPUDevice, Map<string, unknown>>();
 
@@ -26,7 +27,7 @@ export async function readBuffer(device: GPUDevice, src: GPUBuffer, byteSize: nu
     const enc = device.createCommandEncoder();
     enc.copyBufferToBuffer(src, srcOffset, staging, 0, Math.ceil(byteSize / 4) * 4);
     device.queue.submit([enc.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
+    await awaitGpu(staging.mapAsync(GPUMapMode.READ));
     return staging.getMappedRange(0, Math.ceil(byteSize / 4) * 4).slice(0, byteSize);
   } finally {
     staging.destroy();
@@ -44,8 +45,8 @@ export async function withGpuErrors<T>(device: GPUDevice, what: string, work: ()
   try {
     result = await work();
   } finally {
-    const validation = await device.popErrorScope();
-    const oom = await device.popErrorScope();
+    const validation = await awaitGpu(device.popErrorScope());
+    const oom = await awaitGpu(device.popErrorScope());
     const err = validation ?? oom;
     if (err) {
       throw new GpuError(`${what} failed on the GPU (${err.message.split('\n')[0]}); retry with the CPU back end (--backend cpu)`);

@@ -9,9 +9,9 @@ import { gpuForTests } from './gpu-context.ts';
 const ctx = await gpuForTests();
 
 /**
- * Sums on the GPU are f32 partials over <= 256 entries per workgroup (tree reduction: 8 levels, each 2^-24
- * relative to the running sum of magnitudes, plus up to 2 products of 2^-24 per term), added in f64 on the host:
- * |gpu - cpu| <= 1e-6 x sum |terms|, with margin (the bound is ~6e-7).
+ * Sums on the GPU are f32 partials over <= 32 entries per invocation (groups of 4 summed, the <= 8 group sums added
+ * serially: ~10 roundings, each 2^-24 relative to the running sum of magnitudes, plus up to 2 products of 2^-24 per
+ * term), added in f64 on the host: |gpu - cpu| <= 1e-6 x sum |terms| (the bound is ~7e-7).
  */
 const SUM_REL_TOL = 1e-6;
 
@@ -65,11 +65,15 @@ describe.skipIf(!ctx)('structureStatsGpu (WebGPU) vs structureStatsCpu', () => {
     { dims: [33, 17, 9], density: 'ct', tileVoxels: 1000, dvhBins: 50, maxPerDim: 3 },
     { dims: [48, 40, 36], density: 'scalar', tileVoxels: 9_999, dvhBins: 2000 },
     { dims: [64, 64, 48], density: 'ct', tileVoxels: undefined, dvhBins: 500 },
+    // batches of 700 entries: several uploads per tile, jobs split across batches
+    { dims: [33, 17, 9], density: 'ct', tileVoxels: undefined, dvhBins: 2000, batchEntries: 700 },
+    { dims: [48, 40, 36], density: 'scalar', tileVoxels: 20_000, dvhBins: 300, batchEntries: 5_000 },
   ] as const;
   for (const c of grid) {
     const { dims, density, tileVoxels, dvhBins } = c;
     const maxPerDim = 'maxPerDim' in c ? c.maxPerDim : undefined; // forces the 2-D dispatch on a small volume
-    it(`${dims.join('x')}, ${density} density, ${dvhBins} bins${tileVoxels ? `, tiles of ${tileVoxels} voxels` : ''}${maxPerDim ? ', 2-D dispatch' : ''}`, async () => {
+    const batchEntries = 'batchEntries' in c ? c.batchEntries : undefined;
+    it(`${dims.join('x')}, ${density} density, ${dvhBins} bins${tileVoxels ? `, tiles of ${tileVoxels} voxels` : ''}${maxPerDim ? ', 2-D dispatch' : ''}${batchEntries ? `, batches of ${batchEntries} entries` : ''}`, async () => {
       const n = dims[0] * dims[1] * dims[2];
       const act = noisyActivity(n, n);
       const rho = density === 'scalar' ? 1.05 : ctLikeDensity(n, n + 7);
@@ -90,11 +94,20 @@ describe.skipIf(!ctx)('structureStatsGpu (WebGPU) vs structureStatsCpu', () => {
         randomStructure(n, 1, 13, 'full', false),
         { name: 'empty', origin: 'test', voxelIndices: new Uint32Array(0), weights: new Float32Array(0) },
         { name: 'one', origin: 'test', voxelIndices: Uint32Array.of(n - 1), weights: Float32Array.of(0.3) },
+        // equal contents in new arrays (computed once on the GPU, reported for both), and a near copy (one weight
+        // differs) that must not be merged
+        { ...randomStructure(n, 0.3, 11), name: 'copy of random' },
+        (() => {
+          const near = randomStructure(n, 0.3, 11);
+          const w = Float32Array.from(near.weights);
+          if (w.length > 0) w[w.length - 1] = w[w.length - 1] === 1 ? 0.5 : 1;
+          return { ...near, name: 'near copy', weights: w };
+        })(),
       ];
       const vVoxMl = 0.064;
       const opts: StructureStatsOptions = { doseGy: dose, activityBqPerMl: act, densityGPerMl: rho, voxelVolumeMl: vVoxMl, structures, dvhBins };
       const cpu = structureStatsCpu(opts);
-      const gpu = await structureStatsGpu({ ...ctx!, maxWorkgroupsPerDimension: maxPerDim ?? ctx!.maxWorkgroupsPerDimension }, { ...opts, tileVoxels });
+      const gpu = await structureStatsGpu({ ...ctx!, maxWorkgroupsPerDimension: maxPerDim ?? ctx!.maxWorkgroupsPerDimension }, { ...opts, tileVoxels, batchEntries });
       expect(gpu.length).toBe(structures.length);
       structures.forEach((s, k) => expectAgreement(gpu[k], cpu[k], absSums(opts, s), vVoxMl));
       expect(cpu[3].negativeVoxelCount).toBeGreaterThan(0);
