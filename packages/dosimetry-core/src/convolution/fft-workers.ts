@@ -5,8 +5,9 @@
  * threads. Node only (worker_threads, reached without a static import so that browser bundles stay clean); in a
  * browser, or with one core, it is convolveCpu.
  *
- * Threads: min(available cores, 4), or DOSIMETRY_THREADS. Workers start on first use and stay (unref'd, so they
- * never keep the process alive) for later convolutions. Small grids (< 2^20 padded bins) run on this thread alone:
+ * Threads: min(available cores, 4), or DOSIMETRY_THREADS. Workers start on first use and stay for later
+ * convolutions, which run one after the other on them; between convolutions they are unref'd, so they never keep
+ * the process alive. Small grids (< 2^20 padded bins) run on this thread alone:
  * posting a phase costs ~0.1 ms, and a cold worker pool ~50 ms.
  */
 import type { Worker as NodeWorker } from 'node:worker_threads';
@@ -86,8 +87,16 @@ async function workers(count: number): Promise<PoolWorker[] | undefined> {
   if (!wt || count < 1) return undefined;
   pool ??= (async () => {
     const ws = Array.from({ length: count }, () => startWorker(wt));
-    const hello = await Promise.all(ws.map((w) => w.next()));
-    const bad = hello.find((h) => !h.ready);
+    for (const w of ws) w.worker.ref(); // alive until they answer
+    // a worker that cannot load its module answers with an error; one that never answers is given up after 20 s
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<{ error: string }>((resolve) => {
+      timer = setTimeout(() => resolve({ error: 'no answer from the worker within 20 s' }), 20_000);
+    });
+    const hello = await Promise.all(ws.map((w) => Promise.race([w.next(), timeout])));
+    clearTimeout(timer);
+    for (const w of ws) w.worker.unref();
+    const bad = hello.find((h) => !('ready' in h) || !h.ready) as { error?: string } | undefined;
     if (bad) {
       for (const w of ws) void w.worker.terminate();
       throw new Error(bad.error ?? 'worker did not start');
@@ -126,9 +135,22 @@ export async function convolveCpuAsync(opts: ConvolutionOptions): Promise<Float3
   const bins = ((pd[0] >> 1) + 1) * pd[1] * pd[2];
   const ws = threads > 1 && bins >= 2 ** 20 ? await workers(threads - 1) : undefined;
   if (!ws) return convolveCpu(opts);
-  const out = await convolveWholeParallel(whole, ws);
+  // one convolution at a time on the pool: the workers hold one state each
+  const run = poolQueue.then(async () => {
+    for (const w of ws) w.worker.ref(); // keep the process alive while replies are due
+    try {
+      return await convolveWholeParallel(whole, ws);
+    } finally {
+      for (const w of ws) w.worker.unref();
+    }
+  });
+  poolQueue = run.catch(() => undefined);
+  const out = await run;
   return crop.kind === 'whole' ? out : insertBox(out, opts.dims, crop.box);
 }
+
+/** Tail of the convolutions queued on the pool. */
+let poolQueue: Promise<unknown> = Promise.resolve();
 
 async function convolveWholeParallel(opts: ConvolutionOptions, ws: PoolWorker[]): Promise<Float32Array> {
   const shared = (n: number) => new Float64Array(new SharedArrayBuffer(8 * n));

@@ -62,3 +62,17 @@ describe('convolveCpuAsync (worker threads)', () => {
     expect(Buffer.compare(Buffer.from((await convolveCpuAsync(o)).buffer), Buffer.from(a.buffer))).toBe(0);
   });
 });
+
+describe('convolveCpuAsync: concurrent calls', () => {
+  it('queue on the pool and each gets its own result', async () => {
+    process.env.DOSIMETRY_THREADS = '2';
+    const dims: [number, number, number] = [150, 120, 100];
+    const r: [number, number, number] = [2, 2, 2];
+    const a = { volume: field(dims, 11), dims, kernel: kernel(r), kernelRadius: r, cropToSupport: false };
+    const b = { volume: field(dims, 12), dims, kernel: kernel([3, 1, 2]), kernelRadius: [3, 1, 2] as [number, number, number], cropToSupport: false };
+    const [pa, pb] = await Promise.all([convolveCpuAsync(a), convolveCpuAsync(b)]);
+    expect(fftWorkersUnavailableReason()).toBeUndefined();
+    expect(Buffer.compare(Buffer.from(pa.buffer), Buffer.from(convolveCpu(a).buffer))).toBe(0);
+    expect(Buffer.compare(Buffer.from(pb.buffer), Buffer.from(convolveCpu(b).buffer))).toBe(0);
+  });
+});
