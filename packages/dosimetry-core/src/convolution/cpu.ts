@@ -86,10 +86,17 @@ export interface FftWorkspace {
   readonly zi: Float64Array;
 }
 
+/**
+ * Rows ky taken together by the z phases: the lines (:, ky..ky+B-1, :) are contiguous runs of B x hx values per
+ * plane, so gathering B at once reads memory in longer runs (B x hx x 8 bytes per page touched instead of hx x 8).
+ * Every line is still transformed on its own, so the blocking changes no bit of the result.
+ */
+const Z_BLOCK = 8;
+
 export function makeFftWorkspace(st: FftConvState): FftWorkspace {
   const [px, py, pz] = st.pd;
   const hx = (px >> 1) + 1;
-  const scratchLen = Math.max(hx * py, hx * pz, px);
+  const scratchLen = Math.max(hx * py, Z_BLOCK * hx * pz, px);
   return {
     planX: fftPlan(px),
     planY: fftPlan(py),
@@ -100,8 +107,8 @@ export function makeFftWorkspace(st: FftConvState): FftWorkspace {
     im2: new Float64Array(scratchLen),
     lineRe: new Float64Array(px),
     lineIm: new Float64Array(px),
-    zr: new Float64Array(hx * pz),
-    zi: new Float64Array(hx * pz),
+    zr: new Float64Array(Z_BLOCK * hx * pz),
+    zi: new Float64Array(Z_BLOCK * hx * pz),
   };
 }
 
@@ -179,18 +186,21 @@ export function runFftPhase(st: FftConvState, ws: FftWorkspace, phase: FftPhase,
   const [px, py, pz] = st.pd;
   const hx = (px >> 1) + 1;
   const { zr, zi } = ws;
-  const gather = (re: Float64Array, im: Float64Array, y: number) => {
+  // rows y0..y0+b-1 of every plane z <-> [z][row][kx] in zr/zi (batch b x hx contiguous)
+  const gather = (re: Float64Array, im: Float64Array, y0: number, b: number) => {
+    const run = b * hx;
     for (let z = 0; z < pz; z++) {
-      const o = hx * (y + py * z);
-      zr.set(re.subarray(o, o + hx), hx * z);
-      zi.set(im.subarray(o, o + hx), hx * z);
+      const o = hx * (y0 + py * z);
+      zr.set(re.subarray(o, o + run), run * z);
+      zi.set(im.subarray(o, o + run), run * z);
     }
   };
-  const scatter = (re: Float64Array, im: Float64Array, y: number, planes: number) => {
+  const scatter = (re: Float64Array, im: Float64Array, y0: number, b: number, planes: number) => {
+    const run = b * hx;
     for (let z = 0; z < planes; z++) {
-      const o = hx * (y + py * z);
-      re.set(zr.subarray(hx * z, hx * z + hx), o);
-      im.set(zi.subarray(hx * z, hx * z + hx), o);
+      const o = hx * (y0 + py * z);
+      re.set(zr.subarray(run * z, run * z + run), o);
+      im.set(zi.subarray(run * z, run * z + run), o);
     }
   };
   switch (phase) {
@@ -230,29 +240,33 @@ export function runFftPhase(st: FftConvState, ws: FftWorkspace, phase: FftPhase,
       return;
     }
     case 'kernelZ':
-      for (let y = from; y < to; y++) {
-        gather(st.kRe, st.kIm, y);
-        fftBatched(ws.planZ, zr, zi, 0, hx, ws.re2, ws.im2);
-        scatter(st.kRe, st.kIm, y, pz);
+      for (let y = from; y < to; y += Z_BLOCK) {
+        const b = Math.min(Z_BLOCK, to - y);
+        gather(st.kRe, st.kIm, y, b);
+        fftBatched(ws.planZ, zr, zi, 0, b * hx, ws.re2, ws.im2);
+        scatter(st.kRe, st.kIm, y, b, pz);
       }
       return;
     case 'dataZ':
-      // lines (:, ky, :) gathered into [kz][kx] (batch hx contiguous); only the kept output planes z < nz go back
-      for (let y = from; y < to; y++) {
-        gather(st.sRe, st.sIm, y);
-        fftBatched(ws.planZ, zr, zi, 0, hx, ws.re2, ws.im2);
+      // lines (:, ky, :) gathered into [kz][ky][kx] (batch b x hx contiguous), times the kernel spectrum, inverted;
+      // only the kept output planes z < nz go back
+      for (let y = from; y < to; y += Z_BLOCK) {
+        const b = Math.min(Z_BLOCK, to - y);
+        const run = b * hx;
+        gather(st.sRe, st.sIm, y, b);
+        fftBatched(ws.planZ, zr, zi, 0, run, ws.re2, ws.im2);
         for (let z = 0; z < pz; z++) {
           const o = hx * (y + py * z);
-          const l = hx * z;
-          for (let k = 0; k < hx; k++) {
+          const l = run * z;
+          for (let k = 0; k < run; k++) {
             const ar = zr[l + k], ai = zi[l + k];
             const br = st.kRe[o + k], bi = st.kIm[o + k];
             zr[l + k] = ar * br - ai * bi;
             zi[l + k] = ar * bi + ai * br;
           }
         }
-        fftBatched(ws.planZ, zr, zi, 0, hx, ws.re2, ws.im2, true);
-        scatter(st.sRe, st.sIm, y, nz);
+        fftBatched(ws.planZ, zr, zi, 0, run, ws.re2, ws.im2, true);
+        scatter(st.sRe, st.sIm, y, b, nz);
       }
       return;
     case 'inverseY':
