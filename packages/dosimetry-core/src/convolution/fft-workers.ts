@@ -113,6 +113,16 @@ async function workers(count: number): Promise<PoolWorker[] | undefined> {
   }
 }
 
+/**
+ * Starts the worker pool now, without waiting for it, so that its start-up (a new isolate per thread loading the FFT
+ * module, 30-100 ms) overlaps with reading the inputs. Harmless when the convolution later runs on WebGPU or on one
+ * thread: idle workers keep nothing alive.
+ */
+export function prewarmFftWorkers(): void {
+  const threads = fftThreadCount();
+  if (threads > 1) void workers(threads - 1);
+}
+
 /** Why the last attempt to start worker threads failed (the convolution then ran on one thread), if it did. */
 export function fftWorkersUnavailableReason(): string | undefined {
   return poolFailure;

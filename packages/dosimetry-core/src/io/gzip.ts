@@ -128,14 +128,27 @@ export function gunzipChecked(data: Uint8Array, what: string): Uint8Array {
   return out;
 }
 
+export type GzipLevel = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+/**
+ * Deflate strategy (zlib; fflate in a browser has only the default): 'rle' finds only runs of a repeated byte,
+ * which is what images hold (zero background, label runs); the noisy mantissas of float voxels match nothing anyway,
+ * so a 192^3 float32 dose map deflates in 0.11 s instead of 0.24 s (level 1) for 1.3 % more bytes, and label maps
+ * come out smaller than with the default strategy.
+ */
+export type GzipStrategy = 'default' | 'rle';
+
+function zlibStrategy(z: NodeZlib, s: GzipStrategy): number {
+  return s === 'rle' ? z.constants.Z_RLE : z.constants.Z_DEFAULT_STRATEGY;
+}
+
 /**
  * Gzip with fixed settings (the given deflate level, MTIME 0, no name, OS 255 "unknown"): identical input gives
  * identical output bytes on a given runtime. Level 1 suits float32 images (noisy mantissas: level 6 saves only ~3 %
  * more, at 1.6x the time); level 6 suits label maps and masks.
  */
-export function gzipDeterministic(data: Uint8Array, level: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 = 6): Uint8Array {
+export function gzipDeterministic(data: Uint8Array, level: GzipLevel = 6, strategy: GzipStrategy = 'default'): Uint8Array {
   if (nodeZlib) {
-    const buf = nodeZlib.gzipSync(data, { level });
+    const buf = nodeZlib.gzipSync(data, { level, strategy: zlibStrategy(nodeZlib, strategy) });
     const out = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     out[9] = 255; // zlib writes its OS code (3 = Unix); fix it so that the header does not depend on the platform
     return out;
@@ -155,14 +168,14 @@ const PARALLEL_BLOCK_BYTES = 1 << 20;
  * it; it is ~0.1 % larger than a serial stream). The main thread stays free meanwhile. The block size is fixed, so
  * the bytes do not depend on the machine or the pool size. In a browser it is `gzipDeterministic`.
  */
-export async function gzipDeterministicAsync(data: Uint8Array, level: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 = 6): Promise<Uint8Array> {
+export async function gzipDeterministicAsync(data: Uint8Array, level: GzipLevel = 6, strategy: GzipStrategy = 'default'): Promise<Uint8Array> {
   const z = nodeZlib;
-  if (!z || data.length <= PARALLEL_BLOCK_BYTES) return gzipDeterministic(data, level);
+  if (!z || data.length <= PARALLEL_BLOCK_BYTES) return gzipDeterministic(data, level, strategy);
   const blocks: Array<Promise<Uint8Array>> = [];
   for (let start = 0; start < data.length; start += PARALLEL_BLOCK_BYTES) {
     const end = Math.min(data.length, start + PARALLEL_BLOCK_BYTES);
     const last = end === data.length;
-    const opts: import('node:zlib').ZlibOptions = { level, finishFlush: last ? z.constants.Z_FINISH : z.constants.Z_SYNC_FLUSH };
+    const opts: import('node:zlib').ZlibOptions = { level, strategy: zlibStrategy(z, strategy), finishFlush: last ? z.constants.Z_FINISH : z.constants.Z_SYNC_FLUSH };
     if (start > 0) opts.dictionary = data.subarray(Math.max(0, start - 32768), start);
     blocks.push(
       new Promise((resolve, reject) =>

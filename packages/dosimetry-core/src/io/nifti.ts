@@ -346,9 +346,10 @@ export function encodeNifti(volume: Volume, options: NiftiEncodeOptions = {}): U
     const dv = new DataView(out.buffer, 352);
     for (let n = 0; n < count; n++) dv.setFloat32(4 * n, f32[n], le);
   }
-  // deflate level 1: float32 images (noisy mantissas) shrink by ~3 % more at level 6, at 1.6x the time (Node zlib,
-  // 192^3 dose map: 0.38 s vs 0.24 s); zero background compresses fully at either level.
-  return options.gzip === false ? out : gzipDeterministic(out, 1);
+  // deflate level 1, run-length strategy: float32 images (noisy mantissas) shrink by ~3 % more at level 6 at 1.6x the
+  // time and by 1.3 % more with the default strategy at 2.2x the time (Node zlib, 192^3 dose map: 0.38 / 0.24 /
+  // 0.11 s); zero background compresses fully in every case.
+  return options.gzip === false ? out : gzipDeterministic(out, 1, 'rle');
 }
 
 /**
@@ -357,7 +358,7 @@ export function encodeNifti(volume: Volume, options: NiftiEncodeOptions = {}): U
  */
 export async function encodeNiftiAsync(volume: Volume, options: NiftiEncodeOptions = {}): Promise<Uint8Array> {
   const raw = encodeNifti(volume, { ...options, gzip: false });
-  return options.gzip === false ? raw : gzipDeterministicAsync(raw, 1);
+  return options.gzip === false ? raw : gzipDeterministicAsync(raw, 1, 'rle');
 }
 
 /** Writes a volume as float32 NIfTI-1 atomically; gzipped unless the path ends in ".nii". */

@@ -187,13 +187,13 @@ export function encodeSegNrrd(entries: ReadonlyArray<StructureMask | SegNrrdEntr
 }
 
 /**
- * `encodeSegNrrd` with the gzip (deflate level 1) run off the main thread (in Node, in parallel blocks: see
+ * `encodeSegNrrd` with the gzip (deflate level 1, run-length strategy) run off the main thread (in Node, in parallel blocks: see
  * `gzipDeterministicAsync`). Same header and labels.
  */
 export async function encodeSegNrrdAsync(entries: ReadonlyArray<StructureMask | SegNrrdEntry>): Promise<Uint8Array> {
   const { lines, body } = segNrrdParts(entries);
   const head = new TextEncoder().encode(lines.join('\n') + '\n\n');
-  const payload = await gzipDeterministicAsync(body, 1);
+  const payload = await gzipDeterministicAsync(body, 1, 'rle');
   const out = new Uint8Array(head.length + payload.length);
   out.set(head, 0);
   out.set(payload, head.length);
@@ -222,7 +222,7 @@ export async function encodeGridStructuresSegNrrdAsync(
   if (items.length === 0) return undefined;
   const { lines, body } = segNrrdItemsParts(geometry, items);
   const head = new TextEncoder().encode(lines.join('\n') + '\n\n');
-  const payload = await gzipDeterministicAsync(body, 1);
+  const payload = await gzipDeterministicAsync(body, 1, 'rle');
   const out = new Uint8Array(head.length + payload.length);
   out.set(head, 0);
   out.set(payload, head.length);

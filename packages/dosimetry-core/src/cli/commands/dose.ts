@@ -3,6 +3,7 @@
  * Writes DIR/dose.nii.gz, DIR/report.json, DIR/structures.csv (and DIR/rtdose.dcm with --rtdose) all at once,
  * only after everything was computed: an error leaves no partial output.
  */
+import { prewarmFftWorkers } from '../../convolution/fft-workers.ts';
 import { AIR_DENSITY_THRESHOLD_G_PER_ML } from '../../units/index.ts';
 import { progressReporter } from '../progress.ts';
 import { DVK_LUNG_DENSITY_THRESHOLD_G_PER_ML, localElectronEnergyMeV } from '../../dose/dvk.ts';
@@ -68,6 +69,8 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
   const methodText = opt(a, 'method') ?? (command === 'dose' ? undefined : 'ldm');
   if (methodText === undefined) throw new UsageError(`${command}: --method is required (ldm or dvk)`);
   if (methodText !== 'ldm' && methodText !== 'dvk') throw new UsageError(`${command}: unknown method "${methodText}": use ldm or dvk`);
+  // DVK on the CPU convolves on worker threads: start them while the inputs are read
+  if (methodText === 'dvk' && opt(a, 'backend') !== 'webgpu') prewarmFftWorkers();
   const liver = requireOpt(a, 'liver', command);
   if (optAll(a, 'segmentation').length === 0) throw new UsageError(`${command}: at least one --segmentation is required`);
   const maskMode = opt(a, 'mask-mode') ?? 'fractional';
