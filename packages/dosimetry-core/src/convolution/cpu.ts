@@ -84,6 +84,9 @@ export interface FftWorkspace {
   readonly lineIm: Float64Array;
   readonly zr: Float64Array;
   readonly zi: Float64Array;
+  /** Rows of one plane as x-lines in [x][pair] order (batch = row pairs), for the x transforms. */
+  readonly xRe: Float64Array;
+  readonly xIm: Float64Array;
 }
 
 /**
@@ -96,7 +99,8 @@ const Z_BLOCK = 8;
 export function makeFftWorkspace(st: FftConvState): FftWorkspace {
   const [px, py, pz] = st.pd;
   const hx = (px >> 1) + 1;
-  const scratchLen = Math.max(hx * py, Z_BLOCK * hx * pz, px);
+  const pairs = Math.ceil(Math.max(py, 2 * st.radius[1] + 1) / 2);
+  const scratchLen = Math.max(hx * py, Z_BLOCK * hx * pz, px * pairs);
   return {
     planX: fftPlan(px),
     planY: fftPlan(py),
@@ -109,6 +113,8 @@ export function makeFftWorkspace(st: FftConvState): FftWorkspace {
     lineIm: new Float64Array(px),
     zr: new Float64Array(Z_BLOCK * hx * pz),
     zi: new Float64Array(Z_BLOCK * hx * pz),
+    xRe: new Float64Array(px * pairs),
+    xIm: new Float64Array(px * pairs),
   };
 }
 
@@ -153,20 +159,30 @@ function forwardPlaneXY(
 ): void {
   const [px, py] = st.pd;
   const hx = (px >> 1) + 1;
-  const { lineRe, lineIm } = ws;
-  for (let r = 0; r < ys.length; r += 2) {
-    lineRe.fill(0);
-    lineIm.fill(0);
-    fill(ys[r], lineRe);
-    const two = r + 1 < ys.length;
-    if (two) fill(ys[r + 1], lineIm);
-    fftBatched(ws.planX, lineRe, lineIm, 0, 1, ws.re, ws.im);
-    const oa = hx * (ys[r] + py * zOut);
-    const ob = two ? hx * (ys[r + 1] + py * zOut) : -1;
+  const { lineRe: line, xRe, xIm } = ws;
+  // row pairs as the batch of one x transform: element x of pair p at x * pairs + p (rows a + i b)
+  const pairs = Math.ceil(ys.length / 2);
+  xRe.fill(0, 0, px * pairs);
+  xIm.fill(0, 0, px * pairs);
+  for (let p = 0; p < pairs; p++) {
+    line.fill(0);
+    fill(ys[2 * p], line);
+    for (let x = 0; x < px; x++) xRe[x * pairs + p] = line[x];
+    if (2 * p + 1 < ys.length) {
+      line.fill(0);
+      fill(ys[2 * p + 1], line);
+      for (let x = 0; x < px; x++) xIm[x * pairs + p] = line[x];
+    }
+  }
+  fftBatched(ws.planX, xRe, xIm, 0, pairs, ws.re2, ws.im2);
+  for (let p = 0; p < pairs; p++) {
+    const two = 2 * p + 1 < ys.length;
+    const oa = hx * (ys[2 * p] + py * zOut);
+    const ob = two ? hx * (ys[2 * p + 1] + py * zOut) : -1;
     for (let k = 0; k < hx; k++) {
       const kn = k === 0 ? 0 : px - k;
-      const zr = lineRe[k], zi = lineIm[k];
-      const cr = lineRe[kn], ci = -lineIm[kn];
+      const zr = xRe[k * pairs + p], zi = xIm[k * pairs + p];
+      const cr = xRe[kn * pairs + p], ci = -xIm[kn * pairs + p];
       re[oa + k] = 0.5 * (zr + cr);
       im[oa + k] = 0.5 * (zi + ci);
       if (ob >= 0) {
@@ -273,30 +289,34 @@ export function runFftPhase(st: FftConvState, ws: FftWorkspace, phase: FftPhase,
       for (let z = from; z < to; z++) fftBatched(ws.planY, st.sRe, st.sIm, hx * py * z, hx, ws.re2, ws.im2, true);
       return;
     case 'c2r': {
-      // half-complex-to-real along x two rows of a plane at a time: Z[k] = A[k] + i B[k] with the Hermitian
-      // extension A[P-k] = conj A[k]; IFFT(Z) = a + i b.
-      const { lineRe, lineIm } = ws;
+      // half-complex-to-real along x, two rows of a plane per line and all the plane's pairs as one batch:
+      // Z[k] = A[k] + i B[k] with the Hermitian extension A[P-k] = conj A[k]; IFFT(Z) = a + i b.
+      const { xRe, xIm } = ws;
       const { sRe, sIm, out } = st;
+      const pairs = Math.ceil(ny / 2);
       for (let z = from; z < to; z++) {
-        for (let ya = 0; ya < ny; ya += 2) {
+        for (let p = 0; p < pairs; p++) {
+          const ya = 2 * p;
           const two = ya + 1 < ny;
           const oa = hx * (ya + py * z);
           const ob = two ? oa + hx : -1;
           for (let k = 0; k < hx; k++) {
             const Ar = sRe[oa + k], Ai = sIm[oa + k];
             const Br = two ? sRe[ob + k] : 0, Bi = two ? sIm[ob + k] : 0;
-            lineRe[k] = Ar - Bi;
-            lineIm[k] = Ai + Br;
+            xRe[k * pairs + p] = Ar - Bi;
+            xIm[k * pairs + p] = Ai + Br;
             if (k > 0 && px - k >= hx) {
               // conj A + i conj B
-              lineRe[px - k] = Ar + Bi;
-              lineIm[px - k] = -Ai + Br;
+              xRe[(px - k) * pairs + p] = Ar + Bi;
+              xIm[(px - k) * pairs + p] = -Ai + Br;
             }
           }
-          fftBatched(ws.planX, lineRe, lineIm, 0, 1, ws.re, ws.im, true);
-          const o = nx * (ya + ny * z);
-          out.set(lineRe.subarray(0, nx), o);
-          if (two) out.set(lineIm.subarray(0, nx), o + nx);
+        }
+        fftBatched(ws.planX, xRe, xIm, 0, pairs, ws.re2, ws.im2, true);
+        for (let p = 0; p < pairs; p++) {
+          const o = nx * (2 * p + ny * z);
+          for (let x = 0; x < nx; x++) out[o + x] = xRe[x * pairs + p];
+          if (2 * p + 1 < ny) for (let x = 0; x < nx; x++) out[o + nx + x] = xIm[x * pairs + p];
         }
       }
       return;
