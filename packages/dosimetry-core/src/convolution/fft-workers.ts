@@ -85,8 +85,10 @@ async function workers(count: number): Promise<PoolWorker[] | undefined> {
   if (poolFailure) return undefined;
   const wt = builtin<WorkerThreads>('node:worker_threads');
   if (!wt || count < 1) return undefined;
+  // as many workers as threads, so that a background convolution (no share for this thread) can use them all
+  const size = Math.max(count, fftThreadCount());
   pool ??= (async () => {
-    const ws = Array.from({ length: count }, () => startWorker(wt));
+    const ws = Array.from({ length: size }, () => startWorker(wt));
     for (const w of ws) w.worker.ref(); // alive until they answer
     // a worker that cannot load its module answers with an error; one that never answers is given up after 20 s
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -120,7 +122,7 @@ async function workers(count: number): Promise<PoolWorker[] | undefined> {
  */
 export function prewarmFftWorkers(): void {
   const threads = fftThreadCount();
-  if (threads > 1) void workers(threads - 1);
+  if (threads > 1) void workers(threads);
 }
 
 /** Why the last attempt to start worker threads failed (the convolution then ran on one thread), if it did. */
@@ -132,7 +134,16 @@ export function fftWorkersUnavailableReason(): string | undefined {
  * convolveCpu on several threads (same result bit for bit; see the module comment). Falls back to one thread when
  * worker threads are unavailable or the grid is small.
  */
-export async function convolveCpuAsync(opts: ConvolutionOptions): Promise<Float32Array> {
+export interface ConvolveAsyncOptions {
+  /**
+   * Leave this thread free: every part of every phase runs on worker threads, so that this thread can do other work
+   * while the convolution runs (the dose pipeline brings the structures onto the grid meanwhile). Default false:
+   * this thread takes its share and is busy until the result is there.
+   */
+  readonly background?: boolean;
+}
+
+export async function convolveCpuAsync(opts: ConvolutionOptions, how: ConvolveAsyncOptions = {}): Promise<Float32Array> {
   checkConvolutionOptions(opts);
   const threads = fftThreadCount();
   const crop = planCrop(opts);
@@ -143,13 +154,14 @@ export async function convolveCpuAsync(opts: ConvolutionOptions): Promise<Float3
   const whole = crop.kind === 'whole' ? opts : crop.opts;
   const pd = fftPaddedDims(whole.dims, whole.kernelRadius);
   const bins = ((pd[0] >> 1) + 1) * pd[1] * pd[2];
-  const ws = threads > 1 && bins >= 2 ** 20 ? await workers(threads - 1) : undefined;
+  const background = how.background === true;
+  const ws = threads > 1 && bins >= 2 ** 20 ? await workers(background ? threads : threads - 1) : undefined;
   if (!ws) return convolveCpu(opts);
   // one convolution at a time on the pool: the workers hold one state each
   const run = poolQueue.then(async () => {
     for (const w of ws) w.worker.ref(); // keep the process alive while replies are due
     try {
-      return await convolveWholeParallel(whole, ws);
+      return await convolveWholeParallel(whole, ws, !background);
     } finally {
       for (const w of ws) w.worker.unref();
     }
@@ -162,7 +174,7 @@ export async function convolveCpuAsync(opts: ConvolutionOptions): Promise<Float3
 /** Tail of the convolutions queued on the pool. */
 let poolQueue: Promise<unknown> = Promise.resolve();
 
-async function convolveWholeParallel(opts: ConvolutionOptions, ws: PoolWorker[]): Promise<Float32Array> {
+async function convolveWholeParallel(opts: ConvolutionOptions, ws: PoolWorker[], thisThreadToo: boolean): Promise<Float32Array> {
   const shared = (n: number) => new Float64Array(new SharedArrayBuffer(8 * n));
   const n = opts.volume.length;
   const volume = new Float32Array(new SharedArrayBuffer(4 * n));
@@ -172,24 +184,30 @@ async function convolveWholeParallel(opts: ConvolutionOptions, ws: PoolWorker[])
   kernel.set(opts.kernel);
   const st: FftConvState = makeFftConvState({ ...opts, kernel }, shared, out, volume);
   for (const w of ws) w.worker.postMessage({ state: st });
-  const mine = makeFftWorkspace(st);
-  const parts = ws.length + 1;
+  const mine = thisThreadToo ? makeFftWorkspace(st) : undefined;
+  // parts of each phase: [this thread,] worker 0, worker 1, ...
+  const own = thisThreadToo ? 1 : 0;
+  const parts = ws.length + own;
   const runPhase = async (phase: FftPhase) => {
     const len = fftPhaseLength(st, phase);
     const cut = (p: number) => Math.round((p * len) / parts);
     const replies = ws.map((w, i) => {
-      w.worker.postMessage({ phase, from: cut(i + 1), to: cut(i + 2) });
+      w.worker.postMessage({ phase, from: cut(i + own), to: cut(i + own + 1) });
       return w.next();
     });
-    runFftPhase(st, mine, phase, cut(0), cut(1));
+    if (mine) runFftPhase(st, mine, phase, cut(0), cut(1));
     for (const r of await Promise.all(replies)) {
       if (r.error) throw new Error(`FFT worker failed in phase ${phase}: ${r.error}`);
     }
   };
   for (const [phase, done] of FFT_PHASES) {
-    // the kernel's x-y phase touches a few planes only: this thread does it alone
-    if (phase === 'kernelXY') runFftPhase(st, mine, phase, 0, fftPhaseLength(st, phase));
-    else await runPhase(phase);
+    // the kernel's x-y phase touches a few planes only: one thread does it alone (a worker in the background)
+    if (phase === 'kernelXY' && mine) runFftPhase(st, mine, phase, 0, fftPhaseLength(st, phase));
+    else if (phase === 'kernelXY') {
+      ws[0].worker.postMessage({ phase, from: 0, to: fftPhaseLength(st, phase) });
+      const r = await ws[0].next();
+      if (r.error) throw new Error(`FFT worker failed in phase ${phase}: ${r.error}`);
+    } else await runPhase(phase);
     opts.onProgress?.(done);
   }
   return new Float32Array(out); // a copy on ordinary memory

@@ -2,6 +2,7 @@
  * Back-end selection. A back end does the voxel work (LDM, DVK convolution, structure statistics) on the CPU
  * (plain TypeScript, f64 accumulation; also the test oracle) or on WebGPU, with the same inputs and results.
  */
+import type { DvkConvolutionRequest } from './dvk.ts';
 import { GpuError, InputError } from '../errors.ts';
 import type { Isotope } from '../units/index.ts';
 import type { Geometry } from '../volume/geometry.ts';
@@ -51,6 +52,8 @@ export interface DoseBackend {
   readonly name: 'webgpu' | 'cpu';
   ldm(req: LdmRequest): Promise<Float32Array>;
   dvk(req: DvkRequest): Promise<Float32Array>;
+  /** The convolution step of DVK alone (soft-tissue dose; see dvk.ts), so that the pipeline can start it early. */
+  dvkSoftTissue(req: DvkConvolutionRequest): Promise<Float32Array>;
   stats(req: StatsRequest): Promise<StructureDoseStats[]>;
 }
 
@@ -58,6 +61,7 @@ const cpuBackend: DoseBackend = {
   name: 'cpu',
   ldm: async (req) => ldmDoseCpu(req),
   dvk: async (req) => (await import('./dvk.ts')).dvkDose(req, 'cpu'),
+  dvkSoftTissue: async (req) => (await import('./dvk.ts')).dvkSoftTissueDose(req, 'cpu'),
   stats: async (req) => structureStatsCpu(req),
 };
 
@@ -79,6 +83,7 @@ export async function selectBackend(choice: BackendChoice): Promise<DoseBackend>
     name: 'webgpu',
     ldm: (req) => gpu.ldmDoseGpu(ctx, req),
     dvk: async (req) => (await import('./dvk.ts')).dvkDose(req, 'webgpu'),
+    dvkSoftTissue: async (req) => (await import('./dvk.ts')).dvkSoftTissueDose(req, 'webgpu'),
     stats: (req) => gpu.structureStatsGpu(ctx, req),
   };
 }

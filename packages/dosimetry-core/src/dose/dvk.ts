@@ -14,6 +14,7 @@ import { betaSpectrum } from '../kernel/spectrum.ts';
 import { JOULE_PER_MEV, NUCLIDES, meanLifeS, type Isotope } from '../units/index.ts';
 import { voxelVolumeMl } from '../volume/geometry.ts';
 import type { DvkRequest } from './backend.ts';
+import type { Geometry } from '../volume/geometry.ts';
 
 /**
  * Energy per decay [MeV] that the LDM conversion factor counts beyond the mean beta energy the kernel transports,
@@ -31,15 +32,28 @@ export function localElectronEnergyMeV(isotope: Isotope): number {
 /** Voxels below this density [g/mL] (lung, air) get local deposition with their own density. */
 export const DVK_LUNG_DENSITY_THRESHOLD_G_PER_ML = 0.6;
 
+/** Inputs of the convolution step of DVK (dvkSoftTissueDose). */
+export interface DvkConvolutionRequest {
+  /** Activity [Bq/mL]; any constant factor (calibration) may be applied to the result instead, dose being linear. */
+  readonly activityBqPerMl: Float32Array;
+  readonly isotope: Isotope;
+  readonly geometry: Geometry;
+  /** Density [g/mL] of the soft-tissue kernel. */
+  readonly tissueDensityGPerMl: number;
+  readonly onProgress?: (message: string) => void;
+  /**
+   * CPU: convolve on worker threads only, leaving this thread free for other work meanwhile (the pipeline starts the
+   * convolution early and brings the structures onto the grid while it runs).
+   */
+  readonly background?: boolean;
+}
+
 /**
- * DVK dose [Gy] of one case on the CPU (FFT on all cores, convolveCpuAsync) or WebGPU (convolveGpu) back end, with the heterogeneity
- * rule of the module comment. Only the support of the activity dilated by the kernel radius is convolved (exact,
- * src/convolution/crop.ts); voxels beyond it get exactly 0 Gy (or the lung LDM value where rho < threshold).
- * @param req activity [Bq/mL] at implant time, density [g/mL] (uniform number or per voxel), grid, isotope and the
- *   soft-tissue density [g/mL] of the kernel.
- * @returns dose [Gy] per voxel, x-fastest, same grid as the activity.
+ * D_soft [Gy]: the fully decayed activity convolved with the soft-tissue voxel kernel, on the CPU (FFT on worker
+ * threads, convolveCpuAsync) or WebGPU (convolveGpu). Only the support of the activity dilated by the kernel radius
+ * is convolved (exact, src/convolution/crop.ts); voxels beyond it get exactly 0.
  */
-export async function dvkDose(req: DvkRequest, backend: 'cpu' | 'webgpu'): Promise<Float32Array> {
+export async function dvkSoftTissueDose(req: DvkConvolutionRequest, backend: 'cpu' | 'webgpu'): Promise<Float32Array> {
   const { voxelKernel } = await import('../kernel/index.ts');
   const conv = await import('../convolution/index.ts');
   const g = req.geometry;
@@ -50,27 +64,70 @@ export async function dvkDose(req: DvkRequest, backend: 'cpu' | 'webgpu'): Promi
     densityGPerMl: req.tissueDensityGPerMl,
     onProgress: (f: number, m: string) => progress(`kernel: ${m} (${Math.round(f * 100)} %)`),
   });
-  const tauS = meanLifeS(req.isotope);
-  const vMl = voxelVolumeMl(g);
-  const decays = new Float32Array(req.activityBqPerMl.length);
-  for (let n = 0; n < decays.length; n++) decays[n] = req.activityBqPerMl[n] * vMl * tauS;
+  const decays = fullyDecayed(req.activityBqPerMl, req.isotope, g);
   const opts = { volume: decays, dims: [g.dims[0], g.dims[1], g.dims[2]] as [number, number, number], kernel: kernel.values, kernelRadius: kernel.radius };
+  if (backend === 'webgpu') return conv.convolveGpu(opts);
   // CPU: the FFT phases split over the machine's cores (worker threads; same bits as one thread)
-  const dose = backend === 'webgpu' ? await conv.convolveGpu(opts) : await (await import('../convolution/fft-workers.ts')).convolveCpuAsync(opts);
+  return (await import('../convolution/fft-workers.ts')).convolveCpuAsync(opts, { background: req.background === true });
+}
+
+/** Fully decayed activity per voxel [Bq s]: a [Bq/mL] x V_voxel [mL] x tau [s]. */
+function fullyDecayed(activityBqPerMl: Float32Array, isotope: Isotope, g: Geometry): Float32Array {
+  const f = voxelVolumeMl(g) * meanLifeS(isotope);
+  const decays = new Float32Array(activityBqPerMl.length);
+  for (let n = 0; n < decays.length; n++) decays[n] = activityBqPerMl[n] * f;
+  return decays;
+}
+
+/** Inputs of the heterogeneity step of DVK (dvkHeterogeneity). */
+export interface DvkHeterogeneityRequest {
+  /** Activity [Bq/mL] at implant time (calibrated). */
+  readonly activityBqPerMl: Float32Array;
+  readonly densityGPerMl: number | Float32Array;
+  readonly isotope: Isotope;
+  readonly geometry: Geometry;
+  readonly tissueDensityGPerMl: number;
+  /** Factor from the activity the soft-tissue dose was convolved from to `activityBqPerMl` (1 when the same). */
+  readonly softDoseScale: number;
+}
+
+/**
+ * The heterogeneity rule of the module comment applied in place to D_soft (times softDoseScale): soft tissue
+ * D_soft x rho_ref / rho plus the local electrons, lung and air (rho < threshold) LDM with their own density.
+ * @returns the same array, now the dose [Gy].
+ */
+export function dvkHeterogeneity(softGy: Float32Array, req: DvkHeterogeneityRequest): Float32Array {
+  const dose = softGy;
+  const g = req.geometry;
+  const vMl = voxelVolumeMl(g);
+  const tauS = meanLifeS(req.isotope);
+  const s = req.softDoseScale;
   const rho = req.densityGPerMl;
-  // short-range electrons beyond the beta spectrum, in the source voxel: D = A~ x dE / (rho V) [Gy]
+  const a = req.activityBqPerMl;
+  // short-range electrons beyond the beta spectrum, in the source voxel: D = a V tau dE / (rho V) [Gy]
   const localJ = localElectronEnergyMeV(req.isotope) * JOULE_PER_MEV;
   if (typeof rho === 'number') {
-    const f = req.tissueDensityGPerMl / rho;
-    const localGyPerDecay = localJ / ((rho * vMl) / 1000);
-    if (f !== 1 || localGyPerDecay > 0) for (let n = 0; n < dose.length; n++) dose[n] = dose[n] * f + decays[n] * localGyPerDecay;
+    const f = (s * req.tissueDensityGPerMl) / rho;
+    const localGyPerBqPerMl = (vMl * tauS * localJ) / ((rho * vMl) / 1000);
+    if (f !== 1 || localGyPerBqPerMl > 0) for (let n = 0; n < dose.length; n++) dose[n] = dose[n] * f + a[n] * localGyPerBqPerMl;
     return dose;
   }
   const cf = NUCLIDES[req.isotope].ldmJoulePerGBq;
   for (let n = 0; n < dose.length; n++) {
     const r = rho[n];
-    if (r >= DVK_LUNG_DENSITY_THRESHOLD_G_PER_ML) dose[n] = dose[n] * (req.tissueDensityGPerMl / r) + (decays[n] * localJ) / ((r * vMl) / 1000);
-    else dose[n] = r > 0 ? (cf * req.activityBqPerMl[n] * 1e-6) / r : 0;
+    if (r >= DVK_LUNG_DENSITY_THRESHOLD_G_PER_ML) dose[n] = dose[n] * ((s * req.tissueDensityGPerMl) / r) + (a[n] * vMl * tauS * localJ) / ((r * vMl) / 1000);
+    else dose[n] = r > 0 ? (cf * a[n] * 1e-6) / r : 0;
   }
   return dose;
+}
+
+/**
+ * DVK dose [Gy] of one case on the CPU or WebGPU back end: dvkSoftTissueDose then dvkHeterogeneity.
+ * @param req activity [Bq/mL] at implant time, density [g/mL] (uniform number or per voxel), grid, isotope and the
+ *   soft-tissue density [g/mL] of the kernel.
+ * @returns dose [Gy] per voxel, x-fastest, same grid as the activity.
+ */
+export async function dvkDose(req: DvkRequest, backend: 'cpu' | 'webgpu'): Promise<Float32Array> {
+  const soft = await dvkSoftTissueDose(req, backend);
+  return dvkHeterogeneity(soft, { ...req, softDoseScale: 1 });
 }

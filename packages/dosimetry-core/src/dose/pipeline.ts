@@ -149,6 +149,26 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
   }
   const normalizeMask = opts.normalizeTo !== undefined ? findMask(opts.segmentations, opts.normalizeTo, 'normalize-to') : wholeLiver ?? liverMask;
 
+  // 2. The back end; for DVK the convolution starts now, on the activity as read: dose is linear in activity, so the
+  //    calibration factor (known once the structures are on the grid, for counts) is applied to its result. On the
+  //    CPU it runs on worker threads, on WebGPU on the device, while this thread brings the structures onto the grid.
+  const backend: DoseBackend = await selectBackend(opts.backend ?? 'auto');
+  let softDose: Promise<Float32Array> | undefined;
+  let softStartMs = 0;
+  if (opts.method === 'dvk') {
+    progress(`starting the DVK convolution on the ${backend.name} back end (${describeGrid(grid)})`);
+    softStartMs = performance.now();
+    softDose = backend.dvkSoftTissue({
+      activityBqPerMl: opts.activity.data instanceof Float32Array ? opts.activity.data : new Float32Array(opts.activity.data),
+      isotope: opts.isotope,
+      geometry: grid,
+      tissueDensityGPerMl: tissueRho,
+      onProgress: progress,
+      background: true,
+    });
+    softDose.catch(() => {}); // a failure is reported where it is awaited (or not at all if an input error comes first)
+  }
+
   progress('bringing structures onto the activity grid');
   const onGrid = new Map<StructureMask, { s: GridStructure; out: number }>();
   const toGrid = (m: StructureMask) => {
@@ -167,7 +187,7 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
   for (const m of allMasks) toGrid(m);
   tick('structuresMs', t0);
 
-  // 2. Calibration.
+  // 3. Calibration.
   t0 = performance.now();
   const cal = calibrateActivity(opts.activity, {
     unit: opts.activityUnit,
@@ -182,7 +202,7 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
   warnings.push(...cal.warnings);
   tick('calibrationMs', t0);
 
-  // 3. Density.
+  // 4. Density.
   t0 = performance.now();
   let density: number | Float32Array = tissueRho;
   let ctOnGrid = false;
@@ -204,16 +224,25 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
   }
   tick('densityMs', t0);
 
-  // 4. Dose on the chosen back end.
-  const backend: DoseBackend = await selectBackend(opts.backend ?? 'auto');
-  progress(`computing ${opts.method.toUpperCase()} dose on the ${backend.name} back end (${describeGrid(grid)})`);
-  t0 = performance.now();
+  // 5. Dose on the chosen back end.
   const cf = NUCLIDES[opts.isotope].ldmJoulePerGBq;
   let doseGy: Float32Array;
   if (opts.method === 'ldm') {
+    progress(`computing LDM dose on the ${backend.name} back end (${describeGrid(grid)})`);
+    t0 = performance.now();
     doseGy = await backend.ldm({ activityBqPerMl: cal.activityBqPerMl, densityGPerMl: density, ldmJoulePerGBq: cf });
   } else {
-    doseGy = await backend.dvk({ activityBqPerMl: cal.activityBqPerMl, densityGPerMl: density, isotope: opts.isotope, geometry: grid, tissueDensityGPerMl: tissueRho, onProgress: progress });
+    progress('waiting for the DVK convolution');
+    t0 = softStartMs; // the convolution ran since then, alongside steps 3 and 4
+    const { dvkHeterogeneity } = await import('./dvk.ts');
+    doseGy = dvkHeterogeneity(await softDose!, {
+      activityBqPerMl: cal.activityBqPerMl,
+      densityGPerMl: density,
+      isotope: opts.isotope,
+      geometry: grid,
+      tissueDensityGPerMl: tissueRho,
+      softDoseScale: cal.scaleToBqPerMl,
+    });
   }
   if (ctOnGrid && typeof density !== 'number') {
     // air (rho < AIR_DENSITY_THRESHOLD_G_PER_ML): no tissue, no dose; say how much activity lay there
@@ -239,7 +268,7 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
   }
   tick('doseMs', t0);
 
-  // 5. Structures to report: every mask, derived normal liver, split lesions.
+  // 6. Structures to report: every mask, derived normal liver, split lesions.
   const entries: Array<{ s: GridStructure; role: StructureRole; out: number; lesionOf?: string; eqDiamMm?: number }> = [];
   for (const m of allMasks) {
     const g = toGrid(m);
@@ -272,7 +301,7 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
     }
   }
 
-  // 6. Statistics on the same back end.
+  // 7. Statistics on the same back end.
   progress(`statistics of ${entries.length} structures`);
   t0 = performance.now();
   const stats = await backend.stats({

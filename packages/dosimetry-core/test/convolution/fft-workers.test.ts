@@ -76,3 +76,19 @@ describe('convolveCpuAsync: concurrent calls', () => {
     expect(Buffer.compare(Buffer.from(pb.buffer), Buffer.from(convolveCpu(b).buffer))).toBe(0);
   });
 });
+
+describe('convolveCpuAsync in the background', () => {
+  it('runs every part on worker threads, with the same bits, while this thread is free', async () => {
+    process.env.DOSIMETRY_THREADS = '2';
+    const dims: [number, number, number] = [150, 120, 100];
+    const r: [number, number, number] = [2, 3, 2];
+    const o = { volume: field(dims, 21), dims, kernel: kernel(r), kernelRadius: r, cropToSupport: false };
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const bg = await convolveCpuAsync(o, { background: true });
+    clearInterval(timer);
+    expect(fftWorkersUnavailableReason()).toBeUndefined();
+    expect(ticks).toBeGreaterThan(3); // this thread's timers ran during the convolution
+    expect(Buffer.compare(Buffer.from(bg.buffer), Buffer.from(convolveCpu(o).buffer))).toBe(0);
+  });
+});
