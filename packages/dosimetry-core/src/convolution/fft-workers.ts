@@ -136,16 +136,24 @@ export function fftWorkersUnavailableReason(): string | undefined {
  */
 export interface ConvolveAsyncOptions {
   /**
-   * Leave this thread free: every part of every phase runs on worker threads, so that this thread can do other work
-   * while the convolution runs (the dose pipeline brings the structures onto the grid meanwhile). Default false:
-   * this thread takes its share and is busy until the result is there.
+   * Leave this thread free: the whole convolution (crop, FFT, back into the grid) runs on one worker thread, so that
+   * this thread can do other work meanwhile (the dose pipeline brings the structures onto the grid). The FFT passes
+   * are memory-bound: on 2 cores, splitting them beside other work gains nothing, one worker beside it does.
+   * Default false: the phases are split over this thread and the workers, and this thread is busy until the end.
    */
   readonly background?: boolean;
+  /** Called once the convolution runs without needing this thread (in the background: once handed to the worker). */
+  readonly onRunning?: () => void;
 }
 
 export async function convolveCpuAsync(opts: ConvolutionOptions, how: ConvolveAsyncOptions = {}): Promise<Float32Array> {
   checkConvolutionOptions(opts);
   const threads = fftThreadCount();
+  if (how.background && threads > 1) {
+    const bw = await workers(1);
+    if (bw) return convolveInBackground(opts, bw[0], how.onRunning);
+  }
+  how.onRunning?.(); // from here on this thread takes part (or does it all)
   const crop = planCrop(opts);
   if (crop.kind === 'empty') {
     opts.onProgress?.(1);
@@ -154,14 +162,13 @@ export async function convolveCpuAsync(opts: ConvolutionOptions, how: ConvolveAs
   const whole = crop.kind === 'whole' ? opts : crop.opts;
   const pd = fftPaddedDims(whole.dims, whole.kernelRadius);
   const bins = ((pd[0] >> 1) + 1) * pd[1] * pd[2];
-  const background = how.background === true;
-  const ws = threads > 1 && bins >= 2 ** 20 ? await workers(background ? threads : threads - 1) : undefined;
+  const ws = threads > 1 && bins >= 2 ** 20 ? await workers(threads - 1) : undefined;
   if (!ws) return convolveCpu(opts);
   // one convolution at a time on the pool: the workers hold one state each
   const run = poolQueue.then(async () => {
     for (const w of ws) w.worker.ref(); // keep the process alive while replies are due
     try {
-      return await convolveWholeParallel(whole, ws, !background);
+      return await convolveWholeParallel(whole, ws);
     } finally {
       for (const w of ws) w.worker.unref();
     }
@@ -171,10 +178,39 @@ export async function convolveCpuAsync(opts: ConvolutionOptions, how: ConvolveAs
   return crop.kind === 'whole' ? out : insertBox(out, opts.dims, crop.box);
 }
 
+/**
+ * The whole convolution (convolveCpu: crop, FFT, back into the grid) on one worker, from and into shared memory:
+ * this thread only copies the input in and the result out. Queued like the split runs (the worker is shared).
+ */
+async function convolveInBackground(opts: ConvolutionOptions, w: PoolWorker, onRunning?: () => void): Promise<Float32Array> {
+  const n = opts.volume.length;
+  const volume = new Float32Array(new SharedArrayBuffer(4 * n));
+  volume.set(opts.volume);
+  const out = new Float32Array(new SharedArrayBuffer(4 * n));
+  const kernel = new Float32Array(new SharedArrayBuffer(4 * opts.kernel.length));
+  kernel.set(opts.kernel);
+  const job = { volume, out, dims: [...opts.dims], kernel, kernelRadius: [...opts.kernelRadius], cropToSupport: opts.cropToSupport };
+  const run = poolQueue.then(async () => {
+    w.worker.ref();
+    try {
+      w.worker.postMessage({ job });
+      onRunning?.();
+      const r = await w.next();
+      if (r.error) throw new Error(`FFT worker failed: ${r.error}`);
+    } finally {
+      w.worker.unref();
+    }
+  });
+  poolQueue = run.catch(() => undefined);
+  await run;
+  opts.onProgress?.(1);
+  return new Float32Array(out); // a copy on ordinary memory
+}
+
 /** Tail of the convolutions queued on the pool. */
 let poolQueue: Promise<unknown> = Promise.resolve();
 
-async function convolveWholeParallel(opts: ConvolutionOptions, ws: PoolWorker[], thisThreadToo: boolean): Promise<Float32Array> {
+async function convolveWholeParallel(opts: ConvolutionOptions, ws: PoolWorker[]): Promise<Float32Array> {
   const shared = (n: number) => new Float64Array(new SharedArrayBuffer(8 * n));
   const n = opts.volume.length;
   const volume = new Float32Array(new SharedArrayBuffer(4 * n));
@@ -184,30 +220,25 @@ async function convolveWholeParallel(opts: ConvolutionOptions, ws: PoolWorker[],
   kernel.set(opts.kernel);
   const st: FftConvState = makeFftConvState({ ...opts, kernel }, shared, out, volume);
   for (const w of ws) w.worker.postMessage({ state: st });
-  const mine = thisThreadToo ? makeFftWorkspace(st) : undefined;
-  // parts of each phase: [this thread,] worker 0, worker 1, ...
-  const own = thisThreadToo ? 1 : 0;
-  const parts = ws.length + own;
+  const mine = makeFftWorkspace(st);
+  // parts of each phase: this thread, worker 0, worker 1, ...
+  const parts = ws.length + 1;
   const runPhase = async (phase: FftPhase) => {
     const len = fftPhaseLength(st, phase);
     const cut = (p: number) => Math.round((p * len) / parts);
     const replies = ws.map((w, i) => {
-      w.worker.postMessage({ phase, from: cut(i + own), to: cut(i + own + 1) });
+      w.worker.postMessage({ phase, from: cut(i + 1), to: cut(i + 2) });
       return w.next();
     });
-    if (mine) runFftPhase(st, mine, phase, cut(0), cut(1));
+    runFftPhase(st, mine, phase, cut(0), cut(1));
     for (const r of await Promise.all(replies)) {
       if (r.error) throw new Error(`FFT worker failed in phase ${phase}: ${r.error}`);
     }
   };
   for (const [phase, done] of FFT_PHASES) {
-    // the kernel's x-y phase touches a few planes only: one thread does it alone (a worker in the background)
-    if (phase === 'kernelXY' && mine) runFftPhase(st, mine, phase, 0, fftPhaseLength(st, phase));
-    else if (phase === 'kernelXY') {
-      ws[0].worker.postMessage({ phase, from: 0, to: fftPhaseLength(st, phase) });
-      const r = await ws[0].next();
-      if (r.error) throw new Error(`FFT worker failed in phase ${phase}: ${r.error}`);
-    } else await runPhase(phase);
+    // the kernel's x-y phase touches a few planes only: this thread does it alone
+    if (phase === 'kernelXY') runFftPhase(st, mine, phase, 0, fftPhaseLength(st, phase));
+    else await runPhase(phase);
     opts.onProgress?.(done);
   }
   return new Float32Array(out); // a copy on ordinary memory

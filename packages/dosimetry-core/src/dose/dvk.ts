@@ -46,6 +46,8 @@ export interface DvkConvolutionRequest {
    * convolution early and brings the structures onto the grid while it runs).
    */
   readonly background?: boolean;
+  /** Called once the convolution runs on its own (worker thread or GPU), so that the caller may take this thread. */
+  readonly onRunning?: () => void;
 }
 
 /**
@@ -64,19 +66,18 @@ export async function dvkSoftTissueDose(req: DvkConvolutionRequest, backend: 'cp
     densityGPerMl: req.tissueDensityGPerMl,
     onProgress: (f: number, m: string) => progress(`kernel: ${m} (${Math.round(f * 100)} %)`),
   });
-  const decays = fullyDecayed(req.activityBqPerMl, req.isotope, g);
-  const opts = { volume: decays, dims: [g.dims[0], g.dims[1], g.dims[2]] as [number, number, number], kernel: kernel.values, kernelRadius: kernel.radius };
-  if (backend === 'webgpu') return conv.convolveGpu(opts);
-  // CPU: the FFT phases split over the machine's cores (worker threads; same bits as one thread)
-  return (await import('../convolution/fft-workers.ts')).convolveCpuAsync(opts, { background: req.background === true });
-}
-
-/** Fully decayed activity per voxel [Bq s]: a [Bq/mL] x V_voxel [mL] x tau [s]. */
-function fullyDecayed(activityBqPerMl: Float32Array, isotope: Isotope, g: Geometry): Float32Array {
-  const f = voxelVolumeMl(g) * meanLifeS(isotope);
-  const decays = new Float32Array(activityBqPerMl.length);
-  for (let n = 0; n < decays.length; n++) decays[n] = activityBqPerMl[n] * f;
-  return decays;
+  // fully decayed activity a [Bq/mL] x V_voxel [mL] x tau [s] convolved with S: the constant V tau goes into the kernel
+  // (a few thousand values) instead of the volume
+  const f = voxelVolumeMl(g) * meanLifeS(req.isotope);
+  const kernelGyPerBqPerMl = kernel.values.map((v) => v * f);
+  const opts = { volume: req.activityBqPerMl, dims: [g.dims[0], g.dims[1], g.dims[2]] as [number, number, number], kernel: kernelGyPerBqPerMl, kernelRadius: kernel.radius };
+  if (backend === 'webgpu') {
+    const running = conv.convolveGpu(opts);
+    req.onRunning?.();
+    return running;
+  }
+  // CPU: the FFT phases on worker threads (same bits as one thread)
+  return (await import('../convolution/fft-workers.ts')).convolveCpuAsync(opts, { background: req.background === true, onRunning: req.onRunning });
 }
 
 /** Inputs of the heterogeneity step of DVK (dvkHeterogeneity). */

@@ -53,6 +53,11 @@ export interface DoseCaseOptions {
   readonly dvhBins?: number;
   /** Progress messages (stderr in the CLI). */
   readonly onProgress?: (message: string) => void;
+  /**
+   * Called once with the structures that will be reported (as in DoseCaseResult.gridStructures), before the dose is
+   * awaited: work that needs only them (the CLI encodes structures.seg.nrrd) can run while a convolution does.
+   */
+  readonly onStructuresReady?: (structures: readonly GridStructure[]) => void;
 }
 
 export interface StructureReport extends StructureDoseStats {
@@ -155,6 +160,8 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
   const backend: DoseBackend = await selectBackend(opts.backend ?? 'auto');
   let softDose: Promise<Float32Array> | undefined;
   let softStartMs = 0;
+  let running: () => void = () => {};
+  const handedOver = new Promise<void>((resolve) => (running = resolve));
   if (opts.method === 'dvk') {
     progress(`starting the DVK convolution on the ${backend.name} back end (${describeGrid(grid)})`);
     softStartMs = performance.now();
@@ -165,8 +172,14 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
       tissueDensityGPerMl: tissueRho,
       onProgress: progress,
       background: true,
+      onRunning: () => running(),
     });
-    softDose.catch(() => {}); // a failure is reported where it is awaited (or not at all if an input error comes first)
+    softDose.then(
+      () => running(),
+      () => running(), // a failure is reported where the dose is awaited (or not at all if an input error comes first)
+    );
+    // let its set-up (kernel, decays, crop, shared memory) run until the convolution is on its own
+    await handedOver;
   }
 
   progress('bringing structures onto the activity grid');
@@ -224,7 +237,42 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
   }
   tick('densityMs', t0);
 
-  // 5. Dose on the chosen back end.
+  // 5. Structures to report: every mask, derived normal liver, split lesions. They do not depend on the dose, so they
+  //    are derived (and handed to onStructuresReady) while a DVK convolution is still running.
+  const entries: Array<{ s: GridStructure; role: StructureRole; out: number; lesionOf?: string; eqDiamMm?: number }> = [];
+  for (const m of allMasks) {
+    const g = toGrid(m);
+    entries.push({ s: g.s, role: roleOf.get(m) ?? 'other', out: g.out });
+  }
+  if (tumorMasks.length > 0) {
+    const normal = normalLiverMask(liverMask, tumorMasks);
+    let r: ReturnType<typeof maskToGrid> | undefined;
+    try {
+      r = maskToGrid(normal, grid, { mode: opts.maskMode ?? 'fractional' });
+    } catch {
+      warnings.push(`the normal liver (${normal.origin}) is empty: the tumours cover the whole liver; not reported`);
+    }
+    if (r) entries.push({ s: r.structure, role: 'normal-liver', out: r.fractionOutsideFov });
+  }
+  if (opts.splitLesions) {
+    if (tumorMasks.length === 0) warnings.push('--split-lesions has no effect without --tumor');
+    for (const tm of tumorMasks) {
+      progress(`splitting "${tm.name}" into connected lesions`);
+      for (const lesion of splitLesions(tm)) {
+        let r: ReturnType<typeof maskToGrid>;
+        try {
+          r = maskToGrid(lesion.mask, grid, { mode: opts.maskMode ?? 'fractional' });
+        } catch {
+          warnings.push(`lesion "${lesion.mask.name}" lies outside the activity field of view; not reported`);
+          continue;
+        }
+        entries.push({ s: r.structure, role: 'tumor', out: r.fractionOutsideFov, lesionOf: tm.name, eqDiamMm: equivalentSphereDiameterMm(lesion.volumeMl) });
+      }
+    }
+  }
+  opts.onStructuresReady?.(entries.map((e) => e.s));
+
+  // 6. Dose on the chosen back end.
   const cf = NUCLIDES[opts.isotope].ldmJoulePerGBq;
   let doseGy: Float32Array;
   if (opts.method === 'ldm') {
@@ -267,39 +315,6 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
     }
   }
   tick('doseMs', t0);
-
-  // 6. Structures to report: every mask, derived normal liver, split lesions.
-  const entries: Array<{ s: GridStructure; role: StructureRole; out: number; lesionOf?: string; eqDiamMm?: number }> = [];
-  for (const m of allMasks) {
-    const g = toGrid(m);
-    entries.push({ s: g.s, role: roleOf.get(m) ?? 'other', out: g.out });
-  }
-  if (tumorMasks.length > 0) {
-    const normal = normalLiverMask(liverMask, tumorMasks);
-    let r: ReturnType<typeof maskToGrid> | undefined;
-    try {
-      r = maskToGrid(normal, grid, { mode: opts.maskMode ?? 'fractional' });
-    } catch {
-      warnings.push(`the normal liver (${normal.origin}) is empty: the tumours cover the whole liver; not reported`);
-    }
-    if (r) entries.push({ s: r.structure, role: 'normal-liver', out: r.fractionOutsideFov });
-  }
-  if (opts.splitLesions) {
-    if (tumorMasks.length === 0) warnings.push('--split-lesions has no effect without --tumor');
-    for (const tm of tumorMasks) {
-      progress(`splitting "${tm.name}" into connected lesions`);
-      for (const lesion of splitLesions(tm)) {
-        let r: ReturnType<typeof maskToGrid>;
-        try {
-          r = maskToGrid(lesion.mask, grid, { mode: opts.maskMode ?? 'fractional' });
-        } catch {
-          warnings.push(`lesion "${lesion.mask.name}" lies outside the activity field of view; not reported`);
-          continue;
-        }
-        entries.push({ s: r.structure, role: 'tumor', out: r.fractionOutsideFov, lesionOf: tm.name, eqDiamMm: equivalentSphereDiameterMm(lesion.volumeMl) });
-      }
-    }
-  }
 
   // 7. Statistics on the same back end.
   progress(`statistics of ${entries.length} structures`);

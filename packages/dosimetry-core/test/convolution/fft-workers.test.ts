@@ -78,7 +78,7 @@ describe('convolveCpuAsync: concurrent calls', () => {
 });
 
 describe('convolveCpuAsync in the background', () => {
-  it('runs every part on worker threads, with the same bits, while this thread is free', async () => {
+  it('runs the whole convolution on a worker thread, with the same bits, while this thread is free', async () => {
     process.env.DOSIMETRY_THREADS = '2';
     const dims: [number, number, number] = [150, 120, 100];
     const r: [number, number, number] = [2, 3, 2];

@@ -181,6 +181,8 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
 export interface CaseOutputExtras {
   /** RT Dose identity (from `doseCaseFromArgs(...).rtDose`: patient, study, Frame of Reference, summation type). */
   readonly rtDose?: EncodeRtDoseOptions;
+  /** structures.seg.nrrd already being encoded (from computeDoseCase's onStructuresReady), else encoded here. */
+  readonly segNrrd?: Promise<Uint8Array | undefined>;
 }
 
 /**
@@ -192,10 +194,12 @@ export async function caseOutputs(outDir: string, result: DoseCaseResult, report
   const { encodeNiftiAsync, encodeGridStructuresSegNrrdAsync } = await import('../../io/index.ts');
   // The gzips run in the thread pool while the rest is encoded here.
   const doseBytes = encodeNiftiAsync(result.dose, { description: 'absorbed dose [Gy]' });
-  const segBytes = encodeGridStructuresSegNrrdAsync(
-    result.dose.geometry,
-    result.gridStructures.map((s, i) => ({ ...s, name: result.structures[i].name })),
-  );
+  const segBytes =
+    extra.segNrrd ??
+    encodeGridStructuresSegNrrdAsync(
+      result.dose.geometry,
+      result.gridStructures.map((s, i) => ({ ...s, name: result.structures[i].name })),
+    );
   const files: Array<{ path: string; data: string | Uint8Array }> = [
     { path: join(outDir, 'report.json'), data: JSON.stringify(report, null, 2) + '\n' },
     { path: join(outDir, 'structures.csv'), data: structuresCsv(report as { structures: ReportStructure[] }) },
@@ -221,10 +225,19 @@ export async function run(argv: string[]): Promise<number> {
   const progress = progressReporter(quiet);
   if (!a.flags.has('rtdose') && opt(a, 'rtplan') !== undefined) throw new UsageError('dose: --rtplan names the plan of the RT Dose: give it with --rtdose');
   const { options, inputs, parameters, inputWarnings, rtDose } = await doseCaseFromArgs(a, 'dose', progress);
-  const result = await computeDoseCase(options);
+  // structures.seg.nrrd needs only the structures: encoded while the dose is still being computed
+  let segNrrd: Promise<Uint8Array | undefined> | undefined;
+  const { encodeGridStructuresSegNrrdAsync } = await import('../../io/index.ts');
+  const result = await computeDoseCase({
+    ...options,
+    onStructuresReady: (structures) => {
+      segNrrd = encodeGridStructuresSegNrrdAsync(options.activity.geometry, structures);
+      segNrrd.catch(() => {}); // awaited in caseOutputs
+    },
+  });
   result.warnings.unshift(...inputWarnings);
   const report = buildReport(result, { isotope: options.isotope, method: options.method, inputs, parameters });
-  writeFilesAtomic(await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose }));
+  writeFilesAtomic(await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose, segNrrd }));
   progress.done();
   if (a.flags.has('json')) {
     process.stdout.write(JSON.stringify(report) + '\n');
