@@ -11,27 +11,20 @@
  * posting a phase costs ~0.1 ms, and a cold worker pool ~50 ms.
  */
 import type { Worker as NodeWorker } from 'node:worker_threads';
+import { nodeBuiltin } from '../node-builtin.ts';
 import { insertBox, planCrop } from './crop.ts';
 import { FFT_PHASES, convolveCpu, fftPaddedDims, fftPhaseLength, makeFftConvState, makeFftWorkspace, runFftPhase, type FftConvState, type FftPhase } from './cpu.ts';
 import { checkConvolutionOptions, type ConvolutionOptions } from './types.ts';
 
 type WorkerThreads = typeof import('node:worker_threads');
 type NodeOs = typeof import('node:os');
-const builtin = <T>(id: string): T | undefined => {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  try {
-    return typeof proc?.getBuiltinModule === 'function' ? (proc.getBuiltinModule(id) as T) : undefined;
-  } catch {
-    return undefined;
-  }
-};
 
 /** Threads the parallel convolution uses (this one included). */
 export function fftThreadCount(): number {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DOSIMETRY_THREADS;
   if (env !== undefined && /^\d+$/.test(env) && Number(env) >= 1) return Math.min(16, Number(env));
-  const os = builtin<NodeOs>('node:os');
-  if (!os || !builtin<WorkerThreads>('node:worker_threads')) return 1;
+  const os = nodeBuiltin<NodeOs>('node:os');
+  if (!os || !nodeBuiltin<WorkerThreads>('node:worker_threads')) return 1;
   return Math.max(1, Math.min(4, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length));
 }
 
@@ -55,8 +48,8 @@ function startWorker(wt: WorkerThreads): PoolWorker {
   if (url.pathname.endsWith('.ts')) {
     // Sources (tsx, vitest): the worker loads its .ts entry through tsx's API (a devDependency of the workspace);
     // loader flags in execArgv do not reach worker threads on Node 20.
-    const mod = builtin<typeof import('node:module')>('node:module')!;
-    const fs = builtin<typeof import('node:fs')>('node:fs')!;
+    const mod = nodeBuiltin<typeof import('node:module')>('node:module')!;
+    const fs = nodeBuiltin<typeof import('node:fs')>('node:fs')!;
     const pkgPath = mod.createRequire(import.meta.url).resolve('tsx/package.json');
     const pkg = JSON.parse(fs.readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
     const api = new URL(pkg.exports['./esm/api'].import.default, `file://${pkgPath}`).href;
@@ -83,7 +76,7 @@ function startWorker(wt: WorkerThreads): PoolWorker {
 /** The worker pool (threads - 1 workers), started once; undefined when workers cannot run here. */
 async function workers(count: number): Promise<PoolWorker[] | undefined> {
   if (poolFailure) return undefined;
-  const wt = builtin<WorkerThreads>('node:worker_threads');
+  const wt = nodeBuiltin<WorkerThreads>('node:worker_threads');
   if (!wt || count < 1) return undefined;
   // as many workers as threads, so that a background convolution (no share for this thread) can use them all
   const size = Math.max(count, fftThreadCount());
@@ -164,18 +157,35 @@ export async function convolveCpuAsync(opts: ConvolutionOptions, how: ConvolveAs
   const bins = ((pd[0] >> 1) + 1) * pd[1] * pd[2];
   const ws = threads > 1 && bins >= 2 ** 20 ? await workers(threads - 1) : undefined;
   if (!ws) return convolveCpu(opts);
-  // one convolution at a time on the pool: the workers hold one state each
+  const out = await onPool(ws, () => convolveWholeParallel(whole, ws));
+  return crop.kind === 'whole' ? out : insertBox(out, opts.dims, crop.box);
+}
+
+/** Tail of the convolutions queued on the pool. */
+let poolQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `job` on the pool after the convolutions queued before it (the workers hold one state each), with `ws` ref'd
+ * meanwhile so that the process stays alive while their replies are due.
+ */
+function onPool<T>(ws: readonly PoolWorker[], job: () => Promise<T>): Promise<T> {
   const run = poolQueue.then(async () => {
-    for (const w of ws) w.worker.ref(); // keep the process alive while replies are due
+    for (const w of ws) w.worker.ref();
     try {
-      return await convolveWholeParallel(whole, ws);
+      return await job();
     } finally {
       for (const w of ws) w.worker.unref();
     }
   });
   poolQueue = run.catch(() => undefined);
-  const out = await run;
-  return crop.kind === 'whole' ? out : insertBox(out, opts.dims, crop.box);
+  return run;
+}
+
+/** A copy of `a` on shared memory (for worker threads). */
+function sharedCopy(a: Float32Array): Float32Array {
+  const c = new Float32Array(new SharedArrayBuffer(4 * a.length));
+  c.set(a);
+  return c;
 }
 
 /**
@@ -183,42 +193,22 @@ export async function convolveCpuAsync(opts: ConvolutionOptions, how: ConvolveAs
  * this thread only copies the input in and the result out. Queued like the split runs (the worker is shared).
  */
 async function convolveInBackground(opts: ConvolutionOptions, w: PoolWorker, onRunning?: () => void): Promise<Float32Array> {
-  const n = opts.volume.length;
-  const volume = new Float32Array(new SharedArrayBuffer(4 * n));
-  volume.set(opts.volume);
-  const out = new Float32Array(new SharedArrayBuffer(4 * n));
-  const kernel = new Float32Array(new SharedArrayBuffer(4 * opts.kernel.length));
-  kernel.set(opts.kernel);
-  const job = { volume, out, dims: [...opts.dims], kernel, kernelRadius: [...opts.kernelRadius], cropToSupport: opts.cropToSupport };
-  const run = poolQueue.then(async () => {
-    w.worker.ref();
-    try {
-      w.worker.postMessage({ job });
-      onRunning?.();
-      const r = await w.next();
-      if (r.error) throw new Error(`FFT worker failed: ${r.error}`);
-    } finally {
-      w.worker.unref();
-    }
+  const out = new Float32Array(new SharedArrayBuffer(4 * opts.volume.length));
+  const job = { volume: sharedCopy(opts.volume), out, dims: [...opts.dims], kernel: sharedCopy(opts.kernel), kernelRadius: [...opts.kernelRadius], cropToSupport: opts.cropToSupport };
+  await onPool([w], async () => {
+    w.worker.postMessage({ job });
+    onRunning?.();
+    const r = await w.next();
+    if (r.error) throw new Error(`FFT worker failed: ${r.error}`);
   });
-  poolQueue = run.catch(() => undefined);
-  await run;
   opts.onProgress?.(1);
   return new Float32Array(out); // a copy on ordinary memory
 }
 
-/** Tail of the convolutions queued on the pool. */
-let poolQueue: Promise<unknown> = Promise.resolve();
-
 async function convolveWholeParallel(opts: ConvolutionOptions, ws: PoolWorker[]): Promise<Float32Array> {
   const shared = (n: number) => new Float64Array(new SharedArrayBuffer(8 * n));
-  const n = opts.volume.length;
-  const volume = new Float32Array(new SharedArrayBuffer(4 * n));
-  volume.set(opts.volume);
-  const out = new Float32Array(new SharedArrayBuffer(4 * n));
-  const kernel = new Float32Array(new SharedArrayBuffer(4 * opts.kernel.length));
-  kernel.set(opts.kernel);
-  const st: FftConvState = makeFftConvState({ ...opts, kernel }, shared, out, volume);
+  const out = new Float32Array(new SharedArrayBuffer(4 * opts.volume.length));
+  const st: FftConvState = makeFftConvState({ ...opts, kernel: sharedCopy(opts.kernel) }, shared, out, sharedCopy(opts.volume));
   for (const w of ws) w.worker.postMessage({ state: st });
   const mine = makeFftWorkspace(st);
   // parts of each phase: this thread, worker 0, worker 1, ...

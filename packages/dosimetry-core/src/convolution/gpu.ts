@@ -567,14 +567,8 @@ export const FFT_LINE_PARAMS_BYTES = 160;
 /** fft_line.wgsl modes. */
 const LINE_MODE = { plain: 0, fused: 1, load: 2, store: 3 } as const;
 
-/** One dispatch of fft_line.wgsl (see its header for the fields). */
-interface LinePass {
-  n: number;
-  elemStride: number;
-  strideA: number;
-  countA: number;
-  strideB: number;
-  countB: number;
+/** One dispatch of fft_line.wgsl (see its header for the fields): the lines of an axis pass, and what to do. */
+interface LinePass extends AxisPass {
   inverse: boolean;
   mode: number;
   scale?: number;

@@ -8,21 +8,11 @@
  */
 import { Gunzip, gzipSync } from 'fflate';
 import { FormatError } from '../errors.ts';
+import { nodeBuiltin } from '../node-builtin.ts';
 
 type NodeZlib = typeof import('node:zlib');
-/**
- * Node's zlib when running in Node, reached through process.getBuiltinModule (Node >= 20.16) so that no static
- * import of a node: module reaches the browser bundle; undefined in a browser (fflate is used there).
- */
-const nodeZlib: NodeZlib | undefined = (() => {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  if (typeof proc?.getBuiltinModule !== 'function') return undefined;
-  try {
-    return proc.getBuiltinModule('node:zlib') as NodeZlib | undefined;
-  } catch {
-    return undefined;
-  }
-})();
+/** Node's zlib in Node; undefined in a browser (fflate is used there). */
+const nodeZlib = nodeBuiltin<NodeZlib>('node:zlib');
 
 /** Which deflate implementation this runtime uses ('node-zlib' or 'fflate'), for benchmarks and provenance. */
 export const gzipImplementation: 'node-zlib' | 'fflate' = nodeZlib ? 'node-zlib' : 'fflate';

@@ -401,8 +401,12 @@ export function encodeNrrd(volume: Volume, options: NrrdEncodeOptions = {}): Uin
 
 /** Joins header lines (UTF-8, as 3D Slicer writes them), the blank line, and the (optionally gzipped) data. */
 export function assembleNrrd(lines: string[], body: Uint8Array, encoding: 'gzip' | 'raw'): Uint8Array {
+  return nrrdFileBytes(lines, encoding === 'gzip' ? gzipDeterministic(body) : body);
+}
+
+/** Header lines, the blank line, then the data as it is to be stored (already encoded). */
+export function nrrdFileBytes(lines: string[], payload: Uint8Array): Uint8Array {
   const head = new TextEncoder().encode(lines.join('\n') + '\n\n');
-  const payload = encoding === 'gzip' ? gzipDeterministic(body) : body;
   const out = new Uint8Array(head.length + payload.length);
   out.set(head, 0);
   out.set(payload, head.length);

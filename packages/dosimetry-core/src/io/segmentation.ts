@@ -10,14 +10,14 @@
 import { basename } from 'node:path';
 import { FormatError, InputError } from '../errors.ts';
 import { type Geometry, assertSameGrid, voxelCount } from '../volume/geometry.ts';
-import type { StructureMask } from '../volume/structure.ts';
+import { ExtentBuilder, type StructureMask } from '../volume/structure.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { gzipDeterministicAsync } from './gzip.ts';
 import { lowerName, readFileBytes } from './files.ts';
 import { labelMapToStructures } from './labels.ts';
 import { readMha } from './mha.ts';
 import { decodeNifti } from './nifti.ts';
-import { type NrrdData, assembleNrrd, decodeNrrd, nrrdGeometry, nrrdSpaceLines, nrrdToVolume } from './nrrd.ts';
+import { type NrrdData, assembleNrrd, decodeNrrd, nrrdFileBytes, nrrdGeometry, nrrdSpaceLines, nrrdToVolume } from './nrrd.ts';
 
 /** One segment as described in a .seg.nrrd header. */
 export interface SegNrrdSegment {
@@ -187,22 +187,8 @@ export function encodeSegNrrd(entries: ReadonlyArray<StructureMask | SegNrrdEntr
 }
 
 /**
- * `encodeSegNrrd` with the gzip (deflate level 1, run-length strategy) run off the main thread (in Node, in parallel blocks: see
- * `gzipDeterministicAsync`). Same header and labels.
- */
-export async function encodeSegNrrdAsync(entries: ReadonlyArray<StructureMask | SegNrrdEntry>): Promise<Uint8Array> {
-  const { lines, body } = segNrrdParts(entries);
-  const head = new TextEncoder().encode(lines.join('\n') + '\n\n');
-  const payload = await gzipDeterministicAsync(body, 1, 'rle');
-  const out = new Uint8Array(head.length + payload.length);
-  out.set(head, 0);
-  out.set(payload, head.length);
-  return out;
-}
-
-/**
  * Structures held sparsely on one grid (as the dose pipeline holds them: ascending voxel indices with weights in
- * (0, 1]) as a .seg.nrrd, gzip run as in `encodeSegNrrdAsync`. A voxel is inside when its weight is at least 0.5 (the
+ * (0, 1]) as a .seg.nrrd, like `encodeSegNrrd`. A voxel is inside when its weight is at least 0.5 (the
  * same voxels as occupancy >= 128 after quantising to 0..255); structures with no such voxel are left out, and
  * undefined is returned when none is left. Nothing is expanded to the full grid per structure.
  */
@@ -221,12 +207,8 @@ export async function encodeGridStructuresSegNrrdAsync(
   }
   if (items.length === 0) return undefined;
   const { lines, body } = segNrrdItemsParts(geometry, items);
-  const head = new TextEncoder().encode(lines.join('\n') + '\n\n');
-  const payload = await gzipDeterministicAsync(body, 1, 'rle');
-  const out = new Uint8Array(head.length + payload.length);
-  out.set(head, 0);
-  out.set(payload, head.length);
-  return out;
+  // deflate level 1 with the run-length strategy, off the main thread (in Node, in parallel blocks)
+  return nrrdFileBytes(lines, await gzipDeterministicAsync(body, 1, 'rle'));
 }
 
 /** A structure to write: the voxels at least half inside it (ascending linear indices), and where it goes. */
@@ -302,20 +284,14 @@ function segNrrdItemsParts(g: Geometry, items: readonly SegItem[]): { lines: str
     }
     layerLabels[layer].add(label);
     const lm = layerMaps[layer];
-    const lo = [Infinity, Infinity, Infinity];
-    const hi = [-1, -1, -1];
+    const box = new ExtentBuilder(g.dims);
     for (let q = 0; q < inside.length; q++) {
       const v = inside[q];
       lm[v] = label;
-      const i = v % nx, j = Math.floor(v / nx) % ny, k = Math.floor(v / (nx * ny));
-      if (i < lo[0]) lo[0] = i;
-      if (i > hi[0]) hi[0] = i;
-      if (j < lo[1]) lo[1] = j;
-      if (j > hi[1]) hi[1] = j;
-      if (k < lo[2]) lo[2] = k;
-      if (k > hi[2]) hi[2] = k;
+      box.add(v % nx, Math.floor(v / nx) % ny, Math.floor(v / (nx * ny)), 1);
     }
-    const extent = hi[0] < 0 ? [0, -1, 0, -1, 0, -1] : [lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]];
+    const e = box.build();
+    const extent = e ? [e.lo[0], e.hi[0], e.lo[1], e.hi[1], e.lo[2], e.hi[2]] : [0, -1, 0, -1, 0, -1];
     placed.push({ layer, label, extent });
   }
   const L = layerMaps.length;

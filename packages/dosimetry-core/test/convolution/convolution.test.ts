@@ -5,6 +5,7 @@
  * when no adapter exists (DOSIMETRY_REQUIRE_GPU=1 turns that into a failure).
  */
 import { describe, expect, it } from 'vitest';
+import { randomKernel, randomVolume, relErr, rng } from './helpers.ts';
 import {
   convolveCpu,
   convolveDirectCpu,
@@ -24,41 +25,11 @@ if (!ctx) {
   console.warn(`convolution GPU tests skipped: ${gpuUnavailableReason()}`);
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-/** Random positive kernel, deliberately asymmetric (a symmetric one would hide a flipped k). */
-function randomKernel(r: readonly number[], seed: number): Float32Array {
-  const next = rng(seed);
-  return new Float32Array((2 * r[0] + 1) * (2 * r[1] + 1) * (2 * r[2] + 1)).map(() => next());
-}
-
 /** 1/r^2-like falloff kernel (centre 1), the shape of a voxel S kernel. */
 function falloffKernel(r: readonly number[]): Float32Array {
   const out: number[] = [];
   for (let z = -r[2]; z <= r[2]; z++) for (let y = -r[1]; y <= r[1]; y++) for (let x = -r[0]; x <= r[0]; x++) out.push(1 / (1 + x * x + y * y + z * z));
   return new Float32Array(out);
-}
-
-function randomVolume(d: Dims3, seed: number): Float32Array {
-  const next = rng(seed);
-  return new Float32Array(d[0] * d[1] * d[2]).map(() => next());
-}
-
-/** max |a - b| / max |b| */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  let e = 0;
-  for (let i = 0; i < b.length; i++) {
-    m = Math.max(m, Math.abs(b[i]));
-    e = Math.max(e, Math.abs(a[i] - b[i]));
-  }
-  return e / m;
 }
 
 /** Point source of strength 1 at p: the exact expected output is the kernel placed at p, truncated at the borders. */

@@ -6,6 +6,7 @@
  * skips with a printed reason only when no adapter exists (DOSIMETRY_REQUIRE_GPU=1 turns that into a failure).
  */
 import { describe, expect, it } from 'vitest';
+import { randomKernel, randomVolume, relErr, rng } from './helpers.ts';
 import {
   convolveDirectCpu,
   convolveGpuDetailed,
@@ -20,36 +21,6 @@ const ctx = await acquireGpu();
 if (!ctx) {
   if (process.env.DOSIMETRY_REQUIRE_GPU === '1') throw new Error(`DOSIMETRY_REQUIRE_GPU=1 but ${gpuUnavailableReason()}`);
   console.warn(`fft line-layout GPU tests skipped: ${gpuUnavailableReason()}`);
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-/** Random kernel, deliberately asymmetric (a symmetric one would hide a flipped offset). */
-function randomKernel(r: readonly number[], seed: number): Float32Array {
-  const next = rng(seed);
-  return new Float32Array((2 * r[0] + 1) * (2 * r[1] + 1) * (2 * r[2] + 1)).map(() => next());
-}
-
-function randomVolume(d: Dims3, seed: number): Float32Array {
-  const next = rng(seed);
-  return new Float32Array(d[0] * d[1] * d[2]).map(() => next());
-}
-
-/** max |a - b| / max |b| */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  let e = 0;
-  for (let i = 0; i < b.length; i++) {
-    m = Math.max(m, Math.abs(b[i]));
-    e = Math.max(e, Math.abs(a[i] - b[i]));
-  }
-  return e / m;
 }
 
 // dims x radius: odd and 5-smooth sizes, anisotropic radii (as anisotropic voxels give), a kernel wider than the

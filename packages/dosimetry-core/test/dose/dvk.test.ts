@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { runCli } from '../../../../test/cli/cli-harness.ts';
 import { selectBackend } from '../../src/dose/backend.ts';
 import { encodeNifti, readNifti } from '../../src/io/index.ts';
 import { makeVolume } from '../../src/volume/volume.ts';
@@ -51,17 +51,10 @@ function* voxels(n: number, voxelMm: number): Generator<[number, number, number,
 /** LDM dose [Gy] = cf [J/GBq] x A [Bq/mL] x 1e-9 [GBq/Bq] / (rho [g/mL] x 1e-3 [kg/g]) (../shared/PHYSICS.md). */
 const ldmGy = (isotope: 'Y90' | 'Ho166', bqPerMl: number, rho: number) => (NUCLIDES[isotope].ldmJoulePerGBq * bqPerMl * 1e-6) / rho;
 
+/** The CLI in-process (test/cli/cli-harness.ts), with its output as out/err. */
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
+  const r = await runCli(argv);
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 describe('uniform sphere much larger than the beta range: interior DVK dose = LDM', () => {
