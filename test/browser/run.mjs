@@ -115,7 +115,11 @@ try {
     const g = await guardedPage(browser, cohort.url);
     await openViewer(g.page, cohort.url);
     await check('a cohort folder shows its plots and tables', async () => {
-      const plots = await g.page.locator('[data-testid="cohort-plot"]').evaluateAll((fs) => fs.map((f) => ({ name: f.dataset.name, w: f.querySelector('img').naturalWidth })));
+      // the SVGs load asynchronously: wait for each image to be decoded before measuring it
+      const plots = await g.page.locator('[data-testid="cohort-plot"]').evaluateAll(async (fs) => {
+        await Promise.all(fs.map((f) => f.querySelector('img').decode().catch(() => {})));
+        return fs.map((f) => ({ name: f.dataset.name, w: f.querySelector('img').naturalWidth }));
+      });
       assert.deepEqual(plots.map((p) => p.name), ['groups.svg', 'roc.svg']);
       for (const p of plots) assert.ok(p.w > 100, `${p.name} is drawn (${p.w} px wide)`);
       const tables = await g.page.locator('[data-testid="cohort-table"]').evaluateAll((ts) => ts.map((t) => ({ name: t.dataset.name, rows: Number(t.dataset.rows), cells: t.querySelectorAll('tbody tr').length })));
