@@ -4,6 +4,9 @@
  * Structure masks become one bit volume on the grid of the first segmentation (bit b = structure b), resampled
  * nearest-neighbour in world coordinates; `normal-liver` is derived as liver minus every tumour, as the dose
  * pipeline does.
+ *
+ * An input outside the case folder is read only when its content hashes to the sha256 the report records for it
+ * (guard.ts): a report edited to name another file gets a warning, not that file's voxels.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
@@ -20,7 +23,9 @@ import {
   toFloat32,
   voxelCount,
   worldToIndex,
+  sha256OfPath,
 } from './core.ts';
+import { inputRefusal, realPathOf, recordedSha256 } from './guard.ts';
 
 /** A volume ready to send: float32 voxels and the grid. */
 export interface LoadedVolume {
@@ -38,8 +43,21 @@ export interface LoadedCase {
   readonly structures: StructureEntry[];
   readonly labels: { geometry: Geometry; data: Uint32Array } | null;
   readonly warnings: string[];
-  /** Absolute paths of the input files the report names (the only files outside the case folder that may be served). */
-  readonly inputPaths: string[];
+  /** The inputs of report.json's provenance, in its order (GET /inputs/N serves the N-th). */
+  readonly inputs: LoadedInput[];
+}
+
+/** An input file named by report.json, as the viewer found it. */
+export interface LoadedInput {
+  readonly role: string;
+  /** The path as report.json records it. */
+  readonly reportedPath: string;
+  /** Real path (symlinks resolved), undefined when it was not found. */
+  readonly realPath: string | undefined;
+  /** The sha256 report.json records for it (lower-case hex), if any. */
+  readonly sha256: string | undefined;
+  /** Why it is neither read nor served (see guard.ts inputRefusal), undefined when it may be. */
+  readonly refused: string | undefined;
 }
 
 /** Options of `loadCase`. */
@@ -137,18 +155,30 @@ export async function loadCase(options: LoadCaseOptions): Promise<LoadedCase> {
 
   const inputs = report.provenance?.inputs ?? [];
   const params = report.provenance?.parameters ?? {};
-  const inputPaths: string[] = [];
+  const caseRoot = realPathOf(caseDir) ?? caseDir;
+  const loadedInputs: LoadedInput[] = [];
   const segs: Array<{ path: string; labels?: string }> = [];
   const labelTables = Array.isArray(params.labels) ? (params.labels as Array<string | null>) : [];
+  let segIndex = 0;
   for (const inp of inputs) {
     const role = inp.role ?? '';
-    const abs = resolveInputPath(inp.path, roots);
-    if (!abs) {
+    // --labels tables are per segmentation given to dose, in order: count the ones that are not shown too.
+    const labels = role === 'segmentation' ? (labelTables[segIndex++] ?? undefined) : undefined;
+    const found = typeof inp.path === 'string' ? resolveInputPath(inp.path, roots) : undefined;
+    const realPath = found !== undefined ? realPathOf(found) : undefined;
+    const sha256 = recordedSha256(inp.sha256);
+    const refused = realPath !== undefined ? inputRefusal(caseRoot, realPath, sha256, () => sha256OfPath(realPath)) : undefined;
+    loadedInputs.push({ role, reportedPath: String(inp.path), realPath, sha256, refused });
+    if (!found || !realPath) {
       warnings.push(`${role || 'input'} ${inp.path} named in report.json was not found (tried ${roots.join(', ')}); start the viewer from the folder where dose ran`);
       continue;
     }
-    inputPaths.push(abs);
-    if (role === 'segmentation') segs.push({ path: abs, labels: labelTables[segs.length] ?? undefined });
+    if (refused) {
+      warnings.push(`${role || 'input'} ${inp.path} is not shown: ${refused}`);
+      continue;
+    }
+    const abs = found;
+    if (role === 'segmentation') segs.push({ path: abs, labels });
     else if (role === 'ct' || role === 'activity') {
       try {
         const v = (await readImage(abs, role)).volume;
@@ -214,7 +244,7 @@ export async function loadCase(options: LoadCaseOptions): Promise<LoadedCase> {
     structures,
     labels: labelGeometry && bits.labels ? { geometry: labelGeometry, data: bits.labels } : null,
     warnings,
-    inputPaths,
+    inputs: loadedInputs,
   };
 }
 

@@ -4,6 +4,7 @@
  * `from '@sirt/dosimetry-core'` once the core exports them.
  */
 export { readImage, readStructures } from '../../../dosimetry-core/src/dose/inputs.ts';
+export { sha256OfPath } from '../../../dosimetry-core/src/dose/report.ts';
 export { FileError, InputError, UsageError, FormatError } from '../../../dosimetry-core/src/errors.ts';
 export {
   type Geometry,

@@ -3,16 +3,24 @@
  * src/client (built in memory at start), the case (GET /api/case, /api/volume/NAME, /api/labels), the case folder's
  * own files (/files/NAME) and the input files the report names (/inputs/N). Anything else, and any path that
  * resolves outside the case folder, is refused. Nothing is fetched from elsewhere; nothing is accepted but GET/HEAD.
+ *
+ * Guards (guard.ts): a request whose Host header is not 127.0.0.1, localhost or [::1] with this server's port is
+ * refused (403) before anything is served, so a DNS-rebinding page cannot read the case; an input outside the case
+ * folder is served only when its content hashes to the sha256 report.json records; every response carries the
+ * Content-Security-Policy, X-Frame-Options: DENY, nosniff and no-referrer headers.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Plugin, build } from 'esbuild';
 import type { CohortJson, ModeJson } from '../protocol.ts';
 import { type LoadedCase, caseJson, loadCase } from './case.ts';
 import { FileError, UsageError } from './core.ts';
+import { CONTENT_SECURITY_POLICY, FILE_CONTENT_SECURITY_POLICY, SECURITY_HEADERS, hostAllowed, inputRefusal, isInside, realPathOf, sha256Hex } from './guard.ts';
+
+export { isInside } from './guard.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CLIENT_DIR = resolve(HERE, '../client');
@@ -44,6 +52,9 @@ const NODE_STUBS: Record<string, string> = {
     .map((n) => `export function ${n}() { throw new Error('no file system in the browser (${n})'); }`)
     .join('\n'),
   crypto: `export function createHash() { throw new Error('node:crypto is not available in the browser'); }`,
+  child_process: ['spawnSync', 'spawn', 'execFileSync']
+    .map((n) => `export function ${n}() { throw new Error('no child processes in the browser (${n})'); }`)
+    .join('\n'),
   url: `export function fileURLToPath(u) { return new URL(u).pathname; }`,
   'fs/promises': `export function readFile() { throw new Error('no file system in the browser (readFile)'); }`,
   os: `export function tmpdir() { throw new Error('node:os is not available in the browser'); }`,
@@ -162,22 +173,12 @@ export function readCohortFolder(dir: string): CohortJson | undefined {
   return c.plots.length + c.tables.length > 0 ? c : undefined;
 }
 
-/** True when `child` is `parent` or inside it (both absolute, already real paths). */
-export function isInside(parent: string, child: string): boolean {
-  const rel = relative(parent, child);
-  return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
-}
-
-function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array, head: boolean): void {
+function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array, head: boolean, csp = CONTENT_SECURITY_POLICY): void {
   res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    'content-security-policy': csp,
     'content-type': type,
     'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    // The page may talk to this server only; nothing is loaded from elsewhere.
-    // 'wasm-unsafe-eval' and data: itk-wasm compiles its (locally served) pipelines; its zstd decoder is a data: URL.
-    'content-security-policy':
-      "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self' data:",
   });
   res.end(head ? undefined : body);
 }
@@ -204,11 +205,15 @@ export async function startViewerServer(options: ViewerServerOptions): Promise<V
   const modeText = JSON.stringify(mode);
   const caseRoot = dir !== undefined ? realpathSync(dir) : undefined;
   const caseText = loaded ? JSON.stringify(caseJson(loaded)) : undefined;
-  const inputs = loaded ? loaded.inputPaths.map((p) => realpathSync(p)) : [];
+  const inputs = loaded?.inputs ?? [];
   const itkDir = itkPipelinesDir();
+  let port = 0; // set once listening; no request arrives before
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const head = req.method === 'HEAD';
+    if (!hostAllowed(req.headers.host, port)) {
+      return send(res, 403, 'text/plain; charset=utf-8', `refused: this viewer answers only to http://127.0.0.1:${port}/ (Host header checked against DNS rebinding)\n`, head);
+    }
     if (req.method !== 'GET' && !head) return send(res, 405, 'text/plain', 'only GET', head);
     let path: string;
     try {
@@ -220,6 +225,10 @@ export async function startViewerServer(options: ViewerServerOptions): Promise<V
     if (path === '/app.js') return send(res, 200, 'text/javascript; charset=utf-8', page.js, head);
     if (path === '/viewer.css') return send(res, 200, 'text/css; charset=utf-8', page.css, head);
     if (path === '/mha.js') return send(res, 200, 'text/javascript; charset=utf-8', page.mhaJs, head);
+    if (path === '/favicon.ico') {
+      res.writeHead(204, SECURITY_HEADERS);
+      return void res.end();
+    }
     if (path === '/api/mode') return send(res, 200, 'application/json', modeText, head);
     if (path === '/api/case') return caseText ? send(res, 200, 'application/json', caseText, head) : send(res, 404, 'text/plain', 'no case', head);
     if (path.startsWith('/itk/image-io/')) {
@@ -239,10 +248,17 @@ export async function startViewerServer(options: ViewerServerOptions): Promise<V
         : send(res, 404, 'text/plain', 'no structure masks', head);
     }
     if (path.startsWith('/inputs/')) {
-      const n = Number(path.slice('/inputs/'.length));
-      const file = Number.isInteger(n) ? inputs[n] : undefined;
-      if (!file || !statSync(file).isFile()) return send(res, 404, 'text/plain', 'no such input file', head);
-      return send(res, 200, 'application/octet-stream', readFileSync(file), head);
+      const tail = path.slice('/inputs/'.length);
+      const input = /^(0|[1-9][0-9]*)$/.test(tail) ? inputs[Number(tail)] : undefined;
+      if (!caseRoot || !input?.realPath) return send(res, 404, 'text/plain', 'no such input file', head);
+      if (input.refused) return send(res, 403, 'text/plain; charset=utf-8', `refused: ${input.refused}\n`, head);
+      // Checked again on the bytes sent: the file may have changed (or become a link) since the case was loaded.
+      const real = realPathOf(input.realPath);
+      if (!real || !statSync(real).isFile()) return send(res, 404, 'text/plain', 'no such input file (a folder or gone)', head);
+      const bytes = readFileSync(real);
+      const refused = inputRefusal(caseRoot, real, input.sha256, () => sha256Hex(bytes));
+      if (refused) return send(res, 403, 'text/plain; charset=utf-8', `refused: ${refused}\n`, head);
+      return send(res, 200, 'application/octet-stream', bytes, head, FILE_CONTENT_SECURITY_POLICY);
     }
     if (path.startsWith('/files/')) {
       if (!caseRoot) return send(res, 404, 'text/plain', 'no folder is served', head);
@@ -262,7 +278,7 @@ export async function startViewerServer(options: ViewerServerOptions): Promise<V
           : real.endsWith('.svg')
             ? 'image/svg+xml'
             : 'application/octet-stream';
-      return send(res, 200, type, readFileSync(real), head);
+      return send(res, 200, type, readFileSync(real), head, FILE_CONTENT_SECURITY_POLICY);
     }
     return send(res, 404, 'text/plain', 'not found', head);
   };
@@ -280,7 +296,7 @@ export async function startViewerServer(options: ViewerServerOptions): Promise<V
     server.listen(options.port ?? 0, '127.0.0.1', () => ok());
   });
   const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  port = typeof addr === 'object' && addr ? addr.port : 0;
   return {
     url: `http://127.0.0.1:${port}/`,
     port,
