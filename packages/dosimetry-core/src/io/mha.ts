@@ -7,12 +7,11 @@
  * lists the axis vectors; the docs' wording suggests the opposite.) Our Geometry is column-major, so the two
  * conversions below transpose, and nothing else does.
  */
-import { statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { FileError, FormatError } from '../errors.ts';
 import type { Geometry, Mat3ColMajor, Vec3 } from '../volume/geometry.ts';
 import { type Volume, type VoxelArray, makeVolume } from '../volume/volume.ts';
-import { readFileBytes, tidyGeometry } from './files.ts';
+import { checkInputPath, readFileBytes, tidyGeometry } from './files.ts';
 import { voxelTypeOf } from './typed.ts';
 
 /** itk-wasm row-major direction (Float64Array of 9) -> our column-major direction. */
@@ -76,9 +75,11 @@ function precheckMetaImage(path: string): void {
     if (/^(LIST|.*%)/i.test(edf)) return; // file lists: left to MetaIO
     where = isAbsolute(edf) ? edf : join(dirname(path), edf);
     try {
-      have = statSync(where).size;
+      have = checkInputPath(where, 'data file').size;
     } catch (err) {
-      throw new FileError(`MetaImage header ${path} points to the data file ${where}, which does not exist`, { cause: err });
+      if (!(err instanceof FileError)) throw err;
+      const why = err.message.slice(`data file ${where} `.length);
+      throw new FileError(`MetaImage header ${path} points to the data file ${where}, which ${why}`, { cause: err });
     }
   }
   if (!compressed && have < need) {

@@ -191,8 +191,26 @@ export function decodeNifti(fileBytes: Uint8Array, name: string): NiftiImage {
   else if (nifti.isNIFTI1(headBytes, true) || nifti.isNIFTI2(headBytes, true)) {
     throw new FormatError(`${name}: is the header of a .hdr/.img pair; convert it to a single .nii or .nii.gz file`);
   } else throw new FormatError(`${name}: not a NIfTI file (magic "n+1"/"n+2" missing)`);
+  // sizeof_hdr (bytes 0-3) is 348 (NIfTI-1) or 540 (NIfTI-2) in the file's byte order; it also tells that order, so a
+  // corrupt value would make every other field unreadable (nifti-reader-js then throws an untyped error).
+  const headerSize = version === 1 ? 348 : 540;
+  const sizeLe = new DataView(bytes.buffer, bytes.byteOffset, 4).getInt32(0, true);
+  const sizeBe = new DataView(bytes.buffer, bytes.byteOffset, 4).getInt32(0, false);
+  if (sizeLe !== headerSize && sizeBe !== headerSize) {
+    throw new FormatError(
+      `${name}: corrupt NIfTI-${version} header: sizeof_hdr (bytes 0-3) is ${sizeLe}, it must be ${headerSize}; the file is damaged or not written by a NIfTI writer: re-export or re-copy it`,
+    );
+  }
+  if (bytes.length < headerSize) {
+    throw new FormatError(`${name}: file is truncated (${bytes.length} bytes, a NIfTI-${version} header needs ${headerSize} bytes)`);
+  }
   // Hand the library only the fixed header, so it does not walk extensions.
-  const hdr = nifti.readHeader(bytes.slice(0, version === 1 ? 348 : 540).buffer);
+  let hdr: ReturnType<typeof nifti.readHeader>;
+  try {
+    hdr = nifti.readHeader(bytes.slice(0, headerSize).buffer);
+  } catch (err) {
+    throw new FormatError(`${name}: the NIfTI-${version} header cannot be read (${(err as Error).message}); the file is damaged: re-export or re-copy it`, { cause: err });
+  }
   const le = hdr.littleEndian;
   const view = new DataView(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 540));
 

@@ -6,8 +6,12 @@
  * `space` (any 3-D anatomical space, scanner-xyz and 3D-right-handed taken as LPS, as ITK's NrrdImageIO does) or
  * `space dimension` (taken as LPS); `space directions` (with "none" for non-spatial axes), `space origin`; or the
  * older per-axis `spacings` (and `axis mins`) without a space. Every world position is converted to LPS here.
+ *
+ * The data must hold exactly what the header describes (sizes x type; for gzip, the decompressed length) after
+ * `line skip` and `byte skip`: more bytes are refused as well as fewer (as pynrrd does), since reading only the first
+ * ones would give misplaced voxels. `byte skip: -1` (the data is the last bytes of the file) is accepted for raw data
+ * only, as the specification says; other negative or fractional skips are refused.
  */
-import { readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { FileError, FormatError } from '../errors.ts';
 import { type Geometry, type Mat3ColMajor, type Vec3, indexToLpsAffine } from '../volume/geometry.ts';
@@ -239,6 +243,33 @@ export function nrrdGeometry(header: NrrdHeader, sizes: readonly number[], file:
 }
 
 /**
+ * A whole-number skip field ("line skip", "byte skip") of the header; absent means 0. `min` is the smallest value the
+ * field allows (-1 for byte skip: the data is at the end of the file; 0 for line skip).
+ */
+function skipField(f: ReadonlyMap<string, string>, name: string, alias: string, file: string, min: number): number {
+  const text = f.get(name) ?? f.get(alias);
+  if (text === undefined) return 0;
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isInteger(v) || v < min) {
+    throw new FormatError(
+      `${file}: NRRD "${name}: ${text}" is invalid; it must be a whole number >= ${min}${min < 0 ? ' (-1: the data is at the end of the file)' : ''}: fix the header`,
+    );
+  }
+  return v;
+}
+
+/** Reads the detached data file `p` named by the header `headerPath` (FileError naming both when it cannot be read). */
+function readDataFile(p: string, headerPath: string): Uint8Array {
+  try {
+    return readFileBytes(p, 'data file');
+  } catch (err) {
+    if (!(err instanceof FileError)) throw err;
+    const why = err.message.slice(`data file ${p} `.length);
+    throw new FileError(`NRRD header ${basename(headerPath)} points to the data file ${p}, which ${why}`, { cause: err });
+  }
+}
+
+/**
  * Decodes a NRRD file's bytes. `path` locates a detached data file (.nhdr); `fileBytes` is the whole header file.
  */
 export function decodeNrrd(fileBytes: Uint8Array, path: string): NrrdData {
@@ -277,39 +308,59 @@ export function decodeNrrd(fileBytes: Uint8Array, path: string): NrrdData {
     }
     const p = isAbsolute(dataFile) ? dataFile : join(dirname(path), dataFile);
     dataName = p;
-    try {
-      raw = new Uint8Array(readFileSync(p));
-    } catch (err) {
-      throw new FileError(`NRRD header ${basename(path)} points to the data file ${p}, which cannot be read: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
+    raw = readDataFile(p, path);
   } else {
     raw = fileBytes.subarray(header.dataOffset);
   }
-  // line skip (applies to the file before decoding), byte skip (after decompression)
-  const lineSkip = Number(f.get('line skip') ?? f.get('lineskip') ?? 0);
+  // line skip (applies to the file before decoding), byte skip (raw: in the file; gzip: after decompression)
+  const isBinary = encoding === 'raw' || encoding === 'gzip' || encoding === 'gz';
+  const lineSkip = skipField(f, 'line skip', 'lineskip', path, 0);
   for (let l = 0; l < lineSkip; l++) {
     const e = raw.indexOf(10);
-    raw = e < 0 ? raw.subarray(raw.length) : raw.subarray(e + 1);
+    if (e < 0) {
+      throw new FormatError(`${dataName}: NRRD "line skip: ${lineSkip}" skips more lines than the data holds (${l}); fix the header`);
+    }
+    raw = raw.subarray(e + 1);
   }
-  const byteSkip = Number(f.get('byte skip') ?? f.get('byteskip') ?? 0);
+  const byteSkip = skipField(f, 'byte skip', 'byteskip', path, -1);
+  if (byteSkip === -1 && encoding !== 'raw') {
+    throw new FormatError(
+      `${path}: NRRD "byte skip: -1" (data at the end of the file) is valid only with raw encoding, and this file is ${encoding}; fix the header (give the number of bytes to skip)`,
+    );
+  }
+  if (byteSkip !== 0 && !isBinary) {
+    throw new FormatError(`${path}: NRRD "byte skip: ${byteSkip}" with ${encoding} encoding is not supported; skip lines with "line skip" instead`);
+  }
   const needBytes = count * bpv;
   let data: VoxelArray;
-  if (encoding === 'raw' || encoding === 'gzip' || encoding === 'gz') {
+  if (isBinary) {
+    const where = encoding === 'raw' ? 'file' : 'decompressed data';
     let body = encoding === 'raw' ? raw : gunzipChecked(raw, dataName);
-    if (byteSkip === -1) body = body.subarray(Math.max(0, body.length - needBytes));
+    if (byteSkip > body.length) {
+      throw new FormatError(`${dataName}: NRRD "byte skip: ${byteSkip}" is beyond the end of the ${where} (${body.length} bytes); fix the header`);
+    }
+    if (byteSkip === -1) body = body.length >= needBytes ? body.subarray(body.length - needBytes) : body;
     else if (byteSkip > 0) body = body.subarray(byteSkip);
+    const skipped = byteSkip > 0 ? ` after the ${byteSkip} bytes of "byte skip"` : '';
     if (body.length < needBytes) {
       throw new FormatError(
-        `${dataName}: NRRD data is truncated or the header disagrees with it: sizes ${sizes.join('x')} of ${NRRD_TYPE_NAME[type]} need ${needBytes} bytes, the ${encoding === 'raw' ? 'file has' : 'decompressed data has'} ${body.length}`,
+        `${dataName}: NRRD data is truncated or the header disagrees with it: sizes ${sizes.join('x')} of ${NRRD_TYPE_NAME[type]} need ${needBytes} bytes, the ${where} has ${body.length}${skipped}`,
+      );
+    }
+    if (body.length > needBytes) {
+      // Extra bytes mean the header's sizes or type do not describe the data (reading the first bytes would give
+      // misplaced voxels); pynrrd refuses such files too. Data after a header block is described by "byte skip".
+      throw new FormatError(
+        `${dataName}: NRRD data holds ${body.length} bytes${skipped} but the header (sizes ${sizes.join('x')} of ${NRRD_TYPE_NAME[type]}) describes ${needBytes}: check "sizes" and "type", or add "byte skip" for a leading block${encoding === 'raw' ? ' ("byte skip: -1" when the data is at the end of the file)' : ''}`,
       );
     }
     data = typedFromBytes(body, 0, type, count, little);
   } else if (encoding === 'ascii' || encoding === 'text' || encoding === 'txt') {
     const words = latin1(raw).trim().split(/[\s,]+/).filter(Boolean);
-    if (words.length < count) {
-      throw new FormatError(`${dataName}: NRRD ascii data has ${words.length} values, sizes ${sizes.join('x')} need ${count}`);
+    if (words.length !== count) {
+      throw new FormatError(
+        `${dataName}: NRRD ascii data has ${words.length} values, sizes ${sizes.join('x')} need ${count}; the data is ${words.length < count ? 'truncated' : 'longer than the header says'}: check "sizes"`,
+      );
     }
     data = allocVoxels(type, count);
     for (let n = 0; n < count; n++) {

@@ -55,6 +55,11 @@ export interface VoxelKernel {
   readonly generatorVersion: string;
   /** True when the values came from the disk cache. */
   readonly fromCache: boolean;
+  /**
+   * Things the caller must show the user: a cache file that failed its checksum (or had none, or could not be read) and
+   * was therefore not used: the kernel was recomputed and the file rewritten. Empty when nothing happened.
+   */
+  readonly warnings: readonly string[];
 }
 
 function checkOptions(o: VoxelKernelOptions): void {
@@ -76,7 +81,8 @@ function checkOptions(o: VoxelKernelOptions): void {
 /**
  * The voxel S value kernel of `isotope` for the given voxel size and density [Gy/(Bq s)].
  * S(o) = E_t(o) / (ρ V): E_t from ./voxelize.ts (MIRD 17 integral of the project's dose point kernel over source
- * and target voxels, density by range scaling). Computed once per content key and cached on disk.
+ * and target voxels, density by range scaling). Computed once per content key and cached on disk; a cache file that
+ * fails its SHA-256 check is not used: the kernel is recomputed, the file rewritten, and `warnings` says so.
  */
 export async function voxelKernel(opts: VoxelKernelOptions): Promise<VoxelKernel> {
   checkOptions(opts);
@@ -91,9 +97,15 @@ export async function voxelKernel(opts: VoxelKernelOptions): Promise<VoxelKernel
   const generatorVersion = `${VOXEL_INTEGRATION_VERSION}/${dpk.generator}; ${dpk.histories} decays, seed ${dpk.seed}`;
   const key: KernelCacheKey = { isotope: opts.isotope, voxelMm: voxel, densityGPerMl: rho, radius, generatorVersion };
   const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
+  const warnings: string[] = [];
+  let invalid: string | undefined;
   if (cacheDir !== null) {
-    const hit = await readCachedKernel(cacheDir, key);
-    if (hit) return { unit: 'Gy/(Bq*s)', radius, values: hit.values, meanEnergyAbsorbedMeV: hit.meanEnergyAbsorbedMeV, generatorVersion, fromCache: true };
+    const read = await readCachedKernel(cacheDir, key);
+    if (read.status === 'hit') {
+      const hit = read.kernel;
+      return { unit: 'Gy/(Bq*s)', radius, values: hit.values, meanEnergyAbsorbedMeV: hit.meanEnergyAbsorbedMeV, generatorVersion, fromCache: true, warnings };
+    }
+    if (read.status === 'invalid') invalid = `kernel cache file ${read.path} ${read.reason}; it was not used: the kernel was recomputed`;
   }
 
   const profile = radialProfile(dpk);
@@ -129,8 +141,12 @@ export async function voxelKernel(opts: VoxelKernelOptions): Promise<VoxelKernel
   let sum = 0;
   for (const v of values) sum += v;
   const meanEnergyAbsorbedMeV = (sum * massG * 1e-3) / JOULE_PER_MEV;
-  if (cacheDir !== null) await writeCachedKernel(cacheDir, key, { values, meanEnergyAbsorbedMeV });
-  return { unit: 'Gy/(Bq*s)', radius, values, meanEnergyAbsorbedMeV, generatorVersion, fromCache: false };
+  if (cacheDir !== null) {
+    // replaces an invalid file atomically (temp file + rename); a folder that cannot be written is a FileError
+    await writeCachedKernel(cacheDir, key, { values, meanEnergyAbsorbedMeV });
+    if (invalid) warnings.push(`${invalid} and the file rewritten`);
+  }
+  return { unit: 'Gy/(Bq*s)', radius, values, meanEnergyAbsorbedMeV, generatorVersion, fromCache: false, warnings };
 }
 
 /** Energy [MeV per decay] that the project's point kernel of `isotope` absorbs in water (all radii). */

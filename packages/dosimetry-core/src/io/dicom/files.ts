@@ -1,11 +1,16 @@
 /**
  * Finding and loading DICOM files on disk, and DICOM dates and times.
  */
-import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileError } from '../../errors.ts';
+import { checkInputPath, fileProblemOf, readFileBytes } from '../files.ts';
 import { type DicomFile, hasDicmPreamble, parseDicom } from './parser.ts';
 
+/**
+ * True when the regular file `path` starts with the DICOM Part 10 preamble. A file that cannot be opened or read is a
+ * FileError, not "not DICOM": skipping an unreadable slice would silently shorten the volume.
+ */
 function hasPreambleOnDisk(path: string): boolean {
   let fd: number | undefined;
   try {
@@ -13,25 +18,37 @@ function hasPreambleOnDisk(path: string): boolean {
     const b = new Uint8Array(132);
     const n = readSync(fd, b, 0, 132, 0);
     return n === 132 && hasDicmPreamble(b);
-  } catch {
-    return false;
+  } catch (err) {
+    const p = fileProblemOf(err);
+    throw new FileError(`file ${path} ${p.problem}; ${p.fix}`, { cause: err });
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
 }
 
-/** Files under `dir` (recursively, at most `maxDepth` levels, hidden entries skipped), sorted by path. */
+/**
+ * Files under `dir` (recursively, at most `maxDepth` levels, hidden entries skipped), sorted by path. Entries that are
+ * neither files nor folders (FIFOs, sockets, devices) are skipped without being opened; dangling links are skipped; a
+ * link loop or an entry that cannot be examined is a FileError naming it.
+ */
 function walk(dir: string, maxDepth: number, out: string[]): void {
   let names: string[];
   try {
     names = readdirSync(dir).sort();
   } catch (err) {
-    throw new FileError(`cannot list folder ${dir}: ${(err as Error).message}`, { cause: err });
+    const p = fileProblemOf(err);
+    throw new FileError(`cannot list folder ${dir}: it ${p.problem}; ${p.fix}`, { cause: err });
   }
   for (const name of names) {
     if (name.startsWith('.')) continue;
     const p = join(dir, name);
-    const st = statSync(p, { throwIfNoEntry: false });
+    let st;
+    try {
+      st = statSync(p, { throwIfNoEntry: false });
+    } catch (err) {
+      const pr = fileProblemOf(err);
+      throw new FileError(`${p} (in the folder ${dir}) ${pr.problem}; ${pr.fix}, or remove it from the folder`, { cause: err });
+    }
     if (!st) continue;
     if (st.isDirectory()) {
       if (maxDepth > 0) walk(p, maxDepth - 1, out);
@@ -41,10 +58,15 @@ function walk(dir: string, maxDepth: number, out: string[]): void {
 
 /**
  * True when `path` is a file with the DICOM Part 10 preamble ("DICM" at byte 128), or a folder holding at least one
- * such file (searched up to 4 levels deep).
+ * such file (searched up to 4 levels deep). False for a missing path and for anything else (a FIFO is not opened).
  */
 export function isDicomPath(path: string): boolean {
-  const st = statSync(path, { throwIfNoEntry: false });
+  let st;
+  try {
+    st = statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return false; // a link loop or an inaccessible path: the reader that opens it names the problem
+  }
   if (!st) return false;
   if (st.isFile()) return hasPreambleOnDisk(path);
   if (!st.isDirectory()) return false;
@@ -55,8 +77,7 @@ export function isDicomPath(path: string): boolean {
 
 /** The DICOM Part 10 files at `path` (a file, or every DICM file in a folder tree up to 4 levels deep). */
 export function listDicomFiles(path: string): string[] {
-  const st = statSync(path, { throwIfNoEntry: false });
-  if (!st) throw new FileError(`${path} does not exist; check the path`);
+  const st = checkInputPath(path, 'DICOM input', { allowFolder: true });
   if (st.isFile()) return hasPreambleOnDisk(path) ? [path] : [];
   const files: string[] = [];
   walk(path, 4, files);
@@ -65,12 +86,7 @@ export function listDicomFiles(path: string): string[] {
 
 /** Reads and parses one file (FileError when unreadable, FormatError when malformed). */
 export function loadDicomFile(path: string): DicomFile & { path: string } {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new FileError(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
+  const bytes = readFileBytes(path, 'DICOM file');
   return { ...parseDicom(bytes, path), path };
 }
 

@@ -12,6 +12,7 @@ import { SOP_CLASS, TAG } from './tags.ts';
 
 export { isDicomPath, listDicomFiles, loadDicomFile, dicomDateTime, dicomDT, type DicomDateTime } from './files.ts';
 export { readDicomVolume, type ReadDicomVolumeOptions, type DicomSeriesMeta, type DicomEmissionTiming, type DicomVolumeModality } from './volume.ts';
+export { mosaicEvidence } from './mosaic.ts';
 export { scanDelayFromDicom, type DicomScanDelay } from './timing.ts';
 export { encodeRtDose, rtDoseFrameOfReferenceFrom, rtDoseQuantisation, type EncodeRtDoseOptions, type RtDoseFrameOfReference, type RtDoseQuantisation, type DoseSummationType } from './rtdose.ts';
 export { rasterizeContours, readRoiContours, gridFromContours, type RoiContours, type Contour, type RasterizeOptions } from './rtstruct.ts';

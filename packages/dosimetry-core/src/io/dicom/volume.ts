@@ -9,6 +9,7 @@ import type { Geometry, Mat3ColMajor, Vec3 } from '../../volume/geometry.ts';
 import { makeVolume, type Volume } from '../../volume/volume.ts';
 import { type DicomDateTime, dicomDT, dicomDateTime, listDicomFiles, loadDicomFile } from './files.ts';
 import type { DicomDataset, DicomFile } from './parser.ts';
+import { mosaicEvidence } from './mosaic.ts';
 import { type PixelFormat, frameStoredValues, pixelFormat } from './pixels.ts';
 import { SOP_CLASS, TAG } from './tags.ts';
 
@@ -155,6 +156,12 @@ function rescaleOf(ds: DicomDataset | undefined): { slope?: number; intercept?: 
 function planesOf(f: DicomFile & { path: string }, warnings: string[]): Plane[] {
   const ds = f.dataset;
   const what = f.path;
+  const mosaic = mosaicEvidence(ds);
+  if (mosaic) {
+    throw new FormatError(
+      `${what}: a Siemens mosaic (${mosaic}): one image holds many slices tiled side by side and would be read as one big slice; convert the series with dcm2niix first (dcm2niix -z y <folder>) and give the NIfTI it writes`,
+    );
+  }
   const fmt = pixelFormat(ds, what);
   const sop = ds.string(TAG.SOPClassUID) ?? '';
   const modality = ds.string(TAG.Modality) ?? '';
@@ -519,7 +526,8 @@ function emissionTiming(files: Array<DicomFile & { path: string }>, modality: st
  *
  * Throws InputError when the path holds several image series and none is chosen (the message lists them), FormatError
  * for missing slices, inconsistent orientation, duplicate positions, gantry tilt or uneven spacing (unless
- * `allowResample`), and compressed pixel data it cannot decode.
+ * `allowResample`), Siemens mosaics (./mosaic.ts; convert them with dcm2niix), and compressed pixel data it cannot
+ * decode.
  */
 export async function readDicomVolume(path: string, opts: ReadDicomVolumeOptions = {}): Promise<{ volume: Volume<Float32Array>; meta: DicomSeriesMeta }> {
   const group = pickSeries(path, opts);
