@@ -92,7 +92,7 @@ function runCli(backend: 'cpu' | 'webgpu') {
   const t0 = performance.now();
   const r = spawnSync(
     'pnpm',
-    ['-s', 'dosimetry', 'dose', '--activity', actPath, '--activity-unit', 'bq-per-ml', '--segmentation', labPath, '--labels', '1=Liver,2=Tumor A,3=Tumor B',
+    ['-s', 'dosimetry', 'dose', '--activity', actPath, '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0', '--segmentation', labPath, '--labels', '1=Liver,2=Tumor A,3=Tumor B',
       '--liver', 'Liver', '--tumor', 'Tumor A', '--tumor', 'Tumor B', '--isotope', 'Y90', '--method', 'dvk', '--density', '1.04', '--backend', backend,
       '--out', join(caseDir, `cli_${backend}`), '--json'],
     { cwd: root, encoding: 'utf8' },

@@ -19,7 +19,7 @@ const outDir = join(root, 'out', 'demo');
 const args = [
   'dose',
   '--activity', rel('activity_bqml.nii.gz'),
-  '--activity-unit', 'bq-per-ml',
+  '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0',
   '--segmentation', rel('segmentation.seg.nrrd'),
   '--liver', 'Liver', '--tumor', 'Tumor A', '--tumor', 'Tumor B', '--tumor', 'Tumor C', '--tumor', 'Tumor D', '--lung', 'Lungs',
   '--isotope', 'Y90', '--method', 'ldm',

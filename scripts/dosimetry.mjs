@@ -110,11 +110,5 @@ if (stale()) {
   }
 }
 if (process.env.DOSIMETRY_DEBUG) process.setSourceMapsEnabled(true);
-const { main, errorLine } = await import(pathToFileURL(entryOut).href);
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err) => {
-    process.stderr.write(`dosimetry: ${errorLine(err)}\n`);
-    process.exit(1);
-  },
-);
+const { runAsProcess } = await import(pathToFileURL(entryOut).href);
+runAsProcess(process.argv.slice(2));

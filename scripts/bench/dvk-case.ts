@@ -80,7 +80,7 @@ export async function prepareDvkCase(dir: string, size: number): Promise<DvkBenc
 
 /** The `dose --method dvk` arguments of the benchmark case (the CLI contract's options). */
 export function dvkCliArgs(c: DvkBenchCase, backend: 'cpu' | 'webgpu', outDir: string): string[] {
-  return ['dose', '--activity', c.activityPath, '--activity-unit', 'bq-per-ml', '--segmentation', c.labelsPath, '--labels', '1=Liver,2=Tumor A,3=Tumor B',
+  return ['dose', '--activity', c.activityPath, '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0', '--segmentation', c.labelsPath, '--labels', '1=Liver,2=Tumor A,3=Tumor B',
     '--liver', 'Liver', '--tumor', 'Tumor A', '--tumor', 'Tumor B', '--isotope', 'Y90', '--method', 'dvk', '--density', String(BENCH_DENSITY_G_PER_ML),
     '--backend', backend, '--out', outDir, '--json'];
 }

@@ -61,7 +61,7 @@ export async function makeDemoCase(opts: DemoCaseOptions): Promise<DemoCase> {
   const code = await main([
     'dose',
     '--activity', join(phantomDir, 'activity_bqml.nii.gz'),
-    '--activity-unit', 'bq-per-ml',
+    '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0',
     '--segmentation', join(phantomDir, 'segmentation.seg.nrrd'),
     '--liver', 'Liver', '--tumor', 'Tumor A', '--tumor', 'Tumor B', '--tumor', 'Tumor C', '--tumor', 'Tumor D', '--lung', 'Lungs',
     '--ct', ctPath,

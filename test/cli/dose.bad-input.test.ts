@@ -3,7 +3,8 @@
  * and writes nothing. Table-driven: every row builds its broken input from the phantom in a temp folder.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +45,18 @@ interface Case {
   readonly args: (ok: () => Record<string, string | string[] | true>) => Record<string, string | string[] | true | undefined>;
   /** What the error line must say. */
   readonly says: RegExp;
+  /** Words appended to the command line as they are (stray arguments). */
+  readonly extra?: readonly string[];
+  /** The --out value (default: a fresh path that must not exist afterwards). */
+  readonly out?: () => string;
+}
+
+/** An activity image with the phantom's grid and `f` applied to each of its values. */
+function mappedActivity(name: string, f: (v: number, n: number) => number): string {
+  const data = Float32Array.from(act.data, f);
+  const file = join(work, name);
+  writeFileSync(file, encodeNifti({ geometry: act.geometry, data } as never));
+  return file;
 }
 
 const CASES: Case[] = [
@@ -158,22 +171,78 @@ const CASES: Case[] = [
   { what: 'a negative scan delay', args: (ok) => ({ ...ok(), 'scan-delay-h': '-5' }), says: /scan.delay/i },
   { what: 'an unknown option', args: (ok) => ({ ...ok(), 'lung-shunt': '0.1' }), says: /lung-shunt/ },
   { what: 'no --liver', args: (ok) => ({ ...ok(), liver: undefined }), says: /--liver/ },
+  // issue 11: ordinary mistakes that gave a wrong dose with exit 0
+  { what: 'a stray positional argument (--tumor A B)', args: (ok) => ({ ...ok(), tumor: undefined }), extra: ['--tumor', 'Tumor A', 'Tumor B'], says: /unexpected argument "Tumor B" after --tumor "Tumor A".*--tumor "Tumor B"/ },
+  { what: 'a repeated single-valued option', args: (ok) => ({ ...ok(), perfused: ['Liver', 'Tumor B'] }), says: /--perfused was given twice/ },
+  { what: 'Bq/mL from NIfTI without --scan-delay-h', args: (ok) => ({ ...ok(), 'scan-delay-h': undefined }), says: /--scan-delay-h is required.*no acquisition timing.*--scan-delay-h 0/ },
+  { what: 'an activity image of zeros', args: (ok) => ({ ...ok(), activity: mappedActivity('zeros.nii.gz', () => 0) }), says: /only zeros/ },
+  { what: 'an all-negative activity image', args: (ok) => ({ ...ok(), activity: mappedActivity('all-negative.nii.gz', (v) => -Math.abs(v) - 1) }), says: /negative.*sign/ },
+  { what: 'a mostly negative activity image', args: (ok) => ({ ...ok(), activity: mappedActivity('mostly-negative.nii.gz', (v, n) => (n % 4 === 0 ? v : -v)) }), says: /mostly negative.*%/ },
+  { what: 'values near the float32 limit', args: (ok) => ({ ...ok(), activity: mappedActivity('float-max.nii.gz', (v, n) => (n === 4321 ? 3.3e38 : v)) }), says: /voxel 4321.*largest number a float32/ },
+  { what: 'a Bq/mL image holding far more than any implant', args: (ok) => ({ ...ok(), activity: mappedActivity('kilo.nii.gz', (v) => v * 1000) }), says: /GBq at implant.*more than any radioembolization/ },
+  { what: 'administered activity in MBq', args: (ok) => ({ ...ok(), 'activity-unit': 'counts', 'scan-delay-h': undefined, 'administered-gbq': '2000' }), says: /2000 GBq.*--administered-gbq 2/ },
+  { what: '--restrict-to a structure that does not exist', args: (ok) => ({ ...ok(), 'restrict-to': 'Liverr' }), says: /"Liverr" not found.*"Liver"/ },
+  // the output folder
+  { what: 'an empty --out', args: (ok) => ok(), out: () => '', says: /--out is empty/ },
+  { what: '--out a folder that holds an input', args: (ok) => ok(), out: () => dir, says: /holds the input/ },
+  { what: '--out inside an input folder', args: (ok) => ({ ...ok(), activity: inputFolderCase() }), out: () => join(work, 'dicom-like', 'out'), says: /inside the input folder/ },
+  { what: '--out a folder of files the engine did not write', args: (ok) => ok(), out: () => foreignFolder(), says: /did not write \("notes\.txt"\)/ },
+  { what: '--out a file', args: (ok) => ok(), out: () => join(dir, 'expected.json'), says: /is a file/ },
+  { what: '--out under /proc (Node loops forever making it)', args: (ok) => ok(), out: () => '/proc/x/y', says: /\/proc\/x\/y/ },
+  { what: '--out locked by a running process', args: (ok) => ok(), out: () => lockedFolder(), says: /being written by another dosimetry run \(pid \d+\)/ },
 ];
 
-function argv(o: Record<string, string | string[] | true | undefined>, out: string): string[] {
+/** A folder holding the activity image (as a DICOM folder would). */
+function inputFolderCase(): string {
+  const d = join(work, 'dicom-like');
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+/** A folder holding a file the engine did not write. */
+function foreignFolder(): string {
+  const d = join(work, 'foreign');
+  mkdirSync(d, { recursive: true });
+  writeFileSync(join(d, 'notes.txt'), 'mine');
+  return d;
+}
+
+/** An output folder whose lock is held by a live process (this test's parent). */
+function lockedFolder(): string {
+  const d = join(work, 'locked');
+  writeFileSync(join(work, '.locked.lock'), JSON.stringify({ pid: process.ppid, host: hostname() }));
+  return d;
+}
+
+function argv(o: Record<string, string | string[] | true | undefined>, out: string, extra: readonly string[] = []): string[] {
   const a: string[] = ['dose'];
   for (const [k, v] of Object.entries(o)) {
     if (v === undefined) continue;
     if (v === true) a.push(`--${k}`);
     else for (const x of Array.isArray(v) ? v : [v]) a.push(`--${k}`, x);
   }
-  return [...a, '--out', out, '--quiet'];
+  return [...a, ...extra, '--out', out, '--quiet'];
+}
+
+/** Every file under `d` with its size and modification time (to see that a refused run left it as it was). */
+function snapshot(d: string): string {
+  if (!existsSync(d)) return '';
+  if (!statSync(d).isDirectory()) return `${statSync(d).size}:${statSync(d).mtimeMs}`;
+  return readdirSync(d, { recursive: true, withFileTypes: false })
+    .map(String)
+    .sort()
+    .map((f) => {
+      const st = statSync(join(d, f));
+      return `${f}:${st.size}:${st.mtimeMs}`;
+    })
+    .join('\n');
 }
 
 describe('dose: bad input gives one clear line, a non-zero exit and no output', () => {
   const ok = () => ({
     activity: join(dir, 'activity_bqml.nii.gz'),
     'activity-unit': 'bq-per-ml',
+    'scan-delay-h': '0',
     segmentation: join(dir, 'segmentation.seg.nrrd'),
     liver: 'Liver',
     tumor: ['Tumor A'],
@@ -198,8 +267,9 @@ describe('dose: bad input gives one clear line, a non-zero exit and no output', 
   });
 
   it.each(CASES.map((c) => [c.what, c] as const))('%s', async (_what, c) => {
-    const out = join(work, `out-${c.what.replace(/\W+/g, '-')}`);
-    const r = await runCli(argv(c.args(ok), out));
+    const out = c.out ? c.out() : join(work, `out-${c.what.replace(/\W+/g, '-')}`);
+    const before = c.out && out !== '' ? snapshot(out) : '';
+    const r = await runCli(argv(c.args(ok), out, c.extra));
     expect(r.code, r.stderr).not.toBe(0);
     const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
     expect(lines, r.stderr).toHaveLength(1);
@@ -208,7 +278,8 @@ describe('dose: bad input gives one clear line, a non-zero exit and no output', 
     expect(lines[0]).toMatch(c.says);
     if (process.env.SHOW_ERRORS) console.log(`${c.what}: ${lines[0]}`);
     expect(r.stdout).toBe('');
-    expect(existsSync(out), 'no output folder').toBe(false);
+    if (c.out) expect(out === '' ? '' : snapshot(out), 'the folder is left as it was').toBe(before);
+    else expect(existsSync(out), 'no output folder').toBe(false);
   });
 
   it('the real command line prints the same one line and exits non-zero', () => {

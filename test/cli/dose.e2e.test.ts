@@ -63,7 +63,7 @@ describe('dose on the liver phantom: known answers', () => {
     for (const isotope of ['Y90', 'Ho166'] as const) {
       it(`${isotope} LDM on the ${backend} back end: volume, mass, activity and MAD of every structure`, async (ctx) => {
         if (backend === 'webgpu' && !gpu) return ctx.skip();
-        const { report, out } = await dose(['--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml',
+        const { report, out } = await dose(['--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0',
           '--segmentation', join(dir, 'segmentation.seg.nrrd'), ...ROLES, '--isotope', isotope, '--method', 'ldm', '--backend', backend]);
         expect(report.backend).toBe(backend);
         expect(report.isotope).toBe(isotope);
@@ -104,7 +104,7 @@ describe('dose on the liver phantom: known answers', () => {
 
   it('WebGPU and CPU dose maps agree voxel for voxel', async (ctx) => {
     if (!gpu) return ctx.skip();
-    const common = ['--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--segmentation', join(dir, 'segmentation.seg.nrrd'), ...ROLES, '--isotope', 'Y90', '--method', 'ldm'];
+    const common = ['--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0', '--segmentation', join(dir, 'segmentation.seg.nrrd'), ...ROLES, '--isotope', 'Y90', '--method', 'ldm'];
     const c = await dose([...common, '--backend', 'cpu']);
     const g = await dose([...common, '--backend', 'webgpu']);
     const dc = (await readVolume(join(c.out, 'dose.nii.gz'))).data;
@@ -128,7 +128,7 @@ describe('dose on the liver phantom: known answers', () => {
 
 describe('dose: the same answers from every input form', () => {
   const base = async (activity: string, extra: string[] = []) =>
-    (await dose(['--activity', join(dir, activity), '--activity-unit', 'bq-per-ml', '--segmentation', join(dir, 'segmentation.seg.nrrd'), ...ROLES, '--isotope', 'Y90', '--method', 'ldm', '--backend', 'cpu', ...extra])).report;
+    (await dose(['--activity', join(dir, activity), '--activity-unit', 'bq-per-ml', ...(extra.includes('--scan-delay-h') ? [] : ['--scan-delay-h', '0']), '--segmentation', join(dir, 'segmentation.seg.nrrd'), ...ROLES, '--isotope', 'Y90', '--method', 'ldm', '--backend', 'cpu', ...extra])).report;
 
   it('flipped (NIfTI, RAS-like storage) and permuted (NRRD) activity grids give the canonical answers', async () => {
     for (const f of ['activity_bqml_ras.nii.gz', 'activity_bqml_permuted.nrrd']) {
@@ -140,14 +140,14 @@ describe('dose: the same answers from every input form', () => {
   it('an image taken 24 h after implant, with --scan-delay-h 24, is carried back to implant', async () => {
     const r = await base('activity_bqml_scan24h.nii.gz', ['--scan-delay-h', '24']);
     for (const e of expected.structures) expect(Math.abs(byName(r, e.name).meanGy / e.meanGy - 1), e.name).toBeLessThan(2 * F32_REL);
-    const without = await base('activity_bqml_scan24h.nii.gz');
+    const without = await base('activity_bqml_scan24h.nii.gz', ['--scan-delay-h', '0']);
     const decay = Math.exp((-Math.LN2 * 24) / NUCLIDES.Y90.halfLifeH);
     expect(byName(without, 'Tumor A').meanGy / byName(r, 'Tumor A').meanGy).toBeCloseTo(decay, 6);
     expect(r.provenance.parameters.scanDelayH).toBe(24);
   });
 
   it('label maps with --labels tables give the same structures as the .seg.nrrd', async () => {
-    const r = (await dose(['--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml',
+    const r = (await dose(['--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0',
       '--segmentation', join(dir, 'liver_lungs_labels.nii.gz'), '--labels', '1=Liver,2=Lungs',
       '--segmentation', join(dir, 'tumors_labels.nrrd'), '--labels', '1=Tumor A,2=Tumor B,3=Tumor C,4=Tumor D',
       ...ROLES, '--isotope', 'Y90', '--method', 'ldm', '--backend', 'cpu'])).report;
@@ -174,7 +174,7 @@ describe('dose: the same answers from every input form', () => {
     writeFileSync(f, encodeNrrd({ geometry: g, data: lab }));
     const table = order.map((n, l) => `${l + 1}=${n}`).join(',');
     const e = (n: string) => expected.structures.find((x) => x.name === n)!;
-    const r = (await dose(['--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--segmentation', f, '--labels', table,
+    const r = (await dose(['--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0', '--segmentation', f, '--labels', table,
       ...ROLES, '--isotope', 'Y90', '--method', 'ldm', '--backend', 'cpu'])).report;
     // "Liver" is the label as given (the parenchyma, role other), the derived whole liver (liver + tumours) takes the liver role.
     expect(byName(r, "Liver").role).toBe("other");
@@ -251,7 +251,7 @@ describe('dose: lesions', () => {
     const work = tempDir('split');
     const seg = join(work, 'tumors.seg.nrrd');
     writeFileSync(seg, encodeSegNrrd([{ name: 'All tumours', origin: 'test', geometry: tumors[0].geometry, occupancy: all }]));
-    const { report } = await dose(['--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml',
+    const { report } = await dose(['--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0',
       '--segmentation', join(dir, 'segmentation.seg.nrrd'), '--segmentation', seg, '--liver', 'Liver', '--tumor', 'All tumours',
       '--split-lesions', '--isotope', 'Y90', '--method', 'ldm', '--backend', 'cpu']);
     const lesions = report.structures.filter((s) => s.lesionOf === 'All tumours');
@@ -280,11 +280,11 @@ describe('dose: outputs', () => {
     const work = tempDir('rerun');
     const f = join(work, 'noisy.nii.gz');
     writeFileSync(f, encodeNifti({ geometry: act.geometry, data: noisy }));
-    const args = ['--activity', f, '--activity-unit', 'bq-per-ml', '--segmentation', join(dir, 'segmentation.seg.nrrd'), ...ROLES, '--isotope', 'Y90', '--method', 'ldm', '--backend', 'cpu'];
+    const args = ['--activity', f, '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0', '--segmentation', join(dir, 'segmentation.seg.nrrd'), ...ROLES, '--isotope', 'Y90', '--method', 'ldm', '--backend', 'cpu'];
     const a = await dose(args, join(work, 'a'));
     const b = await dose(args, join(work, 'b'));
     const files = readdirSync(a.out).sort();
-    expect(files).toEqual(['dose.nii.gz', 'report.json', 'structures.csv', 'structures.seg.nrrd']);
+    expect(files).toEqual(['dose.nii.gz', 'manifest.json', 'report.json', 'structures.csv', 'structures.seg.nrrd']);
     for (const file of files) expect(readFileSync(join(b.out, file)).equals(readFileSync(join(a.out, file))), file).toBe(true);
     expect(a.report.negativeActivityVoxelCount).toBe(negatives);
     expect(a.report.warnings.join(' ')).toMatch(/negative/);
@@ -308,7 +308,7 @@ describe('dose: outputs', () => {
 
   it('prints the structure table by default and the report as JSON with --json', async () => {
     const out = tempDir('json');
-    const common = ['dose', '--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--segmentation', join(dir, 'segmentation.seg.nrrd'), ...ROLES, '--isotope', 'Y90', '--method', 'ldm', '--backend', 'cpu'];
+    const common = ['dose', '--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0', '--segmentation', join(dir, 'segmentation.seg.nrrd'), ...ROLES, '--isotope', 'Y90', '--method', 'ldm', '--backend', 'cpu'];
     const text = await runCli([...common, '--out', join(out, 'text')]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/Tumor A\s+tumor/);

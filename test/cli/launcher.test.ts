@@ -19,7 +19,7 @@ beforeAll(async () => {
 });
 
 describe('scripts/dosimetry.mjs (the pnpm -s dosimetry launcher)', () => {
-  const args = () => ['dose', '--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--segmentation', join(dir, 'segmentation.seg.nrrd'),
+  const args = () => ['dose', '--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0', '--segmentation', join(dir, 'segmentation.seg.nrrd'),
     '--liver', 'Liver', '--tumor', 'Tumor A', '--tumor', 'Tumor B', '--lung', 'Lungs', '--isotope', 'Y90', '--backend', 'cpu', '--quiet'];
 
   it('rebuilds a stale bundle, and its outputs are byte-identical to the in-process CLI for LDM and DVK', async () => {
@@ -40,7 +40,7 @@ describe('scripts/dosimetry.mjs (the pnpm -s dosimetry launcher)', () => {
 
   it('prints one line and exits non-zero on bad input, writing nothing', () => {
     const out = join(tempDir('launcher-bad'), 'out');
-    const r = launch([...args(), '--method', 'ldm', '--isotope', 'I131', '--out', out]);
+    const r = launch([...args().map((x) => (x === 'Y90' ? 'I131' : x)), '--method', 'ldm', '--out', out]);
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr.trim()).toMatch(/^dosimetry dose: .*I131/);

@@ -73,7 +73,7 @@ describe.skipIf(!DATA)('real patients (../shared/data/sirt-samples)', () => {
     const reports: Report[] = [];
     for (const backend of gpu ? ['cpu', 'webgpu'] : ['cpu']) {
       const out = tempDir('patient1');
-      const r = await runCli(['dose', '--activity', pet, '--activity-unit', 'bq-per-ml', '--segmentation', segFile, '--liver', 'Liver',
+      const r = await runCli(['dose', '--activity', pet, '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0', '--segmentation', segFile, '--liver', 'Liver',
         ...tumours.flatMap((t) => ['--tumor', t]), '--isotope', 'Y90', '--method', 'ldm', '--backend', backend, '--out', out, '--quiet']);
       expect(r.code, r.stderr).toBe(0);
       reports.push(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')));

@@ -13,7 +13,8 @@ export type DosimetryErrorCode =
   | 'GPU'
   | 'PLAN'
   | 'STATS'
-  | 'USAGE';
+  | 'USAGE'
+  | 'MEMORY';
 
 /** Base class of every error the engine throws on purpose. */
 export class DosimetryError extends Error {
@@ -86,4 +87,16 @@ export class UsageError extends DosimetryError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('USAGE', message, options);
   }
+}
+
+/** Not enough memory for the job: the message names the grid and the memory it needs. */
+export class MemoryError extends DosimetryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MEMORY', message, options);
+  }
+}
+
+/** Whether `err` is the engine running out of memory (a typed array or ArrayBuffer that could not be allocated). */
+export function isOutOfMemory(err: unknown): boolean {
+  return err instanceof RangeError && /allocation failed|Invalid typed array length|Array buffer allocation|Invalid array buffer length|out of memory/i.test(err.message);
 }

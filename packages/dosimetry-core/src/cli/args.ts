@@ -12,11 +12,12 @@ export interface OptionSpec {
 }
 
 export interface ParsedArgs {
-  /** Last value of each single option, every value of repeatable ones. */
+  /** The value of each single option (given at most once), every value of repeatable ones. */
   readonly values: Map<string, string[]>;
   readonly flags: Set<string>;
   /** Every option in command-line order, for options whose meaning depends on position (e.g. --labels). */
   readonly sequence: ReadonlyArray<{ name: string; value: string | true }>;
+  /** Always empty: a word that belongs to no option is refused (kept for the commands' own checks). */
   readonly positionals: string[];
 }
 
@@ -27,9 +28,14 @@ export function parseArgs(argv: readonly string[], spec: Readonly<Record<string,
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (!arg.startsWith('--')) {
-      positionals.push(arg);
-      continue;
+    if (!arg.startsWith('--') || arg === '--') {
+      // A stray word is never ignored: `--tumor "Tumor A" "Tumor B"` would silently drop Tumor B into "other".
+      const last = sequence[sequence.length - 1];
+      const hint =
+        last && last.value !== true && i > 0 && argv[i - 1] === last.value
+          ? ` after --${last.name} "${last.value}": an option takes one value; repeat it for each (--${last.name} "${last.value}" --${last.name} "${arg}")`
+          : '';
+      throw new UsageError(`${command}: unexpected argument "${arg}"${hint}; every value belongs to an option (run with --help)`);
     }
     const eq = arg.indexOf('=');
     const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
@@ -51,7 +57,11 @@ export function parseArgs(argv: readonly string[], spec: Readonly<Record<string,
       value = argv[++i];
     }
     const list = values.get(name) ?? [];
-    if (!s.repeatable && list.length > 0) list.length = 0;
+    if (!s.repeatable && list.length > 0) {
+      throw new UsageError(
+        `${command}: --${name} was given twice ("${list[0]}" and "${value}"); it takes one value: keep the one you mean`,
+      );
+    }
     list.push(value);
     values.set(name, list);
     sequence.push({ name, value });

@@ -4,7 +4,8 @@
  * Errors: one line on stderr, non-zero exit; the commands themselves leave no partial output.
  */
 import { fileURLToPath } from 'node:url';
-import { DosimetryError } from '../errors.ts';
+import { totalmem } from 'node:os';
+import { DosimetryError, isOutOfMemory } from '../errors.ts';
 import { clearProgressLine } from './progress.ts';
 
 interface Command {
@@ -60,19 +61,70 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** A Node system error (ELOOP, EACCES, ...) on a path, in words, or undefined for anything else. */
+function systemErrorLine(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException;
+  if (!(err instanceof Error) || typeof e.code !== 'string' || !/^E[A-Z]+$/.test(e.code)) return undefined;
+  const what: Record<string, string> = {
+    ELOOP: 'the path has a loop of symbolic links',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EISDIR: 'it is a folder where a file is expected',
+    ENOTDIR: 'a part of the path is a file, not a folder',
+    ENOENT: 'it does not exist',
+    ENOSPC: 'no space left on the device',
+    EROFS: 'the file system is read-only',
+    EMFILE: 'too many open files',
+    ENAMETOOLONG: 'the name is too long',
+  };
+  const text = what[e.code];
+  if (!text) return undefined;
+  return `${e.path ? `${e.path}: ` : ''}${text} (${e.code}); check the path and its permissions`;
+}
+
 /** One line describing an error: our own messages as they are, anything else prefixed as unexpected. */
 export function errorLine(err: unknown): string {
   if (err instanceof DosimetryError) return err.message.replace(/\s*\n\s*/g, ' ');
+  if (isOutOfMemory(err)) {
+    const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)} GiB`;
+    return `out of memory (${(err as Error).message}) with ${gib(process.memoryUsage().rss)} in use of this machine's ${gib(totalmem())}: the inputs are too large for it; crop or resample them, or use a machine with more memory`;
+  }
+  const sys = systemErrorLine(err);
+  if (sys) return sys;
   const msg = err instanceof Error ? err.message : String(err);
   return `unexpected error: ${msg.replace(/\s*\n\s*/g, ' ')} (set DOSIMETRY_DEBUG=1 for a stack trace)`;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+/**
+ * Exits with `code` once stdout and stderr have handed everything written to the OS. process.exit() alone drops what
+ * is still queued for a pipe whose reader is slow (a --json report was cut at 64 KiB, the pipe's buffer); waiting
+ * for the callbacks of two empty writes (streams keep their order) gives the reader all of it.
+ */
+export function exitWhenFlushed(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.destroyed || !stream.writable) done();
+    else stream.write('', done);
+  }
+}
+
+/** Runs the CLI as a process: main(argv), then exit with its code once the output is flushed. */
+export function runAsProcess(argv: readonly string[]): void {
+  // a reader that goes away (`| head`) ends the run quietly instead of with an EPIPE stack trace
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  });
+  main(argv).then(
+    (code) => exitWhenFlushed(code),
     (err) => {
       process.stderr.write(`dosimetry: ${errorLine(err)}\n`);
-      process.exit(1);
+      exitWhenFlushed(1);
     },
   );
 }
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) runAsProcess(process.argv.slice(2));

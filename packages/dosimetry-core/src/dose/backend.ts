@@ -65,22 +65,39 @@ const cpuBackend: DoseBackend = {
   stats: async (req) => structureStatsCpu(req),
 };
 
+const isNode = () => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+
 /**
  * 'cpu': the CPU back end. 'webgpu': WebGPU or a GpuError saying why it is unavailable.
- * 'auto': WebGPU when an adapter exists, else the CPU.
+ * 'auto': the fastest for this machine: WebGPU on a hardware adapter, else the CPU. A software adapter (lavapipe,
+ * SwiftShader: slower than the CPU back end) is used only when asked for with 'webgpu'. In Node the adapter's kind is
+ * learnt by a cached child-process probe (gpu/adapter-probe.ts), so that Dawn is never opened in this process, and
+ * its native warnings never printed, when it would not be used. `reason` says why the back end was chosen.
  */
-export async function selectBackend(choice: BackendChoice): Promise<DoseBackend> {
-  if (choice === 'cpu') return cpuBackend;
+export async function selectBackend(choice: BackendChoice): Promise<DoseBackend & { readonly reason: string }> {
+  if (choice === 'cpu') return { ...cpuBackend, reason: 'asked for (--backend cpu)' };
+  if (choice === 'auto' && isNode()) {
+    const { probeNodeAdapter } = await import('../gpu/adapter-probe.ts');
+    const p = probeNodeAdapter();
+    if (p.kind === 'none') return { ...cpuBackend, reason: `auto: ${p.reason ?? 'no WebGPU adapter'}` };
+    if (p.kind === 'software') {
+      return { ...cpuBackend, reason: `auto: the only WebGPU adapter is a software renderer (${p.description}), slower than the CPU back end; --backend webgpu uses it anyway` };
+    }
+  }
   const gpu = await import('../gpu/index.ts');
   const ctx = await gpu.acquireGpu();
   if (!ctx) {
     if (choice === 'webgpu') {
       throw new GpuError(`--backend webgpu was asked for but no WebGPU adapter is available (${gpu.gpuUnavailableReason()}); use --backend cpu or auto`);
     }
-    return cpuBackend;
+    return { ...cpuBackend, reason: `auto: ${gpu.gpuUnavailableReason()}` };
+  }
+  if (choice === 'auto' && gpu.isSoftwareAdapter(ctx.device)) {
+    return { ...cpuBackend, reason: `auto: the only WebGPU adapter is a software renderer (${ctx.adapterDescription}), slower than the CPU back end; --backend webgpu uses it anyway` };
   }
   return {
     name: 'webgpu',
+    reason: choice === 'webgpu' ? `asked for (--backend webgpu) on ${ctx.adapterDescription || 'the WebGPU adapter'}` : `auto: hardware WebGPU adapter ${ctx.adapterDescription}`,
     ldm: (req) => gpu.ldmDoseGpu(ctx, req),
     dvk: async (req) => (await import('./dvk.ts')).dvkDose(req, 'webgpu'),
     dvkSoftTissue: async (req) => (await import('./dvk.ts')).dvkSoftTissueDose(req, 'webgpu'),

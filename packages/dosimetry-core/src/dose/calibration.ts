@@ -25,22 +25,60 @@ export function parseActivityUnit(text: string): ActivityUnit {
 /** Summary of the raw activity image's values. */
 export interface ActivityValueCheck {
   readonly negativeVoxelCount: number;
+  /** Sum of all values (image units). */
   readonly sum: number;
+  /** Sum of the positive values, and of the negative ones (<= 0). */
+  readonly positiveSum: number;
+  readonly negativeSum: number;
+  /** Largest |value|. */
+  readonly maxAbs: number;
 }
 
-/** Throws when any value is NaN or infinite (naming the first such voxel); counts negative voxels. */
+/** Largest |value| accepted in an activity image: beyond it the image is corrupt or scaled wrongly (float32 max 3.4e38). */
+export const ACTIVITY_MAX_ABS_VALUE = 1e30;
+/** Negative voxels may sum to at most this fraction of the positive ones (PET noise is a few %): beyond it, refused. */
+export const ACTIVITY_MAX_NEGATIVE_FRACTION = 0.5;
+/** Beyond this fraction a warning gives the figure (the negative voxels lower the means of regions they lie in). */
+export const ACTIVITY_WARN_NEGATIVE_FRACTION = 0.1;
+
+/**
+ * Checks an activity image's values before any dose: refuses NaN/Inf (naming the first such voxel), values near the
+ * float limit, an image of zeros only, and an image whose negative values outweigh (>= half of) the positive ones
+ * (a wrong sign, offset or a difference image: its doses would be negative); counts negative voxels (PET noise).
+ */
 export function checkActivityValues(data: VoxelArray, what: string): ActivityValueCheck {
   let negative = 0;
-  let sum = 0;
+  let pos = 0;
+  let neg = 0;
+  let maxAbs = 0;
+  let maxAt = -1;
   for (let n = 0; n < data.length; n++) {
     const v = data[n];
     if (!Number.isFinite(v)) {
       throw new InputError(`${what}: voxel ${n} holds ${v}; the activity image must contain finite numbers only (replace NaN/Inf, e.g. by 0, before dosimetry)`);
     }
-    if (v < 0) negative++;
-    sum += v;
+    if (v < 0) {
+      negative++;
+      neg += v;
+      if (-v > maxAbs) (maxAbs = -v), (maxAt = n);
+    } else {
+      pos += v;
+      if (v > maxAbs) (maxAbs = v), (maxAt = n);
+    }
   }
-  return { negativeVoxelCount: negative, sum };
+  if (maxAbs > ACTIVITY_MAX_ABS_VALUE) {
+    throw new InputError(
+      `${what}: voxel ${maxAt} holds ${data[maxAt]}, near the largest number a float32 can hold: the image is corrupt or not an activity image (check its data type and scaling, e.g. scl_slope)`,
+    );
+  }
+  if (pos === 0 && neg === 0) throw new InputError(`${what} holds only zeros (${data.length} voxels): there is no activity to compute a dose from; check that the right file was given`);
+  if (pos === 0) throw new InputError(`${what} holds only negative or zero values (sum ${neg.toPrecision(4)}): a dose cannot be negative; check the image's sign, offset and scaling`);
+  if (-neg >= ACTIVITY_MAX_NEGATIVE_FRACTION * pos) {
+    throw new InputError(
+      `${what} is mostly negative: its ${negative} negative voxels sum to ${((100 * -neg) / pos).toFixed(1)} % of the positive ones (PET noise gives a few %); doses would be negative or far too low: check the image's sign, offset and scaling (is it a difference image?)`,
+    );
+  }
+  return { negativeVoxelCount: negative, sum: pos + neg, positiveSum: pos, negativeSum: neg, maxAbs };
 }
 
 /** Weighted sum of image values over a structure: sum_i w_i v_i. */
@@ -66,6 +104,8 @@ export interface CalibrationOptions {
   readonly lung?: GridStructure;
   /** Liver structure for the measured LSF (counts only). */
   readonly liver?: GridStructure;
+  /** Image the LSF is measured on when it differs from `image` (the image as acquired, before --restrict-to). */
+  readonly lungShuntImage?: VoxelArray;
 }
 
 export interface CalibrationResult {
@@ -80,6 +120,9 @@ export interface CalibrationResult {
   readonly lungShuntFractionSource: 'given' | 'measured' | 'default' | 'not-applicable';
   readonly warnings: string[];
 }
+
+/** Largest administered activity accepted [GBq]: radioembolization stays under ~20 GBq; beyond 50 it is a unit slip. */
+export const MAX_ADMINISTERED_GBQ = 50;
 
 /** Validates a lung shunt fraction (0 <= LSF < 1). */
 export function checkLsf(lsf: number): number {
@@ -118,6 +161,9 @@ export function calibrateActivity(image: Volume, opts: CalibrationOptions): Cali
     throw new InputError('--activity-unit counts needs --administered-gbq (the activity to distribute over the normalisation structure)');
   }
   if (!Number.isFinite(a) || a <= 0) throw new InputError(`administered activity ${a} GBq must be positive`);
+  if (a > MAX_ADMINISTERED_GBQ) {
+    throw new InputError(`administered activity ${a} GBq is more than any radioembolization (at most ~20 GBq): give it in GBq (${a} MBq is --administered-gbq ${a / 1000})`);
+  }
   if (!opts.normalizeTo) throw new InputError('counts calibration needs a structure to normalise to: give --liver NAME or --normalize-to NAME');
   let lsf: number;
   let lsfSource: CalibrationResult['lungShuntFractionSource'];
@@ -125,8 +171,8 @@ export function calibrateActivity(image: Volume, opts: CalibrationOptions): Cali
     lsf = opts.lungShuntFraction;
     lsfSource = 'given';
   } else if (opts.lung && opts.liver) {
-    const cl = structureSum(image.data, opts.lung);
-    const ch = structureSum(image.data, opts.liver);
+    const cl = structureSum(opts.lungShuntImage ?? image.data, opts.lung);
+    const ch = structureSum(opts.lungShuntImage ?? image.data, opts.liver);
     if (!(cl + ch > 0)) throw new InputError('cannot measure the lung shunt fraction: the lung and liver structures hold no counts');
     lsf = Math.max(0, cl / (cl + ch));
     lsfSource = 'measured';

@@ -48,6 +48,8 @@ export interface DvkConvolutionRequest {
   readonly background?: boolean;
   /** Called once the convolution runs on its own (worker thread or GPU), so that the caller may take this thread. */
   readonly onRunning?: () => void;
+  /** Receives what the user must be told (e.g. a kernel cache file that failed its checksum and was recomputed). */
+  readonly onWarning?: (message: string) => void;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function dvkSoftTissueDose(req: DvkConvolutionRequest, backend: 'cp
     densityGPerMl: req.tissueDensityGPerMl,
     onProgress: (f: number, m: string) => progress(`kernel: ${m} (${Math.round(f * 100)} %)`),
   });
+  for (const w of kernel.warnings) req.onWarning?.(w);
   // fully decayed activity a [Bq/mL] x V_voxel [mL] x tau [s] convolved with S: the constant V tau goes into the kernel
   // (a few thousand values) instead of the volume
   const f = voxelVolumeMl(g) * meanLifeS(req.isotope);

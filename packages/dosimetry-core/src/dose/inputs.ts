@@ -2,20 +2,18 @@
  * Reading the inputs of a case from files: images (NIfTI, NRRD, MHA, DICOM) and segmentations (.seg.nrrd, label
  * maps, RTSTRUCT, DICOM SEG). Dispatches on the path; the readers convert to the internal frame (LPS mm).
  */
-import { existsSync, statSync } from 'node:fs';
-import { FileError, InputError } from '../errors.ts';
+import { statSync } from 'node:fs';
+import { InputError, UsageError } from '../errors.ts';
+import { checkInputPath } from '../io/files.ts';
 import type { DicomSeriesMeta, DicomVolumeModality, EncodeRtDoseOptions, RtPlanReference } from '../io/dicom/index.ts';
 import type { Isotope } from '../units/index.ts';
 import type { Geometry } from '../volume/geometry.ts';
 import type { StructureMask } from '../volume/structure.ts';
 import type { Volume } from '../volume/volume.ts';
+import { checkDicomConsistency, type DicomInputIdentity, readSegmentationIdentity, seriesIdentity } from './dicom-consistency.ts';
 
 async function dicom() {
   return import('../io/dicom/index.ts');
-}
-
-function mustExist(path: string, what: string): void {
-  if (!existsSync(path)) throw new FileError(`${what} ${path} does not exist; check the path`);
 }
 
 function notDicomFolder(path: string, what: string): InputError {
@@ -43,7 +41,7 @@ export async function readImage(
   what: string,
   opts: ReadImageOptions = {},
 ): Promise<{ volume: Volume; meta?: Record<string, unknown>; dicom?: DicomSeriesMeta }> {
-  mustExist(path, what);
+  checkInputPath(path, what, { allowFolder: true });
   const d = await dicom();
   if (d.isDicomPath(path)) {
     const r = await d.readDicomVolume(path, opts);
@@ -60,7 +58,7 @@ export async function readImage(
  * Structure Set (rasterised onto `referenceGrid` with partial-volume weights) or a DICOM SEG (on its own grid).
  */
 export async function readStructures(path: string, opts: { labels?: string; referenceGrid?: Geometry }): Promise<StructureMask[]> {
-  mustExist(path, 'segmentation');
+  checkInputPath(path, 'segmentation', { allowFolder: true });
   const d = await dicom();
   if (d.isDicomPath(path)) {
     if (opts.labels) throw new InputError(`--labels does not apply to the DICOM segmentation ${path}: its structures are named inside it`);
@@ -83,6 +81,14 @@ export interface DicomCaseContextOptions {
   readonly activityUnit: 'bq-per-ml' | 'counts';
   /** --scan-delay-h when given [h]. */
   readonly scanDelayH?: number;
+  /** The --activity path, named in errors. */
+  readonly activityPath?: string;
+  /** The --ct path, named in errors. */
+  readonly ctPath?: string;
+  /** Every --segmentation path; the DICOM ones (RTSTRUCT, SEG) are checked against the images' patient and frame. */
+  readonly segmentationPaths?: readonly string[];
+  /** --allow-mismatched-dicom: a Patient ID or Frame of Reference mismatch is a warning instead of an error. */
+  readonly allowMismatchedDicom?: boolean;
   /** --rtplan: the RT Plan the dose belongs to (RT Dose then has Dose Summation Type PLAN). */
   readonly rtPlan?: RtPlanReference;
 }
@@ -134,8 +140,17 @@ export async function dicomCaseContext(opts: DicomCaseContextOptions): Promise<D
   const { scanDelayFromDicom, rtDoseFrameOfReferenceFrom } = await dicom();
   const warnings: string[] = [...(opts.activity?.warnings ?? []), ...(opts.ct?.warnings ?? [])];
   let scanDelayH = opts.scanDelayH;
-  let scanDelaySource = scanDelayH !== undefined ? 'given (--scan-delay-h)' : 'default (0 h)';
+  let scanDelaySource = scanDelayH !== undefined ? 'given (--scan-delay-h)' : 'not applicable (counts are normalised to the administered activity)';
   const act = opts.activity;
+  if (scanDelayH !== undefined && !(scanDelayH >= 0)) {
+    throw new UsageError(`--scan-delay-h ${scanDelayH}: the scan is taken after the implant; give the hours from implant to scan (0 or more)`);
+  }
+  // Bq/mL without timing would silently mean "at implant": a scan one day after a 90Y implant would read 23 % low.
+  if (opts.activityUnit === 'bq-per-ml' && !act && scanDelayH === undefined) {
+    throw new UsageError(
+      `--scan-delay-h is required for Bq/mL activity from ${opts.activityPath ?? 'a NIfTI/NRRD/MHA file'}: the file carries no acquisition timing; give the hours from implant to the scan (--scan-delay-h 0 when the image is already decay-corrected to the implant time)`,
+    );
+  }
   if (act) {
     if (opts.activityUnit === 'bq-per-ml' && act.activityUnit === 'counts') {
       warnings.push(`--activity-unit bq-per-ml, but the DICOM ${act.modality} series holds ${act.units} (no Units BQML): check that the image is quantitative, or use --activity-unit counts with --administered-gbq`);
@@ -146,7 +161,11 @@ export async function dicomCaseContext(opts: DicomCaseContextOptions): Promise<D
         if (sd.scanDelayH !== undefined) {
           scanDelayH = sd.scanDelayH;
           scanDelaySource = `from the DICOM metadata: ${sd.source}`;
-        } else scanDelaySource = `default (0 h): ${sd.source}`;
+        } else {
+          throw new UsageError(
+            `the scan delay of the DICOM ${act.modality} series cannot be read from its timing (${sd.source}); give --scan-delay-h H (hours from implant to the scan, 0 when it is decay-corrected to the implant)`,
+          );
+        }
         if (sd.warning) warnings.push(sd.warning);
       } else {
         if (sd.scanDelayH !== undefined && Math.abs(sd.scanDelayH - scanDelayH) > 0.1) {
@@ -158,11 +177,17 @@ export async function dicomCaseContext(opts: DicomCaseContextOptions): Promise<D
   }
   const ref = opts.ct ?? act;
   const refRole = opts.ct ? 'ct' : act ? 'activity' : 'none';
-  if (opts.ct && act && opts.ct.frameOfReferenceUid && act.frameOfReferenceUid && opts.ct.frameOfReferenceUid !== act.frameOfReferenceUid) {
-    warnings.push(
-      `the CT (Frame of Reference ${opts.ct.frameOfReferenceUid}) and the activity image (${act.frameOfReferenceUid}) are in different Frames of Reference: the densities assume both share patient coordinates (register them first if they do not); the RT Dose is written in the CT's`,
-    );
+  // One patient, one Frame of Reference across the activity, the CT and every DICOM segmentation.
+  const ids: DicomInputIdentity[] = [];
+  if (act) ids.push(seriesIdentity('activity image', opts.activityPath ?? '(--activity)', act));
+  if (opts.ct) ids.push(seriesIdentity('CT', opts.ctPath ?? '(--ct)', opts.ct));
+  for (const p of opts.segmentationPaths ?? []) {
+    if (!(await dicom()).isDicomPath(p)) continue;
+    const id = await readSegmentationIdentity(p);
+    if (id) ids.push(id);
   }
+  const consistency = checkDicomConsistency(ids, opts.allowMismatchedDicom ?? false);
+  warnings.push(...consistency.warnings);
   if (opts.rtPlan?.frameOfReferenceUid && ref?.frameOfReferenceUid && opts.rtPlan.frameOfReferenceUid !== ref.frameOfReferenceUid) {
     warnings.push(`the RT Plan's Frame of Reference ${opts.rtPlan.frameOfReferenceUid} differs from the images' ${ref.frameOfReferenceUid}; check that --rtplan belongs to this study`);
   }
@@ -174,6 +199,7 @@ export async function dicomCaseContext(opts: DicomCaseContextOptions): Promise<D
   const provenance: Record<string, unknown> = {
     ...(act ? { activity: seriesSummary(act) } : {}),
     ...(opts.ct ? { ct: seriesSummary(opts.ct) } : {}),
+    consistency: consistency.provenance,
     rtDose: {
       frameOfReferenceFrom: refRole,
       frameOfReferenceUid: ref?.frameOfReferenceUid ?? null,
@@ -186,6 +212,6 @@ export async function dicomCaseContext(opts: DicomCaseContextOptions): Promise<D
 
 /** Reads the identity of an RT Plan file (--rtplan) for the RT Dose's Referenced RT Plan Sequence. */
 export async function readRtPlan(path: string): Promise<RtPlanReference> {
-  mustExist(path, 'RT Plan');
+  checkInputPath(path, 'RT Plan', { allowFolder: true });
   return (await dicom()).readRtPlanReference(path);
 }

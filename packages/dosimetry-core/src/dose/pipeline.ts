@@ -5,11 +5,13 @@
 import { InputError } from '../errors.ts';
 import { AIR_DENSITY_THRESHOLD_G_PER_ML, DEFAULT_LUNG_DENSITY_G_PER_ML, DEFAULT_SOFT_TISSUE_DENSITY_G_PER_ML, type Isotope, NUCLIDES, BQ_PER_GBQ } from '../units/index.ts';
 import { type Geometry, voxelCount, voxelVolumeMl, describeGrid, sameGrid } from '../volume/geometry.ts';
-import { maskToGrid, resampleLinear } from '../volume/resample.ts';
+import { maskToGrid } from '../volume/resample.ts';
+import { checkCtIsHounsfield, ctDensityOnGrid } from './ct-density.ts';
 import { ExtentBuilder, type GridStructure, type StructureMask, maskExtent, rememberMaskExtent } from '../volume/structure.ts';
 import type { Volume } from '../volume/volume.ts';
-import { type ActivityUnit, calibrateActivity, checkActivityValues } from './calibration.ts';
+import { ACTIVITY_WARN_NEGATIVE_FRACTION, type ActivityUnit, calibrateActivity, checkActivityValues, structureSum } from './calibration.ts';
 import { equivalentSphereDiameterMm, splitLesions } from './lesions.ts';
+import { asMemoryError, assertMemoryFor } from './memory.ts';
 import { selectBackend, type BackendChoice, type DoseBackend } from './backend.ts';
 import type { StructureDoseStats } from '../stats/index.ts';
 
@@ -36,6 +38,11 @@ export interface DoseCaseOptions {
   /** counts: administered activity [GBq] and the structure it is normalised to (default: the liver). */
   readonly administeredGBq?: number;
   readonly normalizeTo?: string;
+  /**
+   * Structure outside which the activity is set to zero (`--restrict-to`), e.g. the liver when a scout SPECT shows
+   * extrahepatic uptake or scatter that is not to be planned as microspheres. Partial-volume voxels keep their share.
+   */
+  readonly restrictTo?: string;
   readonly lungShuntFraction?: number;
   /** Hours from implant to the activity scan (bq-per-ml images are carried back to implant time). */
   readonly scanDelayH?: number;
@@ -81,14 +88,25 @@ export interface DoseCaseResult {
   /** The reported structures on the activity grid (same order as `structures`), partial-volume weights. */
   readonly gridStructures: GridStructure[];
   readonly backend: 'webgpu' | 'cpu';
+  /** Why that back end ran (asked for, or what auto found). */
+  readonly backendReason: string;
   readonly activityInFieldGBq: number;
   readonly negativeActivityVoxelCount: number;
   readonly lungShuntFraction: number;
   readonly lungShuntFractionSource: string;
   readonly decayFactor: number;
   readonly warnings: string[];
+  /** With a CT: how its densities were brought onto the grid and how much activity it covers (report parameters). */
+  readonly ctParameters?: Record<string, unknown>;
   readonly timingsMs: Record<string, number>;
 }
+
+/** Counts outside the normalisation structure (and the lungs) beyond this share are warned about. */
+export const COUNTS_OUTSIDE_WARN_FRACTION = 0.05;
+/** Bq/mL images holding more activity than this at implant are refused (no radioembolization exceeds ~20 GBq) [GBq]. */
+export const MAX_PLAUSIBLE_FIELD_GBQ = 50;
+/** Bq/mL images holding less than this at implant get a warning (a unit of kBq/mL or MBq/mL?) [GBq]. */
+export const MIN_PLAUSIBLE_FIELD_GBQ = 0.005;
 
 /** Finds a mask by name across all segmentations; errors list the names that exist. */
 export function findMask(segs: readonly SegmentationInput[], name: string, role: string): StructureMask {
@@ -104,8 +122,20 @@ export function findMask(segs: readonly SegmentationInput[], name: string, role:
   throw new InputError(`structure name "${name}" appears in ${hits.length} segmentations (${hits.map((h) => h.origin).join('; ')}); rename one so that --${role} is unambiguous`);
 }
 
-/** Computes the dose map and the per-structure report of one case. */
+/**
+ * Computes the dose map and the per-structure report of one case. A grid too large for the machine's memory is
+ * refused before any work, and an allocation that fails on the way becomes a MemoryError naming the grid.
+ */
 export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseResult> {
+  await assertMemoryFor(opts.activity.geometry, opts.method);
+  try {
+    return await computeDoseCaseUnchecked(opts);
+  } catch (err) {
+    throw asMemoryError(err, opts.activity.geometry, opts.method);
+  }
+}
+
+async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCaseResult> {
   const t: Record<string, number> = {};
   const tick = (name: string, t0: number) => (t[name] = Math.round(performance.now() - t0));
   const progress = opts.onProgress ?? (() => {});
@@ -122,8 +152,14 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
   let t0 = performance.now();
   const check = checkActivityValues(opts.activity.data, 'activity image');
   if (check.negativeVoxelCount > 0) {
-    warnings.push(`${check.negativeVoxelCount} voxels of the activity image are negative (image noise); they are kept so that means stay unbiased`);
+    const share = -check.negativeSum / check.positiveSum;
+    warnings.push(
+      `${check.negativeVoxelCount} voxels of the activity image are negative (image noise), summing to ${(100 * share).toFixed(share < 0.001 ? 3 : 1)} % of the positive values; they are kept so that means stay unbiased` +
+        (share > ACTIVITY_WARN_NEGATIVE_FRACTION ? ': that is a large share, which lowers the mean dose of the regions they lie in; check the reconstruction and the image offset' : ''),
+    );
   }
+  // a label map, densities or an emission image given as CT would give wrong masses: refused before any work
+  if (opts.ct) checkCtIsHounsfield(opts.ct);
 
   // 1. Structures named by role, and every other segment (role 'other').
   const roleOf = new Map<StructureMask, StructureRole>();
@@ -154,35 +190,6 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
   }
   const normalizeMask = opts.normalizeTo !== undefined ? findMask(opts.segmentations, opts.normalizeTo, 'normalize-to') : wholeLiver ?? liverMask;
 
-  // 2. The back end; for DVK the convolution starts now, on the activity as read: dose is linear in activity, so the
-  //    calibration factor (known once the structures are on the grid, for counts) is applied to its result. On the
-  //    CPU it runs on worker threads, on WebGPU on the device, while this thread brings the structures onto the grid.
-  const backend: DoseBackend = await selectBackend(opts.backend ?? 'auto');
-  let softDose: Promise<Float32Array> | undefined;
-  let softStartMs = 0;
-  let running: () => void = () => {};
-  const handedOver = new Promise<void>((resolve) => (running = resolve));
-  if (opts.method === 'dvk') {
-    progress(`starting the DVK convolution on the ${backend.name} back end (${describeGrid(grid)})`);
-    softStartMs = performance.now();
-    softDose = backend.dvkSoftTissue({
-      activityBqPerMl: opts.activity.data instanceof Float32Array ? opts.activity.data : new Float32Array(opts.activity.data),
-      isotope: opts.isotope,
-      geometry: grid,
-      tissueDensityGPerMl: tissueRho,
-      onProgress: progress,
-      background: true,
-      onRunning: () => running(),
-    });
-    softDose.then(
-      () => running(),
-      () => running(), // a failure is reported where the dose is awaited (or not at all if an input error comes first)
-    );
-    // let its set-up (kernel, decays, crop, shared memory) run until the convolution is on its own
-    await handedOver;
-  }
-
-  progress('bringing structures onto the activity grid');
   const onGrid = new Map<StructureMask, { s: GridStructure; out: number }>();
   const toGrid = (m: StructureMask) => {
     let r = onGrid.get(m);
@@ -196,13 +203,61 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
     }
     return r;
   };
+
+  // --restrict-to: the activity outside a structure is set to zero (before any dose, DVK convolution included).
+  let activity: Volume = opts.activity;
+  if (opts.restrictTo !== undefined) {
+    const rm = opts.restrictTo === opts.liver && wholeLiver ? wholeLiver : findMask(opts.segmentations, opts.restrictTo, 'restrict-to');
+    const s = toGrid(rm).s;
+    const data = new Float32Array(voxelCount(grid));
+    const src = opts.activity.data;
+    for (let n = 0; n < s.voxelIndices.length; n++) data[s.voxelIndices[n]] = s.weights[n] * src[s.voxelIndices[n]];
+    const kept = structureSum(src, s);
+    const share = 1 - kept / check.sum;
+    warnings.push(
+      `--restrict-to "${rm.name}": the activity outside it is set to zero; ${(100 * share).toFixed(1)} % of the image's ${opts.activityUnit === 'counts' ? 'counts' : 'activity'} lay outside and is not given any dose`,
+    );
+    if (!(kept > 0)) throw new InputError(`--restrict-to "${rm.name}": the structure holds no activity (sum ${kept}); choose the structure the microspheres were given to`);
+    activity = { geometry: grid, data };
+  }
+
+  // 2. The back end; for DVK the convolution starts now, on the activity as read: dose is linear in activity, so the
+  //    calibration factor (known once the structures are on the grid, for counts) is applied to its result. On the
+  //    CPU it runs on worker threads, on WebGPU on the device, while this thread brings the structures onto the grid.
+  const backend = await selectBackend(opts.backend ?? 'auto');
+  let softDose: Promise<Float32Array> | undefined;
+  let softStartMs = 0;
+  let running: () => void = () => {};
+  const handedOver = new Promise<void>((resolve) => (running = resolve));
+  if (opts.method === 'dvk') {
+    progress(`starting the DVK convolution on the ${backend.name} back end (${describeGrid(grid)})`);
+    softStartMs = performance.now();
+    softDose = backend.dvkSoftTissue({
+      activityBqPerMl: activity.data instanceof Float32Array ? activity.data : new Float32Array(activity.data),
+      isotope: opts.isotope,
+      geometry: grid,
+      tissueDensityGPerMl: tissueRho,
+      onProgress: progress,
+      background: true,
+      onRunning: () => running(),
+      onWarning: (w) => warnings.push(w),
+    });
+    softDose.then(
+      () => running(),
+      () => running(), // a failure is reported where the dose is awaited (or not at all if an input error comes first)
+    );
+    // let its set-up (kernel, decays, crop, shared memory) run until the convolution is on its own
+    await handedOver;
+  }
+
+  progress('bringing structures onto the activity grid');
   const allMasks = [...opts.segmentations.flatMap((s) => s.masks), ...(wholeLiver ? [wholeLiver] : [])];
   for (const m of allMasks) toGrid(m);
   tick('structuresMs', t0);
 
   // 3. Calibration.
   t0 = performance.now();
-  const cal = calibrateActivity(opts.activity, {
+  const cal = calibrateActivity(activity, {
     unit: opts.activityUnit,
     isotope: opts.isotope,
     scanDelayH: opts.scanDelayH,
@@ -211,22 +266,42 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
     lungShuntFraction: opts.lungShuntFraction,
     lung: lungMask ? toGrid(lungMask).s : undefined,
     liver: toGrid(wholeLiver ?? liverMask).s,
+    // the lung shunt is measured on the image as acquired, before any --restrict-to
+    lungShuntImage: opts.activity.data,
   });
   warnings.push(...cal.warnings);
+  if (opts.activityUnit === 'counts' && opts.restrictTo === undefined) {
+    // counts outside the normalisation structure (and the lungs, which the shunt accounts for) become real activity
+    const inNorm = structureSum(opts.activity.data, toGrid(normalizeMask).s);
+    const inLung = lungMask ? structureSum(opts.activity.data, toGrid(lungMask).s) : 0;
+    const outsideShare = (check.sum - inNorm - inLung) / check.sum;
+    if (outsideShare > COUNTS_OUTSIDE_WARN_FRACTION) {
+      const extraGBq = ((outsideShare * check.sum * cal.scaleToBqPerMl * vVoxMl) / BQ_PER_GBQ);
+      warnings.push(
+        `${(100 * outsideShare).toFixed(1)} % of the counts lie outside the normalisation structure "${normalizeMask.name}"${lungMask ? ` and the lungs "${lungMask.name}"` : ''} (extrahepatic uptake, free pertechnetate, scatter or a mask that misses the liver): they are scaled as real activity, ${extraGBq.toFixed(3)} GBq beyond the ${opts.administeredGBq} GBq administered; give --restrict-to STRUCTURE (e.g. --restrict-to "${normalizeMask.name}") to set the activity outside it to zero`,
+      );
+    }
+  }
+  const fieldGBqAtImplant = (check.sum * cal.scaleToBqPerMl * vVoxMl) / BQ_PER_GBQ;
+  if (opts.activityUnit === 'bq-per-ml') {
+    if (fieldGBqAtImplant > MAX_PLAUSIBLE_FIELD_GBQ) {
+      throw new InputError(
+        `the activity image holds ${fieldGBqAtImplant.toPrecision(4)} GBq at implant (Bq/mL x ${vVoxMl.toPrecision(4)} mL voxels${cal.decayFactor !== 1 ? ` x decay factor ${cal.decayFactor.toFixed(4)}` : ''}), more than any radioembolization (at most ~20 GBq): check --activity-unit (counts?), the image's unit (kBq/mL?) and --scan-delay-h`,
+      );
+    }
+    if (fieldGBqAtImplant < MIN_PLAUSIBLE_FIELD_GBQ) {
+      warnings.push(
+        `the activity image holds only ${(fieldGBqAtImplant * 1000).toPrecision(3)} MBq at implant: implausibly little for a radioembolization (typically 0.5-10 GBq); check that the image is in Bq/mL (not kBq/mL or MBq/mL) and quantitative`,
+      );
+    }
+  }
   tick('calibrationMs', t0);
 
   // 4. Density.
   t0 = performance.now();
+  // Without a CT (and outside a CT's field of view): soft tissue, the lung density inside the lung structure.
   let density: number | Float32Array = tissueRho;
-  let ctOnGrid = false;
-  if (opts.ct) {
-    progress('resampling the CT onto the activity grid');
-    const hu = resampleLinear(opts.ct, grid, -1000);
-    const rho = new Float32Array(hu.length);
-    for (let n = 0; n < hu.length; n++) rho[n] = Math.max(0, (hu[n] + 1000) / 1000);
-    density = rho;
-    ctOnGrid = true;
-  } else if (lungMask) {
+  if (lungMask) {
     const rho = new Float32Array(voxelCount(grid)).fill(tissueRho);
     const s = toGrid(lungMask).s;
     for (let n = 0; n < s.voxelIndices.length; n++) {
@@ -234,6 +309,20 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
       rho[s.voxelIndices[n]] = w * lungRho + (1 - w) * tissueRho;
     }
     density = rho;
+  }
+  let ctOnGrid = false;
+  let ctParameters: Record<string, unknown> | undefined;
+  if (opts.ct) {
+    progress('averaging the CT densities over each activity voxel');
+    const c = ctDensityOnGrid(opts.ct, grid, {
+      activity: cal.activityBqPerMl,
+      outsideGPerMl: density,
+      outsideDescription: `the densities used without a CT (${tissueRho} g/mL${lungMask ? `, ${lungRho} g/mL inside the lung structure "${lungMask.name}"` : ''})`,
+    });
+    density = c.densityGPerMl;
+    ctOnGrid = true;
+    ctParameters = c.parameters;
+    warnings.push(...c.warnings);
   }
   tick('densityMs', t0);
 
@@ -350,12 +439,14 @@ export async function computeDoseCase(opts: DoseCaseOptions): Promise<DoseCaseRe
     structures,
     gridStructures: entries.map((e) => e.s),
     backend: backend.name,
+    backendReason: backend.reason,
     activityInFieldGBq: fieldBq / BQ_PER_GBQ,
     negativeActivityVoxelCount: check.negativeVoxelCount,
     lungShuntFraction: cal.lungShuntFraction,
     lungShuntFractionSource: cal.lungShuntFractionSource,
     decayFactor: cal.decayFactor,
     warnings,
+    ...(ctParameters ? { ctParameters } : {}),
     timingsMs: t,
   };
 }

@@ -92,6 +92,7 @@ export function buildReport(result: DoseCaseResult, ctx: ReportContext): Record<
     isotope: ctx.isotope,
     method: ctx.method,
     backend: result.backend,
+    backendReason: result.backendReason,
     activityInFieldGBq: result.activityInFieldGBq,
     lungShuntFraction: result.lungShuntFraction,
     lungShuntFractionSource: result.lungShuntFractionSource,
@@ -109,7 +110,7 @@ export function buildReport(result: DoseCaseResult, ctx: ReportContext): Record<
     provenance: {
       version: ENGINE_VERSION,
       inputs: ctx.inputs.map((i) => ({ role: i.role, path: i.path, sha256: sha256OfPath(i.path) })),
-      parameters: ctx.parameters,
+      parameters: result.ctParameters ? { ...ctx.parameters, ...result.ctParameters } : ctx.parameters,
     },
   };
 }

@@ -253,3 +253,205 @@ export function resampleLinear(src: Volume<VoxelArray>, target: Geometry, outsid
   }
   return out;
 }
+
+/** Options of `meanOverVoxels`. */
+export interface MeanOverVoxelsOptions {
+  /**
+   * The quantity averaged, from a source voxel's stored value (e.g. HU to g/mL); default: the stored value. Applied
+   * per source voxel before averaging, so a non-linear map (a clamp) is averaged correctly.
+   */
+  readonly transform?: (stored: number) => number;
+  /**
+   * 'auto' (default): the exact volume-weighted average when every axis of `target` runs along an axis of the source
+   * (any spacing, offset, permutation or flip), else sub-sampling; 'sampled' always sub-samples (for tests).
+   */
+  readonly method?: 'auto' | 'sampled';
+  /** Sub-samples per target axis when sampling; default ceil(target spacing / finest source spacing), 2..16. */
+  readonly subsamples?: readonly [number, number, number];
+}
+
+/** Result of `meanOverVoxels`. */
+export interface MeanOverVoxelsResult {
+  /** Mean of the source over the part of each target voxel inside the source's field of view; 0 where none is. */
+  readonly mean: Float32Array;
+  /** Fraction of each target voxel's volume inside the source's field of view (0..1). */
+  readonly insideFraction: Float32Array;
+  /** 'exact-box': overlap-volume weights; 'sampled': sub-samples with nearest source voxel lookups. */
+  readonly method: 'exact-box' | 'sampled';
+  /** Sub-samples per target axis ('sampled' only). */
+  readonly subsamples?: readonly [number, number, number];
+  /** The method in words, for reports. */
+  readonly description: string;
+}
+
+/**
+ * Averages an image over each voxel of a coarser (or any) `target` grid through world coordinates: the source is
+ * taken as constant over each of its voxels, and each target voxel gets the volume-weighted mean of the source voxels
+ * it overlaps (its part outside the source's field of view excluded, and returned as `insideFraction`). Used to bring
+ * CT densities onto the activity grid: a ~4 mm activity voxel holds ~100 CT voxels, and its mass is their mean
+ * density times its volume (sampling the CT at the voxel centre instead misplaces tissue boundaries by up to half a
+ * voxel). Exact when the axes are parallel (`exact-box`); otherwise `subsamples` points per axis with nearest-voxel
+ * lookups, whose error shrinks with the number of samples. Accumulates in float64.
+ */
+export function meanOverVoxels(src: Volume<VoxelArray>, target: Geometry, options: MeanOverVoxelsOptions = {}): MeanOverVoxelsResult {
+  const m = indexMap(target, src.geometry);
+  const sDims = src.geometry.dims;
+  const [tx, ty, tz] = target.dims;
+  const n = voxelCount(target);
+  const mean = new Float32Array(n);
+  const inside = new Float32Array(n);
+  const f = options.transform ?? ((v: number) => v);
+  const d = src.data;
+  const sStride = [1, sDims[0], sDims[0] * sDims[1]];
+  const axisMap = options.method === 'sampled' ? undefined : parallelAxes(m);
+  if (axisMap) {
+    // Per target axis t: for each target index p, the source voxels along axis axisMap[t] that its extent
+    // [p - 1/2, p + 1/2] overlaps, with the overlapping fraction of the target voxel's length as weight.
+    const tables = [0, 1, 2].map((t) => overlapTable(target.dims[t], m.a[3 * axisMap[t] + t], m.b[axisMap[t]], sDims[axisMap[t]]));
+    const strides = [0, 1, 2].map((t) => sStride[axisMap[t]]);
+    const [X, Y, Z] = tables;
+    for (let k = 0; k < tz; k++) {
+      const zc = Z.count[k];
+      if (zc === 0) continue;
+      for (let j = 0; j < ty; j++) {
+        const yc = Y.count[j];
+        if (yc === 0) continue;
+        const row = tx * (j + ty * k);
+        for (let i = 0; i < tx; i++) {
+          const xc = X.count[i];
+          if (xc === 0) continue;
+          let acc = 0;
+          for (let c = 0; c < zc; c++) {
+            const wz = Z.weight[Z.offset[k] + c];
+            const bz = (Z.start[k] + c) * strides[2];
+            for (let b = 0; b < yc; b++) {
+              const wzy = wz * Y.weight[Y.offset[j] + b];
+              const bzy = bz + (Y.start[j] + b) * strides[1];
+              let accX = 0;
+              for (let a = 0; a < xc; a++) accX += X.weight[X.offset[i] + a] * f(d[bzy + (X.start[i] + a) * strides[0]]);
+              acc += wzy * accX;
+            }
+          }
+          const w = X.sum[i] * Y.sum[j] * Z.sum[k];
+          mean[row + i] = acc / w;
+          inside[row + i] = w;
+        }
+      }
+    }
+    return { mean, insideFraction: inside, method: 'exact-box', description: 'volume-weighted mean over the CT voxels inside each activity voxel (exact box average, axes parallel)' };
+  }
+  const A = m.a, B = m.b;
+  // Default: sample spacing below the source spacing along each target axis (a target voxel step crosses
+  // max_r |A[r][t]| source voxels), at least 3 per axis, at most 16.
+  const sub = options.subsamples ?? ([0, 1, 2].map((t) => Math.min(16, Math.max(3, Math.ceil(Math.max(Math.abs(A[t]), Math.abs(A[3 + t]), Math.abs(A[6 + t])) - 1e-9) + 1))) as [number, number, number]);
+  const nSamples = sub[0] * sub[1] * sub[2];
+  // Sub-sample offsets from the voxel centre, in source index units (A times the offset in target index units).
+  const off = new Float64Array(3 * nSamples);
+  let s = 0;
+  for (let c = 0; c < sub[2]; c++) {
+    for (let b = 0; b < sub[1]; b++) {
+      for (let a = 0; a < sub[0]; a++, s++) {
+        const o = [(a + 0.5) / sub[0] - 0.5, (b + 0.5) / sub[1] - 0.5, (c + 0.5) / sub[2] - 0.5];
+        for (let r = 0; r < 3; r++) off[3 * s + r] = A[3 * r] * o[0] + A[3 * r + 1] * o[1] + A[3 * r + 2] * o[2];
+      }
+    }
+  }
+  const [sx, sy, sz] = sDims;
+  // Target index box that can reach the source's field of view (its corners mapped back), one voxel of margin.
+  const back = indexMap(src.geometry, target);
+  const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
+  for (let c = 0; c < 8; c++) {
+    const p = [c & 1 ? sx - 0.5 : -0.5, c & 2 ? sy - 0.5 : -0.5, c & 4 ? sz - 0.5 : -0.5];
+    for (let r = 0; r < 3; r++) {
+      const q = back.a[3 * r] * p[0] + back.a[3 * r + 1] * p[1] + back.a[3 * r + 2] * p[2] + back.b[r];
+      lo[r] = Math.min(lo[r], q);
+      hi[r] = Math.max(hi[r], q);
+    }
+  }
+  const i0 = Math.max(0, Math.floor(lo[0]) - 1), i1 = Math.min(tx - 1, Math.ceil(hi[0]) + 1);
+  const j0 = Math.max(0, Math.floor(lo[1]) - 1), j1 = Math.min(ty - 1, Math.ceil(hi[1]) + 1);
+  const k0 = Math.max(0, Math.floor(lo[2]) - 1), k1 = Math.min(tz - 1, Math.ceil(hi[2]) + 1);
+  for (let k = k0; k <= k1; k++) {
+    for (let j = j0; j <= j1; j++) {
+      for (let i = i0; i <= i1; i++) {
+        // voxel centre in source index units
+        const cu = A[0] * i + A[1] * j + A[2] * k + B[0];
+        const cv = A[3] * i + A[4] * j + A[5] * k + B[1];
+        const cw = A[6] * i + A[7] * j + A[8] * k + B[2];
+        let acc = 0;
+        let hits = 0;
+        for (let q = 0; q < 3 * nSamples; q += 3) {
+          const u = Math.round(cu + off[q]);
+          const v = Math.round(cv + off[q + 1]);
+          const w = Math.round(cw + off[q + 2]);
+          if (u >= 0 && v >= 0 && w >= 0 && u < sx && v < sy && w < sz) {
+            acc += f(d[u + sx * (v + sy * w)]);
+            hits++;
+          }
+        }
+        if (hits > 0) {
+          const t = i + tx * (j + ty * k);
+          mean[t] = acc / hits;
+          inside[t] = hits / nSamples;
+        }
+      }
+    }
+  }
+  return {
+    mean,
+    insideFraction: inside,
+    method: 'sampled',
+    subsamples: sub,
+    description: `mean over each activity voxel, ${sub.join('x')} sub-samples (nearest CT voxel; grids not parallel)`,
+  };
+}
+
+/**
+ * When every target axis maps onto exactly one source axis (scaled, possibly flipped; any offset), returns for each
+ * target axis t the source axis it runs along; else undefined. Off-axis terms must be below 1e-6 of the row's scale.
+ */
+function parallelAxes(map: IndexMap): [number, number, number] | undefined {
+  const axisOfTarget = [-1, -1, -1];
+  for (let r = 0; r < 3; r++) {
+    const row = [map.a[3 * r], map.a[3 * r + 1], map.a[3 * r + 2]];
+    const big = Math.max(...row.map(Math.abs));
+    let found = -1;
+    for (let c = 0; c < 3; c++) {
+      if (Math.abs(row[c]) > 1e-6 * big) {
+        if (found >= 0) return undefined;
+        found = c;
+      }
+    }
+    if (found < 0 || axisOfTarget[found] >= 0) return undefined;
+    axisOfTarget[found] = r;
+  }
+  return axisOfTarget as [number, number, number];
+}
+
+/** 1-D overlap weights of target voxels (index p, extent p +- 1/2) with source voxels (extent c +- 1/2), q = a p + b. */
+function overlapTable(nTarget: number, a: number, b: number, nSource: number) {
+  const start = new Int32Array(nTarget);
+  const count = new Int32Array(nTarget);
+  const offset = new Int32Array(nTarget);
+  const sum = new Float64Array(nTarget);
+  const weights: number[] = [];
+  const len = Math.abs(a);
+  for (let p = 0; p < nTarget; p++) {
+    const q0 = Math.max(Math.min(a * (p - 0.5), a * (p + 0.5)) + b, -0.5);
+    const q1 = Math.min(Math.max(a * (p - 0.5), a * (p + 0.5)) + b, nSource - 0.5);
+    offset[p] = weights.length;
+    if (!(q1 > q0)) continue;
+    const c0 = Math.max(0, Math.round(q0)), c1 = Math.min(nSource - 1, Math.round(q1));
+    start[p] = c0;
+    for (let c = c0; c <= c1; c++) {
+      const w = (Math.min(q1, c + 0.5) - Math.max(q0, c - 0.5)) / len;
+      if (w > 0) {
+        if (count[p] === 0) start[p] = c;
+        weights.push(w);
+        count[p]++;
+        sum[p] += w;
+      } else if (count[p] > 0) break;
+    }
+  }
+  return { start, count, offset, sum, weight: Float64Array.from(weights) };
+}

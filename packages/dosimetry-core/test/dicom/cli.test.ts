@@ -98,7 +98,7 @@ describe.skipIf(!HAS_STUDY)('dose on the real DICOM study through main([...])', 
     expect(dicom.ct.modality).toBe('CT');
     expect(dicom.rtDose.frameOfReferenceFrom).toBe('ct');
     // The NM counts carry no scan delay.
-    expect(rep.provenance.parameters.scanDelaySource).toMatch(/default/);
+    expect(rep.provenance.parameters.scanDelaySource).toMatch(/not applicable/);
   });
 
   it('writes rtdose.dcm in the CT Frame of Reference and study, equal to dose.nii.gz (values and positions)', async () => {
@@ -356,7 +356,8 @@ describe.skipIf(!HAS_STUDY)('PT scan delay from DICOM timing through main([...])
   const cases = [
     { name: 'START: series time - radiopharmaceutical start = 18 h', timing: { decayCorrection: 'START', startDateTime: '20240101150000', seriesTime: '090000' }, delayH: 18, source: /from the DICOM metadata/ },
     { name: 'ADMIN: 0 h', timing: { decayCorrection: 'ADMIN', startDateTime: '20240101150000', seriesTime: '090000' }, delayH: 0, source: /from the DICOM metadata/ },
-    { name: 'no start time: 0 h and a warning', timing: { decayCorrection: 'START', seriesTime: '090000' }, delayH: 0, source: /default/, warning: /scan delay cannot be read from the DICOM metadata.*--scan-delay-h/ },
+    { name: 'no start time: refused, as a scan delay cannot be assumed', timing: { decayCorrection: 'START', seriesTime: '090000' }, refused: /scan delay of the DICOM PT series cannot be read from its timing.*Radiopharmaceutical Start.*give --scan-delay-h/ },
+    { name: 'no start time with --scan-delay-h: the given delay', timing: { decayCorrection: 'START', seriesTime: '090000' }, given: '0', delayH: 0, source: /given/ },
     { name: 'given --scan-delay-h wins, with a warning', timing: { decayCorrection: 'START', startDateTime: '20240101150000', seriesTime: '090000' }, given: '10', delayH: 10, source: /given/, warning: /--scan-delay-h 10 differs from the 18\.00 h/ },
   ];
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_n, c) => {
@@ -368,13 +369,19 @@ describe.skipIf(!HAS_STUDY)('PT scan delay from DICOM timing through main([...])
     writeFileSync(labels, encodeNifti({ geometry: img.volume.geometry, data: new Uint8Array(img.volume.data.length).fill(1) }));
     const out = join(root, 'out');
     const r = await runMain(doseArgs(out, { activity: pt, 'activity-unit': 'bq-per-ml', 'administered-gbq': undefined, segmentation: labels, tumor: undefined, liver: 'Liver', 'scan-delay-h': c.given }, ['--labels', '1=Liver']));
+    if (c.refused) {
+      expect(r.code).not.toBe(0);
+      expect(r.stderr.trim()).toMatch(c.refused);
+      expect(existsSync(out)).toBe(false);
+      return;
+    }
     expect(r.code, r.stderr).toBe(0);
     const rep = readReport(out);
     const p = rep.provenance.parameters;
-    expect(p.scanDelayH as number).toBeCloseTo(c.delayH, 9);
-    expect(String(p.scanDelaySource)).toMatch(c.source);
+    expect(p.scanDelayH as number).toBeCloseTo(c.delayH!, 9);
+    expect(String(p.scanDelaySource)).toMatch(c.source!);
     // A(0) = A(t) 2^(t / T1/2) (../shared/PHYSICS.md), T1/2 = 64.05 h for 90Y.
-    const f = 2 ** (c.delayH / NUCLIDES.Y90.halfLifeH);
+    const f = 2 ** (c.delayH! / NUCLIDES.Y90.halfLifeH);
     expect(rep.decayFactorToImplant).toBeCloseTo(f, 9);
     // Activity in the field: sum of the stored Bq/mL x voxel volume x f, from the image read here (float32: 1e-5).
     let sum = 0;

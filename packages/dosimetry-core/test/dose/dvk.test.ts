@@ -193,7 +193,7 @@ describe('dose --method dvk through main()', () => {
   writeFileSync(actPath, encodeNifti(makeVolume(g, act)));
   writeFileSync(labPath, encodeNifti(makeVolume(g, lab)));
   writeFileSync(ctPath, encodeNifti(makeVolume(g, hu)));
-  const base = ['dose', '--activity', actPath, '--activity-unit', 'bq-per-ml', '--segmentation', labPath, '--labels', '1=Liver,2=Lung,3=Tumor',
+  const base = ['dose', '--activity', actPath, '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0', '--segmentation', labPath, '--labels', '1=Liver,2=Lung,3=Tumor',
     '--liver', 'Liver', '--tumor', 'Tumor', '--isotope', 'Y90', '--method', 'dvk', '--json'];
   type Report = { structures: Array<{ name: string; doseMethod: string; densitySource: string; meanGy: number }> };
 

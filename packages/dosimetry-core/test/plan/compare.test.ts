@@ -71,7 +71,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'seg.seg.nrrd'), encodeSegNrrd([mask('Liver', LIVER), ...LESIONS.map((l) => mask(l.name, l.box))]));
   for (const c of ['planned', 'achieved']) {
     const r = await capture(() => main([
-      'dose', '--activity', join(dir, `${c}.nrrd`), '--activity-unit', 'bq-per-ml', '--segmentation', join(dir, 'seg.seg.nrrd'),
+      'dose', '--activity', join(dir, `${c}.nrrd`), '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0', '--segmentation', join(dir, 'seg.seg.nrrd'),
       '--liver', 'Liver', ...LESIONS.flatMap((l) => ['--tumor', l.name]), '--isotope', 'Y90', '--method', 'ldm', '--backend', 'cpu', '--quiet', '--out', join(dir, c),
     ]));
     if (r.code !== 0) throw new Error(r.err);

@@ -7,7 +7,7 @@
 import { readdirSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileError, UsageError } from '../../errors.ts';
-import { writeFilesAtomic } from '../../io/atomic.ts';
+import { claimOutputDir } from '../../io/output-set.ts';
 import { numberOpt, opt, optAll, parseArgs, requireOpt, type OptionSpec } from '../args.ts';
 import { buildCohort, parseReportArg, readCohortReport, type CohortReport } from '../../research/cohort.ts';
 import { formatCsv } from '../../research/csv.ts';
@@ -68,9 +68,10 @@ export async function run(argv: string[]): Promise<number> {
     minDiameterMm,
   });
   const files = { lesions: join(out, 'lesions.csv'), patients: join(out, 'patients.csv') };
-  writeFilesAtomic([
-    { path: files.lesions, data: formatCsv(c.lesionColumns, c.lesions) },
-    { path: files.patients, data: formatCsv(c.patientColumns, c.patients) },
+  const set = claimOutputDir(out, { command: 'cohort', inputs: [clinicalPath, ...reports.map((r) => r.source)] });
+  set.commit([
+    { name: 'lesions.csv', data: formatCsv(c.lesionColumns, c.lesions) },
+    { name: 'patients.csv', data: formatCsv(c.patientColumns, c.patients) },
   ]);
   if (a.flags.has('json')) {
     printJson({ lesions: c.lesions.length, patients: c.patients.length, excludedLesions: c.excludedLesions, files, lesionColumns: c.lesionColumns, patientColumns: c.patientColumns, warnings: c.warnings });

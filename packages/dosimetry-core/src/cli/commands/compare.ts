@@ -7,10 +7,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FileError, FormatError, UsageError } from '../../errors.ts';
-import { writeFilesAtomic } from '../../io/atomic.ts';
+import { claimOutputDir, type OutputSet } from '../../io/output-set.ts';
 import { compareCases, comparisonCsv, type CaseComparison, type CaseReportLike } from '../../plan/compare.ts';
 import { ENGINE_VERSION } from '../../version.ts';
-import { numberOpt, parseArgs, requireOpt, type OptionSpec } from '../args.ts';
+import { numberOpt, parseArgs, requireOpt, type OptionSpec, type ParsedArgs } from '../args.ts';
 
 const OPTIONS: Record<string, OptionSpec> = {
   planned: { type: 'string' },
@@ -59,6 +59,15 @@ export async function run(argv: string[]): Promise<number> {
   const achievedDir = requireOpt(a, 'achieved', 'compare');
   const outDir = requireOpt(a, 'out', 'compare');
   const scale = numberOpt(a, 'scale-planned-to-gbq', 'compare');
+  const out = claimOutputDir(outDir, { command: 'compare', inputs: [plannedDir, achievedDir] });
+  try {
+    return runCompare(a, plannedDir, achievedDir, outDir, scale, out);
+  } finally {
+    out.release();
+  }
+}
+
+function runCompare(a: ParsedArgs, plannedDir: string, achievedDir: string, outDir: string, scale: number | undefined, out: OutputSet): number {
   const planned = readCase(plannedDir, 'planned');
   const achieved = readCase(achievedDir, 'achieved');
   const c = compareCases({ planned: planned.report, achieved: achieved.report, scalePlannedToGBq: scale });
@@ -70,9 +79,9 @@ export async function run(argv: string[]): Promise<number> {
     ...c,
     provenance: { version: ENGINE_VERSION, parameters: { scalePlannedToGBq: scale ?? null } },
   };
-  writeFilesAtomic([
-    { path: join(outDir, 'compare.json'), data: JSON.stringify(json, null, 2) + '\n' },
-    { path: join(outDir, 'compare.csv'), data: comparisonCsv(c) },
+  out.commit([
+    { name: 'compare.json', data: JSON.stringify(json, null, 2) + '\n' },
+    { name: 'compare.csv', data: comparisonCsv(c) },
   ]);
   if (a.flags.has('json')) {
     process.stdout.write(JSON.stringify(json) + '\n');

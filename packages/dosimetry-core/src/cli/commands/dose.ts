@@ -5,7 +5,7 @@
  */
 import { prewarmFftWorkers } from '../../convolution/fft-workers.ts';
 import { AIR_DENSITY_THRESHOLD_G_PER_ML } from '../../units/index.ts';
-import { progressReporter } from '../progress.ts';
+import { progressReporter, type Progress } from '../progress.ts';
 import { DVK_LUNG_DENSITY_THRESHOLD_G_PER_ML, localElectronEnergyMeV } from '../../dose/dvk.ts';
 import { join } from 'node:path';
 import { UsageError } from '../../errors.ts';
@@ -16,7 +16,7 @@ import { computeDoseCase, type DoseCaseOptions, type DoseCaseResult, type Segmen
 import { dicomCaseContext, readImage, readRtPlan, readStructures } from '../../dose/inputs.ts';
 import type { EncodeRtDoseOptions } from '../../io/dicom/index.ts';
 import { buildReport, structuresCsv, structuresTable, type ReportStructure } from '../../dose/report.ts';
-import { writeFilesAtomic } from '../../io/atomic.ts';
+import { asOutputFiles, claimOutputDir, type OutputSet } from '../../io/output-set.ts';
 import { numberOpt, opt, optAll, parseArgs, requireOpt, type OptionSpec, type ParsedArgs } from '../args.ts';
 
 export const DOSE_OPTIONS: Record<string, OptionSpec> = {
@@ -24,6 +24,7 @@ export const DOSE_OPTIONS: Record<string, OptionSpec> = {
   'activity-unit': { type: 'string' },
   'administered-gbq': { type: 'string' },
   'normalize-to': { type: 'string' },
+  'restrict-to': { type: 'string' },
   'lung-shunt-fraction': { type: 'string' },
   segmentation: { type: 'string', repeatable: true },
   labels: { type: 'string', repeatable: true },
@@ -45,6 +46,7 @@ export const DOSE_OPTIONS: Record<string, OptionSpec> = {
   'activity-series': { type: 'string' },
   'ct-series': { type: 'string' },
   rtplan: { type: 'string' },
+  'allow-mismatched-dicom': { type: 'flag' }, // Patient ID / Frame of Reference mismatch across DICOM inputs: warn, not refuse
   out: { type: 'string' },
   json: { type: 'flag' },
   quiet: { type: 'flag' },
@@ -52,12 +54,13 @@ export const DOSE_OPTIONS: Record<string, OptionSpec> = {
 };
 
 export const DOSE_HELP = `usage: pnpm -s dosimetry dose --activity FILE --activity-unit bq-per-ml|counts
-  [--administered-gbq A] [--normalize-to NAME] [--lung-shunt-fraction F]
+  [--administered-gbq A] [--normalize-to NAME] [--lung-shunt-fraction F] [--restrict-to NAME]
   --segmentation FILE [--labels "1=Liver,2=Tumor A"] (repeatable)
   --liver NAME [--tumor NAME ...] [--lung NAME] [--perfused NAME]
   [--ct FILE] [--scan-delay-h H] [--split-lesions]
   --isotope Y90|Ho166 --method ldm|dvk [--density 1.05] [--lung-density 0.30]
   [--mask-mode fractional|nearest] [--backend auto|webgpu|cpu] [--rtdose [--rtplan FILE]] --out DIR [--json] [--quiet]
+  [--allow-mismatched-dicom]  DICOM inputs of different patients or Frames of Reference: a warning instead of a refusal
   DICOM: --activity/--ct take a folder or file (--activity-series UID / --ct-series UID pick a series when the folder
   holds several); --segmentation takes an RTSTRUCT or DICOM SEG file.`;
 
@@ -117,6 +120,10 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     method: methodText,
     activityUnit: unit,
     scanDelayH: numberOpt(a, 'scan-delay-h', command),
+    activityPath,
+    ctPath,
+    segmentationPaths: segSpecs.map((s) => s.path),
+    allowMismatchedDicom: a.flags.has('allow-mismatched-dicom'),
     rtPlan: rtPlanPath ? await readRtPlan(rtPlanPath) : undefined,
   });
   const options: DoseCaseOptions = {
@@ -131,6 +138,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     perfused: opt(a, 'perfused'),
     administeredGBq: numberOpt(a, 'administered-gbq', command),
     normalizeTo: opt(a, 'normalize-to'),
+    restrictTo: opt(a, 'restrict-to'),
     lungShuntFraction: numberOpt(a, 'lung-shunt-fraction', command),
     scanDelayH: dicomCtx.scanDelayH,
     ct,
@@ -158,6 +166,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     labels: segSpecs.map((s) => s.labels ?? null),
     administeredGBq: options.administeredGBq ?? null,
     normalizeTo: options.normalizeTo ?? liver,
+    restrictTo: options.restrictTo ?? null,
     lungShuntFractionGiven: options.lungShuntFraction ?? null,
     scanDelayH: options.scanDelayH ?? 0,
     scanDelaySource: dicomCtx.scanDelaySource,
@@ -224,6 +233,26 @@ export async function run(argv: string[]): Promise<number> {
   const quiet = a.flags.has('quiet') || a.flags.has('json');
   const progress = progressReporter(quiet);
   if (!a.flags.has('rtdose') && opt(a, 'rtplan') !== undefined) throw new UsageError('dose: --rtplan names the plan of the RT Dose: give it with --rtdose');
+  // the output folder is checked and locked before any work; the set is swapped in whole at the end
+  const out = claimOutputDir(outDir, { command: 'dose', inputs: caseInputPaths(a) });
+  try {
+    return await runDose(a, outDir, out, progress);
+  } finally {
+    out.release();
+  }
+}
+
+/** Writes each warning as one `warning: ...` line on stderr. */
+export function printWarnings(warnings: readonly string[]): void {
+  for (const w of warnings) process.stderr.write(`warning: ${w.replace(/\s*\n\s*/g, ' ')}\n`);
+}
+
+/** Every input path named by the dose/plan options (the output folder may not hold them). */
+export function caseInputPaths(a: ParsedArgs): string[] {
+  return ['activity', 'segmentation', 'ct', 'rtplan', 'territories'].flatMap((n) => optAll(a, n));
+}
+
+async function runDose(a: ParsedArgs, outDir: string, out: OutputSet, progress: Progress): Promise<number> {
   const { options, inputs, parameters, inputWarnings, rtDose } = await doseCaseFromArgs(a, 'dose', progress);
   // structures.seg.nrrd needs only the structures: encoded while the dose is still being computed
   let segNrrd: Promise<Uint8Array | undefined> | undefined;
@@ -237,16 +266,17 @@ export async function run(argv: string[]): Promise<number> {
   });
   result.warnings.unshift(...inputWarnings);
   const report = buildReport(result, { isotope: options.isotope, method: options.method, inputs, parameters });
-  writeFilesAtomic(await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose, segNrrd }));
+  out.commit(asOutputFiles(await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose, segNrrd })));
   progress.done();
+  // every assumption that changes a dose is said on stderr (with --json too) as well as in report.json
+  printWarnings(result.warnings);
   if (a.flags.has('json')) {
     process.stdout.write(JSON.stringify(report) + '\n');
   } else {
     process.stdout.write(
-      `${options.isotope} ${options.method.toUpperCase()} dose on the ${result.backend} back end; ${result.activityInFieldGBq.toFixed(4)} GBq in the field\n` +
+      `${options.isotope} ${options.method.toUpperCase()} dose on the ${result.backend} back end${result.backendReason ? ` (${result.backendReason})` : ''}; ${result.activityInFieldGBq.toFixed(4)} GBq in the field\n` +
         structuresTable(report as { structures: ReportStructure[] }) +
         '\n' +
-        (result.warnings.length ? result.warnings.map((w) => `warning: ${w}`).join('\n') + '\n' : '') +
         `wrote ${join(outDir, 'dose.nii.gz')}, report.json, structures.csv, structures.seg.nrrd${a.flags.has('rtdose') ? ', rtdose.dcm' : ''}\n`,
     );
   }

@@ -60,6 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     onProgress: (f, m) => progress(`${m} (${Math.round(f * 100)} %)`),
   });
   progress.done();
+  for (const w of kernel.warnings) process.stderr.write(`warning: ${w}\n`);
   const values = Array.from(kernel.values, (v) => v * MGY_PER_MBQ_S_PER_GY_PER_BQ_S);
   if (a.flags.has('json')) {
     process.stdout.write(

@@ -1,0 +1,340 @@
+/**
+ * A command's outputs as one atomic set in an output folder (`--out DIR`).
+ *
+ * - The folder is claimed before any work: `--out ""` is refused, a folder that holds an input (or lies inside an
+ *   input folder) is refused, a folder holding files this engine did not write is refused, and a lock file beside it
+ *   (`.NAME.lock`, with the owner's pid) refuses a second run into the same folder while the first is alive.
+ * - The whole set is written into a fresh hidden sibling folder with a `manifest.json` (every file's size and
+ *   SHA-256), then swapped in: renamed over a missing DIR in one rename, or, when DIR holds a previous set, DIR moved
+ *   aside and the new folder renamed into place, the old one removed. Files of the previous set that the new run does
+ *   not write (a `rtdose.dcm` of a run with `--rtdose`) go with it. A run killed at any point leaves either the old
+ *   complete set or the new one; leftovers of a killed run (hidden siblings) are cleaned, or the previous set restored,
+ *   when the folder is next claimed.
+ * Parent folders are made one level at a time (Node's recursive mkdir never returns on some paths under /proc).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { FileError, UsageError } from '../errors.ts';
+
+/** Name of the file that lists a set's files; a folder with one was written by this engine. */
+export const MANIFEST_NAME = 'manifest.json';
+
+/** Files the engine wrote before sets had a manifest: a folder holding only these may be replaced. */
+const LEGACY_OUTPUT_NAMES = new Set([
+  'dose.nii.gz',
+  'report.json',
+  'structures.csv',
+  'structures.seg.nrrd',
+  'rtdose.dcm',
+  'compare.json',
+  'compare.csv',
+  'lesions.csv',
+  'patients.csv',
+]);
+
+/** One file of a set: its name inside the output folder (no sub-folders) and its bytes. */
+export interface OutputFile {
+  readonly name: string;
+  readonly data: string | Uint8Array;
+}
+
+/** A claimed output folder: `commit` writes and swaps in the set (once), `release` drops the lock. */
+export interface OutputSet {
+  /** The output folder, absolute. */
+  readonly dir: string;
+  /** Writes `files` (plus manifest.json) as one set and swaps it in; the lock is released afterwards. */
+  commit(files: ReadonlyArray<OutputFile>): void;
+  /** Releases the lock without writing (after an error). Safe to call more than once. */
+  release(): void;
+}
+
+export interface ClaimOutputOptions {
+  /** The command, named in messages and recorded in the manifest. */
+  readonly command: string;
+  /** The option that named the folder (default "--out"). */
+  readonly option?: string;
+  /** Input paths of the run: the output folder may neither hold one nor lie inside an input folder. */
+  readonly inputs?: ReadonlyArray<string | undefined>;
+}
+
+const within = (child: string, parent: string) => child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+
+function realOrResolved(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+function errnoText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e?.code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'ENOTDIR':
+      return 'a part of the path is a file, not a folder';
+    case 'ELOOP':
+      return 'the path has a loop of symbolic links';
+    case 'ENAMETOOLONG':
+      return 'the name is too long';
+    case 'ENOENT':
+      return 'the path cannot be created there';
+    default:
+      return e?.message ?? String(err);
+  }
+}
+
+/** mkdir -p, one level at a time (Node's recursive mkdir loops forever on e.g. /proc/x). */
+function makeFolders(dir: string, option: string, shown: string): void {
+  const missing: string[] = [];
+  let p = dir;
+  for (;;) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') throw new FileError(`${option} ${shown}: cannot use ${p} (${errnoText(err)}); choose another folder`, { cause: err });
+      missing.push(p);
+      const up = dirname(p);
+      if (up === p) break;
+      p = up;
+      continue;
+    }
+    if (!st.isDirectory()) throw new FileError(`${option} ${shown}: ${p} is a file, not a folder; choose another output folder`);
+    break;
+  }
+  for (const m of missing.reverse()) {
+    try {
+      mkdirSync(m);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST' && statSync(m).isDirectory()) continue;
+      throw new FileError(`${option} ${shown}: cannot create the folder ${m} (${errnoText(err)}); choose another output folder`, { cause: err });
+    }
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Locks held by this process (released at exit even when the process ends abruptly through process.exit). */
+const heldLocks = new Set<string>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const l of heldLocks) rmSync(l, { force: true });
+  });
+}
+
+function takeLock(lockPath: string, outDir: string, option: string): void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(lockPath, 'wx');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') throw new FileError(`${option} ${outDir}: cannot create the lock file ${lockPath} (${errnoText(err)}); choose another output folder`, { cause: err });
+      let owner: { pid?: number; host?: string } = {};
+      try {
+        owner = JSON.parse(readFileSync(lockPath, 'utf8')) as typeof owner;
+      } catch {
+        // unreadable or half-written: judged by its age below
+      }
+      const sameHost = owner.host === undefined || owner.host === hostname();
+      const alive = owner.pid !== undefined ? !sameHost || pidAlive(owner.pid) : Date.now() - lstatSync(lockPath).mtimeMs < 60_000;
+      if (alive) {
+        throw new FileError(
+          `${option} ${outDir} is being written by another dosimetry run (pid ${owner.pid ?? '?'}${sameHost ? '' : ` on ${owner.host}`}); wait for it to finish, or give another ${option} (if no run is active, remove ${lockPath})`,
+        );
+      }
+      rmSync(lockPath, { force: true }); // its owner is gone
+      continue;
+    }
+    try {
+      writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname() }));
+    } finally {
+      closeSync(fd);
+    }
+    heldLocks.add(lockPath);
+    installExitHook();
+    return;
+  }
+  throw new FileError(`${option} ${outDir}: could not take the lock ${lockPath}; try again`);
+}
+
+/** The files a previous set lists in its manifest, or undefined when there is none (or it is not ours). */
+function manifestFiles(dir: string): Set<string> | undefined {
+  const p = join(dir, MANIFEST_NAME);
+  if (!existsSync(p)) return undefined;
+  try {
+    const m = JSON.parse(readFileSync(p, 'utf8')) as { generator?: string; files?: Array<{ name?: unknown }> };
+    if (m.generator !== 'sirt-dosimetry' || !Array.isArray(m.files)) return undefined;
+    return new Set(m.files.map((f) => String(f.name)));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Leftovers of killed runs beside `dir` (`.NAME.new-PID-*`, `.NAME.old-PID-*`): removed, or the old set restored. */
+function cleanLeftovers(parent: string, name: string): void {
+  const prefix = `.${name}.`;
+  let entries: string[];
+  try {
+    entries = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const m = e.startsWith(prefix) ? /^(new|old)-(\d+)-[0-9a-f]+$/.exec(e.slice(prefix.length)) : null;
+    if (!m || pidAlive(Number(m[2]))) continue;
+    const p = join(parent, e);
+    if (m[1] === 'old' && !existsSync(join(parent, name))) {
+      renameSync(p, join(parent, name)); // killed between the two renames of a swap: the previous set comes back
+    } else rmSync(p, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Claims `outDir` for one run (see the module comment); throws a UsageError/FileError saying what is wrong and how
+ * to fix it when the folder cannot be used. Call `commit` with the files once everything is computed.
+ */
+export function claimOutputDir(outDir: string | undefined, opts: ClaimOutputOptions): OutputSet {
+  const option = opts.option ?? '--out';
+  if (outDir === undefined || outDir.trim() === '') throw new UsageError(`${opts.command}: ${option} is empty; give the folder for the results, e.g. ${option} out/case1`);
+  const abs = resolve(outDir);
+  if (dirname(abs) === abs) throw new UsageError(`${opts.command}: ${option} ${outDir} is the root folder; give a folder of its own for the results`);
+  makeFolders(dirname(abs), option, outDir);
+  const parent = realOrResolved(dirname(abs));
+  const name = basename(abs);
+  const dir = join(parent, name);
+  let existing: ReturnType<typeof lstatSync> | undefined;
+  try {
+    existing = lstatSync(dir);
+  } catch {
+    existing = undefined;
+  }
+  if (existing?.isSymbolicLink()) throw new UsageError(`${opts.command}: ${option} ${outDir} is a symbolic link; give the folder it points to (${realOrResolved(dir)})`);
+  if (existing && !existing.isDirectory()) throw new UsageError(`${opts.command}: ${option} ${outDir} is a file, not a folder; give a folder for the results`);
+
+  for (const input of opts.inputs ?? []) {
+    if (!input) continue;
+    const rp = realOrResolved(input);
+    if (within(rp, dir)) {
+      throw new UsageError(`${opts.command}: ${option} ${outDir} holds the input ${input}; a run replaces its output folder as a whole, so give a folder apart from the inputs`);
+    }
+    let isDir = false;
+    try {
+      isDir = statSync(rp).isDirectory();
+    } catch {
+      isDir = false;
+    }
+    if (isDir && within(dir, rp)) {
+      throw new UsageError(`${opts.command}: ${option} ${outDir} lies inside the input folder ${input}; its outputs would be read as inputs next time, so give a folder outside it`);
+    }
+  }
+
+  const lockPath = join(parent, `.${name}.lock`);
+  takeLock(lockPath, outDir, option);
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    heldLocks.delete(lockPath);
+    rmSync(lockPath, { force: true });
+  };
+  try {
+    cleanLeftovers(parent, name);
+    if (existsSync(dir)) {
+      const listed = manifestFiles(dir);
+      const foreign = readdirSync(dir).filter((e) => (listed ? !listed.has(e) && e !== MANIFEST_NAME : !LEGACY_OUTPUT_NAMES.has(e)) && !/^\..*\.tmp$/.test(e));
+      if (foreign.length > 0) {
+        const shown = foreign.slice(0, 5).map((e) => `"${e}"`).join(', ') + (foreign.length > 5 ? `, ... (${foreign.length} in all)` : '');
+        throw new UsageError(
+          `${opts.command}: ${option} ${outDir} holds files this engine did not write (${shown}); a run replaces its output folder as a whole, so give a new or empty folder`,
+        );
+      }
+    }
+  } catch (err) {
+    release();
+    throw err;
+  }
+
+  let committed = false;
+  return {
+    dir,
+    release,
+    commit(files) {
+      if (committed) throw new Error('output set committed twice');
+      committed = true;
+      const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+      const fresh = join(parent, `.${name}.new-${tag}`);
+      try {
+        const names = new Set<string>();
+        for (const f of files) {
+          if (f.name.includes('/') || f.name.includes('\\') || f.name === MANIFEST_NAME || names.has(f.name)) throw new Error(`bad output file name "${f.name}"`);
+          names.add(f.name);
+        }
+        mkdirSync(fresh);
+        const manifest = {
+          generator: 'sirt-dosimetry',
+          schemaVersion: 1,
+          command: opts.command,
+          files: files.map((f) => {
+            const bytes = typeof f.data === 'string' ? Buffer.from(f.data, 'utf8') : f.data;
+            writeFileSync(join(fresh, f.name), bytes);
+            return { name: f.name, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
+          }),
+        };
+        writeFileSync(join(fresh, MANIFEST_NAME), JSON.stringify(manifest, null, 2) + '\n');
+        if (existsSync(dir)) {
+          const old = join(parent, `.${name}.old-${tag}`);
+          renameSync(dir, old);
+          renameSync(fresh, dir);
+          rmSync(old, { recursive: true, force: true });
+        } else renameSync(fresh, dir);
+      } catch (err) {
+        rmSync(fresh, { recursive: true, force: true });
+        release();
+        throw new FileError(`cannot write the outputs to ${outDir} (${errnoText(err)}); nothing was written`, { cause: err });
+      }
+      release();
+    },
+  };
+}
+
+/** Files named by full paths (all in one folder) as OutputFiles: their base names. */
+export function asOutputFiles(files: ReadonlyArray<{ path: string; data: string | Uint8Array }>): OutputFile[] {
+  return files.map((f) => ({ name: basename(f.path), data: f.data }));
+}
