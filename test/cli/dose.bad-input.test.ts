@@ -182,6 +182,8 @@ const CASES: Case[] = [
   { what: 'a Bq/mL image holding far more than any implant', args: (ok) => ({ ...ok(), activity: mappedActivity('kilo.nii.gz', (v) => v * 1000) }), says: /GBq at implant.*more than any radioembolization/ },
   { what: 'administered activity in MBq', args: (ok) => ({ ...ok(), 'activity-unit': 'counts', 'scan-delay-h': undefined, 'administered-gbq': '2000' }), says: /2000 GBq.*--administered-gbq 2/ },
   { what: '--restrict-to a structure that does not exist', args: (ok) => ({ ...ok(), 'restrict-to': 'Liverr' }), says: /"Liverr" not found.*"Liver"/ },
+  { what: 'a soft-tissue density that is a slip', args: (ok) => ({ ...ok(), density: '0.0001' }), says: /--density 0\.0001 g\/mL is not a plausible density.*0\.3-3/ },
+  { what: 'a scan delay far beyond the half-life (minutes?)', args: (ok) => ({ ...ok(), 'scan-delay-h': '100000' }), says: /--scan-delay-h 100000 is \d+\.\d half-lives of Y90/ },
   // the output folder
   { what: 'an empty --out', args: (ok) => ok(), out: () => '', says: /--out is empty/ },
   { what: '--out a folder that holds an input', args: (ok) => ok(), out: () => dir, says: /holds the input/ },

@@ -124,6 +124,9 @@ export interface CalibrationResult {
 /** Largest administered activity accepted [GBq]: radioembolization stays under ~20 GBq; beyond 50 it is a unit slip. */
 export const MAX_ADMINISTERED_GBQ = 50;
 
+/** Lung shunt fractions above this get a warning (contraindication threshold of the SIR-Spheres IFU). */
+export const LSF_WARN_ABOVE = 0.2;
+
 /** Validates a lung shunt fraction (0 <= LSF < 1). */
 export function checkLsf(lsf: number): number {
   if (!Number.isFinite(lsf) || lsf < 0 || lsf >= 1) {
@@ -180,6 +183,11 @@ export function calibrateActivity(image: Volume, opts: CalibrationOptions): Cali
   } else {
     lsf = 0;
     lsfSource = 'default';
+  }
+  if (lsf > LSF_WARN_ABOVE) {
+    warnings.push(
+      `lung shunt fraction ${(100 * lsf).toFixed(1)} % (${lsfSource}) is above ${100 * LSF_WARN_ABOVE} %, where radioembolization is usually contraindicated (SIR-Spheres IFU) and the lung dose limits bind: check it${lsfSource === 'given' ? ' (a fraction: 0.08 for 8 %)' : ' (lung and liver structures, scatter)'}`,
+    );
   }
   const c = structureSum(image.data, opts.normalizeTo);
   if (!(c > 0)) {

@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { InputError, UsageError } from '../errors.ts';
 import { checkInputPath } from '../io/files.ts';
 import type { DicomSeriesMeta, DicomVolumeModality, EncodeRtDoseOptions, RtPlanReference } from '../io/dicom/index.ts';
-import type { Isotope } from '../units/index.ts';
+import { NUCLIDES, type Isotope } from '../units/index.ts';
 import type { Geometry } from '../volume/geometry.ts';
 import type { StructureMask } from '../volume/structure.ts';
 import type { Volume } from '../volume/volume.ts';
@@ -68,6 +68,9 @@ export async function readStructures(path: string, opts: { labels?: string; refe
   const { readSegmentation } = await import('../io/index.ts');
   return readSegmentation(path, { labels: opts.labels });
 }
+
+/** A scan later than this many half-lives after the implant is refused (under 0.1 % of the activity left). */
+export const MAX_SCAN_DELAY_HALF_LIVES = 10;
 
 /** Inputs of `dicomCaseContext`. */
 export interface DicomCaseContextOptions {
@@ -144,6 +147,12 @@ export async function dicomCaseContext(opts: DicomCaseContextOptions): Promise<D
   const act = opts.activity;
   if (scanDelayH !== undefined && !(scanDelayH >= 0)) {
     throw new UsageError(`--scan-delay-h ${scanDelayH}: the scan is taken after the implant; give the hours from implant to scan (0 or more)`);
+  }
+  const halfLifeH = NUCLIDES[opts.isotope].halfLifeH;
+  if (scanDelayH !== undefined && scanDelayH > MAX_SCAN_DELAY_HALF_LIVES * halfLifeH) {
+    throw new UsageError(
+      `--scan-delay-h ${scanDelayH} is ${(scanDelayH / halfLifeH).toFixed(1)} half-lives of ${opts.isotope} (${halfLifeH} h): less than ${(100 * 2 ** -MAX_SCAN_DELAY_HALF_LIVES).toFixed(2)} % of the activity is left to image; check the unit (hours, not minutes)`,
+    );
   }
   // Bq/mL without timing would silently mean "at implant": a scan one day after a 90Y implant would read 23 % low.
   if (opts.activityUnit === 'bq-per-ml' && !act && scanDelayH === undefined) {

@@ -144,8 +144,9 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
   const vVoxMl = voxelVolumeMl(grid);
   const tissueRho = opts.tissueDensityGPerMl ?? DEFAULT_SOFT_TISSUE_DENSITY_G_PER_ML;
   const lungRho = opts.lungDensityGPerMl ?? DEFAULT_LUNG_DENSITY_G_PER_ML;
-  for (const [n, v] of [['--density', tissueRho], ['lung density', lungRho]] as const) {
-    if (!Number.isFinite(v) || v <= 0 || v > 25) throw new InputError(`${n} ${v} g/mL is not a physical density: give a value in (0, 25] g/mL`);
+  // soft tissue is 0.9-1.1 g/mL (bone 1.9), inflated lung 0.2-0.4: beyond these bounds a value is a slip (kg/m^3?)
+  for (const [n, v, lo, hi] of [['--density', tissueRho, 0.3, 3], ['--lung-density', lungRho, 0.05, 1.2]] as const) {
+    if (!Number.isFinite(v) || v < lo || v > hi) throw new InputError(`${n} ${v} g/mL is not a plausible density for it: give a value in ${lo}-${hi} g/mL (soft tissue 1.05, lung 0.30)`);
   }
   if (opts.method !== 'ldm' && opts.method !== 'dvk') throw new InputError(`unknown method "${opts.method}": use ldm or dvk`);
 

@@ -80,6 +80,7 @@ describe('dosimetry partition', () => {
     ['unknown isotope', [...model.map((v) => (v === 'Y90' ? 'Lu177' : v)), '--activity-gbq', '2'], /unknown isotope/],
     ['activity 0', [...model, '--activity-gbq', '0'], /activity .* greater than 0/],
     ['negative activity', [...model, '--activity-gbq', '-1'], /greater than 0/],
+    ['activity in MBq', [...model, '--activity-gbq', '2000'], /2000 is more than any radioembolization.*--activity-gbq 2\)/],
     ['not a number', [...model, '--activity-gbq', 'two'], /must be a number/],
     ['tumour mass 0', [...model.map((v, i) => (model[i - 1] === '--tumor-mass-g' ? '0' : v)), '--activity-gbq', '1'], /mass .* greater than 0/],
     ['LSF 1', [...model.map((v, i) => (model[i - 1] === '--lung-shunt-fraction' ? '1' : v)), '--activity-gbq', '1'], /outside \[0, 1\)/],

@@ -12,6 +12,7 @@ import { UsageError } from '../../errors.ts';
 import { parseIsotope, type Isotope } from '../../units/index.ts';
 import { partitionDoses, partitionPlan, type PartitionDoses, type PartitionPlan } from '../../plan/partition.ts';
 import { numberOpt, parseArgs, requireOpt, type OptionSpec } from '../args.ts';
+import { MAX_ADMINISTERED_GBQ } from '../../dose/calibration.ts';
 
 const OPTIONS: Record<string, OptionSpec> = {
   isotope: { type: 'string' },
@@ -86,6 +87,11 @@ export async function run(argv: string[]): Promise<number> {
 
   let doses: PartitionDoses;
   let plan: PartitionPlan | null = null;
+  if (activityGBq !== undefined && activityGBq > MAX_ADMINISTERED_GBQ) {
+    throw new UsageError(
+      `partition: --activity-gbq ${activityGBq} is more than any radioembolization (at most ~20 GBq; refused above ${MAX_ADMINISTERED_GBQ}): give it in GBq (${activityGBq} MBq is --activity-gbq ${activityGBq / 1000})`,
+    );
+  }
   if (activityGBq !== undefined) doses = partitionDoses({ ...model, activityGBq });
   else doses = plan = partitionPlan({ ...model, targets });
   const result: PartitionCliResult = {
