@@ -109,6 +109,28 @@ try {
     await g.context.close();
   }
 
+  console.log('auto back end');
+  {
+    // ?backend=auto (the default) never draws on a software adapter: the CPU canvas is faster there
+    const g = await guardedPage(browser, url);
+    await openViewer(g.page, url);
+    await check('auto draws on the CPU when the only WebGPU adapter is a software renderer, and says why', async () => {
+      const info = await g.page.evaluate(async () => {
+        const a = await navigator.gpu?.requestAdapter();
+        const i = a?.info ?? {};
+        return a ? { software: a.isFallbackAdapter === true || i.isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe/i.test(`${i.vendor} ${i.device} ${i.description} ${i.architecture}`) } : { software: undefined };
+      });
+      const shown = (await g.page.locator('[data-testid="backend"]').innerText()).trim();
+      console.log(`       auto drew on ${shown} (software adapter: ${info.software})`);
+      if (info.software === true) {
+        assert.equal(shown, 'cpu');
+        assert.match(await g.page.locator('#warnings').innerText(), /software renderer/);
+      } else if (info.software === false) assert.equal(shown, 'webgpu');
+      else assert.equal(shown, 'cpu');
+    });
+    await g.context.close();
+  }
+
   console.log('cohort folder');
   const cohort = await startViewer(demo.cohortDir);
   try {

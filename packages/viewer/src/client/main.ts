@@ -158,10 +158,11 @@ async function showCase(vc: ViewerCase): Promise<void> {
   const notes: string[] = [];
   if (wantBackend !== 'cpu') {
     try {
-      gpuDevice ??= requestGpuDevice();
+      let why = 'no WebGPU adapter: CPU rendering';
+      gpuDevice ??= requestGpuDevice({ allowSoftware: wantBackend === 'webgpu', why: (r) => (why = r) });
       const device = await gpuDevice;
       if (device) renderer = createGpuRenderer(device, vols);
-      else notes.push('no WebGPU adapter: CPU rendering');
+      else notes.push(why);
     } catch (err) {
       gpuDevice = undefined;
       notes.push(`WebGPU failed (${(err as Error).message}): CPU rendering`);

@@ -108,11 +108,27 @@ function paletteData(s: DisplaySettings): Float32Array {
   return p;
 }
 
-/** Asks for a WebGPU device; undefined when the browser has no adapter. */
-export async function requestGpuDevice(): Promise<GPUDevice | undefined> {
+/** Whether an adapter is a software renderer (SwiftShader, lavapipe, WARP): slower than the page's CPU canvas. */
+export function isSoftwareAdapterInfo(info: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean } | undefined): boolean {
+  if (!info) return false;
+  if (info.isFallbackAdapter === true || info.architecture === 'software') return true;
+  return /llvmpipe|lavapipe|swiftshader|microsoft basic render/i.test(`${info.vendor ?? ''} ${info.device ?? ''} ${info.description ?? ''}`);
+}
+
+/**
+ * Asks for a WebGPU device; undefined when the browser has no adapter, or (unless `allowSoftware`, i.e.
+ * ?backend=webgpu) when the only adapter is a software renderer, which draws slower than the CPU canvas: `why` then
+ * receives the reason, shown on the page.
+ */
+export async function requestGpuDevice(opts: { allowSoftware?: boolean; why?: (reason: string) => void } = {}): Promise<GPUDevice | undefined> {
   if (typeof navigator === 'undefined' || !('gpu' in navigator) || !navigator.gpu) return undefined;
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) return undefined;
+  const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo & { isFallbackAdapter?: boolean }; isFallbackAdapter?: boolean }).info;
+  if (!opts.allowSoftware && (isSoftwareAdapterInfo(info) || (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true)) {
+    opts.why?.(`the only WebGPU adapter is a software renderer (${[info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ')}): CPU rendering is faster (?backend=webgpu uses it anyway)`);
+    return undefined;
+  }
   // Dawn stages a whole 3-D texture (300 MiB "Dawn_DynamicUploaderStaging" seen on SwiftShader) at its first slab
   // write: with the default 256 MiB maxBufferSize a 512x512x300 float CT (300 MiB) fails to upload and every later submit
   // is invalid (nothing drawn). Ask for what the adapter allows.
