@@ -72,6 +72,39 @@ export const DEVICE_PRESETS: Readonly<Record<Device, DevicePreset>> = {
   },
 };
 
+/** When a device may be administered relative to its vial's calibration time. */
+export interface CalibrationWindow {
+  /** Longest time the treatment may precede the calibration time [h]; 0: never before it (refused). */
+  readonly maxBeforeCalibrationH: number;
+  /** Why, and what happens inside the window. */
+  readonly source: string;
+}
+
+/**
+ * Calibration windows (decay of the vial between its calibration time and the treatment):
+ * - glass: TheraSphere vials state their activity at a calibration reference time before the treatment week and are
+ *   given on a later day (TheraSphere IFU): a treatment before calibration means the times are swapped or mistyped,
+ *   and it is refused.
+ * - resin: SIR-Spheres vials hold 3 GBq at their calibration date and time (SIR-Spheres IFU) and are commonly
+ *   implanted on that day before the calibration hour: up to 24 h before calibration is accepted with a warning (the
+ *   vial then holds more than its stated activity), earlier is refused.
+ * - ho166: QuiremSpheres are made for one patient and calibrated for the planned treatment; a treatment before the
+ *   calibration time is refused (a conservative choice: the ordered activity would be lower than at calibration).
+ * Whatever the device, an interval whose decay factor exceeds {@link MAX_DECAY_FACTOR} is refused.
+ */
+export const CALIBRATION_WINDOWS: Readonly<Record<Device, CalibrationWindow>> = {
+  glass: { maxBeforeCalibrationH: 0, source: 'TheraSphere IFU: the vial is calibrated before the treatment week and given after its calibration time' },
+  resin: { maxBeforeCalibrationH: 24, source: 'SIR-Spheres IFU: 3 GBq at the calibration date and time; implanting on the calibration day before the calibration hour is common' },
+  ho166: { maxBeforeCalibrationH: 0, source: 'QuiremSpheres are calibrated for the planned treatment time; treating before it is refused (conservative choice)' },
+};
+
+/**
+ * Largest accepted decay factor exp(lambda (t_tx - t_cal)) between calibration and treatment: 50 (98 % of the vial
+ * decayed; 15 days for 90Y, 6.3 days for 166Ho). Longer intervals are typing errors (a wrong month or year), not
+ * plans: no vial is ordered at 50 times its treatment activity.
+ */
+export const MAX_DECAY_FACTOR = 50;
+
 /** Parses a device name: glass, resin, ho166 (also 166ho, holmium). */
 export function parseDevice(text: string): Device {
   const t = text.trim().toLowerCase().replace(/[-_\s]/g, '');

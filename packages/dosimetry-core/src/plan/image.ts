@@ -21,9 +21,9 @@ import type { DoseCaseResult, StructureReport } from '../dose/pipeline.ts';
 import { selectBackend } from '../dose/backend.ts';
 import { checkLsf } from '../dose/calibration.ts';
 import { checkPositive } from './checks.ts';
-import { bsaLsfReduction, bsaActivity, holmiumStandardActivity, mirdActivity, activityAtCalibration, type CalibrationActivityResult } from './models.ts';
+import { bsaLsfReduction, bsaActivity, checkPlausibleBsaM2, holmiumStandardActivity, mirdActivity } from './models.ts';
 import { partitionMultiLesionPlan, type LimitingConstraint, type PartitionPlan } from './partition.ts';
-import { deviceTargets, type Device, type DeviceOverrides, type DeviceTargets } from './devices.ts';
+import { DEVICE_PRESETS, deviceTargets, type Device, type DeviceOverrides, type DeviceTargets } from './devices.ts';
 import { bedQuadraticCoefficientPerGy, eudGy, NORMAL_LIVER_LQ, TUMOR_LQ, type LqParameters } from './radiobiology.ts';
 
 /** Reference administered activity [GBq] at which the scout case is computed (any value works: doses are linear). */
@@ -313,6 +313,13 @@ export interface ImagePlan {
   readonly maxAllowedActivityGBq: number | null;
   readonly methods: Readonly<Record<PlanMethod, MethodResult>>;
   readonly predicted: PredictedDoses;
+  /**
+   * Whether the dose map's mean dose to the coldest lesion (every-lesion) or all tumour (mean) reaches the tumour
+   * target at the prescribed activity, whatever the method; null without a target. False comes with a warning.
+   */
+  readonly tumorTargetReached: boolean | null;
+  /** Device contraindications met by the case (e.g. resin with LSF > 20 %): the activity is not a treatment to give. */
+  readonly contraindications: readonly string[];
   readonly warnings: readonly string[];
 }
 
@@ -356,8 +363,7 @@ function violations(limits: readonly Limit[], activityGBq: number): string[] {
 
 /** BSA method with a BSA given directly: the formula of bsaActivity (models.ts) from BSA instead of H, W. */
 function bsaFromM2(bsaM2: number, vt: number, vn: number, treated: number, lsf: number) {
-  checkPositive(bsaM2, 'body surface area [m^2]');
-  if (bsaM2 > 4) throw new InputError(`body surface area ${bsaM2} m^2 is not plausible: give it in square metres (typically 1.4 to 2.4)`);
+  checkPlausibleBsaM2(checkPositive(bsaM2, 'body surface area [m^2]'));
   const tumorInvolvement = vt / (vt + vn);
   const unreducedActivityGBq = (bsaM2 - 0.2 + tumorInvolvement) * treated;
   if (unreducedActivityGBq <= 0) throw new InputError(`BSA ${bsaM2} m^2 gives no positive activity: the BSA method is not defined for this patient`);
@@ -521,16 +527,32 @@ export function planFromCase(opts: ImagePlanOptions): ImagePlan {
     limitingConstraint = allowed.limit.constraint;
     if (t.tumorGy !== undefined) targetMet = Math.min(...(basis === 'every-lesion' ? c.lesions.map((l) => l.gyPerGBq) : [c.allTumor.gyPerGBq])) * activityGBq >= t.tumorGy * (1 - LIMIT_SLACK);
   }
-  if (t.tumorGy !== undefined && targetMet === true) {
+  // Tumour coverage at the prescribed activity, said the same way for every device and method: the dose map's mean
+  // dose to the coldest lesion (every-lesion) or all tumour (mean) against the target.
+  let tumorTargetReached: boolean | null = null;
+  if (t.tumorGy !== undefined) {
     const cold = basis === 'every-lesion' ? c.lesions.reduce((a, b) => (b.gyPerGBq < a.gyPerGBq ? b : a)) : c.allTumor;
     const got = cold.gyPerGBq * activityGBq;
-    if (got < t.tumorGy * (1 - LIMIT_SLACK)) {
+    tumorTargetReached = got >= t.tumorGy * (1 - LIMIT_SLACK);
+    if (!tumorTargetReached) {
+      const why = targetMet === false
+        ? `the ${limitingConstraint} limit allows no more; the target would need ${(t.tumorGy / cold.gyPerGBq).toPrecision(4)} GBq`
+        : chosen.targetMet === null
+          ? `the ${prescribedMethod} method does not aim at the tumour; the voxel-based plan needs ${methods.voxel.activityGBq?.toPrecision(4)} GBq${methods.voxel.targetMet === false ? ' and cannot meet it either under the limits' : ' (--prescribe voxel)'}`
+          : `the voxel-based plan needs ${methods.voxel.activityGBq?.toPrecision(4)} GBq; closed-form models assume all liver activity lies in the modelled compartments`;
       warnings.push(
-        `at the prescribed ${prescribedMethod} activity the dose map gives ${got.toPrecision(4)} Gy to ${cold.name}, below the ${t.tumorGy} Gy target ` +
-          `(the voxel-based plan needs ${methods.voxel.activityGBq?.toPrecision(4)} GBq; closed-form models assume all liver activity lies in the modelled compartments)`,
+        `tumour underdosed: at the prescribed ${activityGBq.toPrecision(4)} GBq (${prescribedMethod}) the dose map gives ${got.toPrecision(4)} Gy to ${cold.name}, below the ${t.tumorGy} Gy ${DEVICE_PRESETS[opts.device].description} target (${why})`,
       );
     }
   }
+  // Contraindications of the device (SIR-Spheres IFU: lung shunt fraction above 20 %), whatever the method.
+  const contraindications: string[] = [];
+  if (opts.device === 'resin' && bsaLsfReduction(c.lungShuntFraction) === 1) {
+    contraindications.push(
+      `lung shunt fraction ${(100 * c.lungShuntFraction).toFixed(1)} % is above 20 %: a contraindication for resin microspheres (SIR-Spheres IFU); the ${activityGBq.toPrecision(4)} GBq of the ${prescribedMethod} method is not a treatment to give`,
+    );
+  }
+  warnings.unshift(...contraindications.map((x) => `CONTRAINDICATED: ${x}`));
   return {
     activityGBq,
     limitingConstraint,
@@ -542,6 +564,8 @@ export function planFromCase(opts: ImagePlanOptions): ImagePlan {
     maxAllowedActivityGBq: Number.isFinite(allowed.activityGBq) ? allowed.activityGBq : null,
     methods,
     predicted: predictedDoses(c, activityGBq),
+    tumorTargetReached,
+    contraindications,
     warnings,
   };
 }
@@ -631,15 +655,4 @@ export function structureRadiobiology(result: DoseCaseResult, isotope: Isotope, 
     }
     return { name: s.name, role: s.role, alphaBetaGy: lq.alphaBetaGy, repairHalfTimeH: lq.repairHalfTimeH, meanBedGy: sw > 0 ? sb / sw : NaN, eudGy: eud, eubedGy: eubed };
   });
-}
-
-/** Activity to order at calibration time for the prescribed activity (decay law; see activityAtCalibration). */
-export function orderActivity(opts: { isotope: Isotope; activityGBq: number; calibrationTime: Date; treatmentTime: Date; residualFraction?: number }): CalibrationActivityResult & { calibrationTime: string; treatmentTime: string } {
-  for (const [name, d] of [['calibration time', opts.calibrationTime], ['treatment time', opts.treatmentTime]] as const) {
-    if (Number.isNaN(d.getTime())) throw new InputError(`${name} is not a valid date: give an ISO time such as 2025-03-14T09:00:00Z`);
-  }
-  const r = activityAtCalibration({
-    isotope: opts.isotope, treatmentActivityGBq: opts.activityGBq, calibrationTime: opts.calibrationTime, treatmentTime: opts.treatmentTime, residualFraction: opts.residualFraction,
-  });
-  return { ...r, calibrationTime: opts.calibrationTime.toISOString(), treatmentTime: opts.treatmentTime.toISOString() };
 }

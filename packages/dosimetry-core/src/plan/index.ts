@@ -9,3 +9,5 @@ export * from './radiobiology.ts';
 export * from './agreement.ts';
 export * from './image.ts';
 export * from './compare.ts';
+export * from './order.ts';
+export * from './time.ts';

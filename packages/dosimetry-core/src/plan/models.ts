@@ -94,6 +94,37 @@ export function lungDoseGy(opts: LungDoseOptions): number {
   return ldmDoseGy(opts.isotope, opts.activityGBq * lsf, lungMassG);
 }
 
+/**
+ * Plausible adult ranges for the BSA method's patient data: height 100-250 cm, weight 20-300 kg, and the body surface
+ * area they span (DuBois: 0.72 m^2 at 100 cm / 20 kg, 4.4 m^2 at 250 cm / 300 kg). The method is defined for adults;
+ * a value outside is a unit or typing error (a height in metres or inches, a weight in pounds or grams), refused.
+ */
+export const PLAUSIBLE_HEIGHT_CM: readonly [number, number] = [100, 250];
+export const PLAUSIBLE_WEIGHT_KG: readonly [number, number] = [20, 300];
+export const PLAUSIBLE_BSA_M2: readonly [number, number] = [0.7, 4.5];
+
+function checkRange(value: number, range: readonly [number, number], what: string, unit: string, hint: string): number {
+  if (!Number.isFinite(value) || value < range[0] || value > range[1]) {
+    throw new InputError(`${what} ${value} ${unit} is outside the plausible adult range ${range[0]}-${range[1]} ${unit}: ${hint}`);
+  }
+  return value;
+}
+
+/** A patient height [cm] within {@link PLAUSIBLE_HEIGHT_CM}; `what` names it (e.g. "--height-cm"). */
+export function checkPlausibleHeightCm(heightCm: number, what = 'height'): number {
+  return checkRange(heightCm, PLAUSIBLE_HEIGHT_CM, what, 'cm', 'give the height in centimetres (e.g. 175; not metres or inches)');
+}
+
+/** A patient weight [kg] within {@link PLAUSIBLE_WEIGHT_KG}. */
+export function checkPlausibleWeightKg(weightKg: number, what = 'weight'): number {
+  return checkRange(weightKg, PLAUSIBLE_WEIGHT_KG, what, 'kg', 'give the weight in kilograms (e.g. 80; not pounds or grams)');
+}
+
+/** A body surface area [m^2] within {@link PLAUSIBLE_BSA_M2}. */
+export function checkPlausibleBsaM2(bsaM2: number, what = 'body surface area'): number {
+  return checkRange(bsaM2, PLAUSIBLE_BSA_M2, what, 'm^2', 'give it in square metres (adults typically 1.4 to 2.4)');
+}
+
 /** Options of {@link bsaActivity} (resin microspheres, SIR-Spheres IFU). */
 export interface BsaOptions {
   /** Patient height [m] (e.g. 1.75, not 175). */
@@ -155,8 +186,8 @@ export function bsaLsfReduction(lungShuntFraction: number): number {
 export function bsaActivity(opts: BsaOptions): BsaResult {
   const heightM = checkPositive(opts.heightM, 'height [m]');
   if (heightM > 3) throw new InputError(`height ${heightM} m is not plausible: give the height in metres (e.g. 1.75, not 175)`);
-  const weightKg = checkPositive(opts.weightKg, 'weight [kg]');
-  if (weightKg > 500) throw new InputError(`weight ${weightKg} kg is not plausible: give the weight in kilograms`);
+  checkPlausibleHeightCm(heightM * 100, 'height');
+  const weightKg = checkPlausibleWeightKg(checkPositive(opts.weightKg, 'weight [kg]'), 'weight');
   const vt = checkNonNegative(opts.tumorVolumeMl, 'tumour volume [mL]');
   const vn = checkNonNegative(opts.normalLiverVolumeMl, 'normal liver volume [mL]');
   if (vt + vn <= 0) throw new InputError('tumour and normal liver volumes are both 0 mL: give the liver volumes from CT');

@@ -49,12 +49,32 @@ export function eventFlags(rows: ReadonlyArray<{ row: number; cells: Readonly<Re
   return rows.map((r) => parseEventCell(r.cells[column], column, r.row, source));
 }
 
+/**
+ * The options that say which response labels are responders and which are not (see responseClassifier in
+ * table.ts); a command that reads a response column spreads them into its options.
+ */
+export const RESPONSE_OPTIONS: Record<string, OptionSpec> = {
+  positive: { type: 'string' },
+  negative: { type: 'string' },
+};
+
 /** --positive as a list (undefined when not given). */
 export function positiveLabels(a: ParsedArgs): string[] | undefined {
-  const v = opt(a, 'positive');
+  return labelListOpt(a, 'positive', 'CR,PR');
+}
+
+/** --negative as a list (undefined when not given). */
+export function negativeLabels(a: ParsedArgs): string[] | undefined {
+  return labelListOpt(a, 'negative', 'SD,PD');
+}
+
+function labelListOpt(a: ParsedArgs, name: string, example: string): string[] | undefined {
+  const v = opt(a, name);
   if (v === undefined) return undefined;
   const list = parseLabelList(v);
-  if (!list.length) throw new UsageError('--positive needs at least one label, e.g. --positive CR,PR');
+  if (!list.length) throw new UsageError(`--${name} needs at least one label, e.g. --${name} ${example}`);
+  const dup = list.find((x, i) => list.indexOf(x) !== i);
+  if (dup) throw new UsageError(`--${name} lists "${dup}" twice`);
   return list;
 }
 

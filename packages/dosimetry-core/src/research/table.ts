@@ -51,17 +51,82 @@ export function parseLabelList(v: string): string[] {
   return v.split(',').map((s) => s.trim().toUpperCase()).filter((s) => s !== '');
 }
 
+/** Standard RECIST 1.1 / mRECIST response categories: responders (objective response) and non-responders. */
+export const RECIST_RESPONDERS: readonly string[] = ['CR', 'PR'];
+export const RECIST_NON_RESPONDERS: readonly string[] = ['SD', 'PD'];
+const BINARY_TRUE = ['1', 'TRUE', 'YES'];
+const BINARY_FALSE = ['0', 'FALSE', 'NO'];
+
+/** A response cell as compared: trimmed and upper-cased (whole label; inner spaces are kept, so "P R" is not "PR"). */
+export function normalizeResponseLabel(v: string): string {
+  return v.trim().toUpperCase();
+}
+
+/** Options of {@link responseClassifier}. */
+export interface ResponseClassifierOptions {
+  /** Non-responder labels (--negative); default: see {@link responseClassifier}. */
+  readonly negative?: readonly string[];
+  /** Data-row number (1-based, header excluded) of each value, for the error message. */
+  readonly rows?: readonly number[];
+  /** Column name and file, for the error message. */
+  readonly column?: string;
+  readonly source?: string;
+}
+
+/** Result of {@link responseClassifier}. */
+export interface ResponseClasses {
+  readonly isPositive: (v: string) => boolean;
+  /** Labels counted as responders (positive). */
+  readonly labels: string[];
+  /** Labels counted as non-responders. */
+  readonly negativeLabels: string[];
+}
+
 /**
- * Which response cells count as positive (responders). Labels compare case-insensitively. When the column holds
- * only 0/1 (or true/false, yes/no) and no explicit positive list was given, 1/true/yes is positive; otherwise the
- * default is CR and PR. Returns the test and the labels it uses (for reports).
+ * Which response cells are responders (positive) and which non-responders; every other value is refused, never
+ * counted silently on either side. Cells compare after trimming, case-insensitively, as whole labels (safe for the
+ * RECIST/mRECIST abbreviations CR, PR, SD, PD: no two standard labels differ only by case; "P R" or "C.R." match
+ * nothing).
+ * - No lists given and the column holds only 1/0, true/false or yes/no: 1/true/yes are responders, 0/false/no not.
+ * - Otherwise responders are `positive` (default CR, PR) and non-responders `opts.negative`, by default the other
+ *   values of the same vocabulary: SD and PD plus any of CR, PR left out of `positive` (so `--positive CR` compares
+ *   CR against PR, SD, PD), or on a 0/1 column the other binary values.
+ * Throws InputError listing each unrecognised value with its count and first rows, and how to map it.
  */
-export function responseClassifier(values: readonly string[], positive: readonly string[] | undefined): { isPositive: (v: string) => boolean; labels: string[] } {
-  const upper = values.map((v) => v.trim().toUpperCase());
-  const binary = upper.every((v) => ['0', '1', 'TRUE', 'FALSE', 'YES', 'NO'].includes(v));
-  if (!positive && binary) return { isPositive: (v) => ['1', 'TRUE', 'YES'].includes(v.trim().toUpperCase()), labels: ['1', 'TRUE', 'YES'] };
-  const pos = new Set(positive ?? ['CR', 'PR']);
-  return { isPositive: (v) => pos.has(v.trim().toUpperCase()), labels: [...pos] };
+export function responseClassifier(values: readonly string[], positive: readonly string[] | undefined, opts: ResponseClassifierOptions = {}): ResponseClasses {
+  const upper = values.map(normalizeResponseLabel);
+  const binaryVocab = [...BINARY_TRUE, ...BINARY_FALSE];
+  const binary = upper.length > 0 && upper.every((v) => binaryVocab.includes(v));
+  let pos: string[], neg: string[];
+  if (!positive && !opts.negative && binary) {
+    pos = [...BINARY_TRUE];
+    neg = [...BINARY_FALSE];
+  } else {
+    pos = (positive ?? RECIST_RESPONDERS).map(normalizeResponseLabel);
+    const vocab = binary ? binaryVocab : [...RECIST_RESPONDERS, ...RECIST_NON_RESPONDERS];
+    neg = opts.negative ? opts.negative.map(normalizeResponseLabel) : vocab.filter((v) => !pos.includes(v));
+  }
+  const both = pos.filter((v) => neg.includes(v));
+  if (both.length) throw new InputError(`response label${both.length > 1 ? 's' : ''} ${both.map((v) => `"${v}"`).join(', ')} given as both responder (--positive) and non-responder (--negative): list each label once`);
+  const posSet = new Set(pos), negSet = new Set(neg);
+  const unknown = new Map<string, { count: number; rows: number[] }>();
+  upper.forEach((v, i) => {
+    if (posSet.has(v) || negSet.has(v)) return;
+    const key = values[i].trim();
+    const u = unknown.get(key) ?? { count: 0, rows: [] };
+    u.count++;
+    if (u.rows.length < 3 && opts.rows) u.rows.push(opts.rows[i]);
+    unknown.set(key, u);
+  });
+  if (unknown.size) {
+    const list = [...unknown].map(([v, u]) => `"${v}" (${u.count} row${u.count > 1 ? 's' : ''}${u.rows.length ? `, row ${u.rows.join(', ')}${u.count > u.rows.length ? ', ...' : ''}` : ''})`).join(', ');
+    const where = `${opts.source ? `${opts.source}: ` : ''}${opts.column ? `column "${opts.column}"` : 'the response column'}`;
+    throw new InputError(
+      `${where} holds ${unknown.size} unrecognised response value${unknown.size > 1 ? 's' : ''}: ${list}; responders are ${pos.join(', ')}, non-responders ${neg.join(', ') || '(none)'}. ` +
+        `Say which each is with --positive and --negative (comma-separated, matched whole and case-insensitively, e.g. --positive CR,PR --negative SD,PD), correct the typos, or leave those cells empty (NA) to skip the rows`,
+    );
+  }
+  return { isPositive: (v) => posSet.has(normalizeResponseLabel(v)), labels: pos, negativeLabels: neg };
 }
 
 /** Parses an event indicator cell: 1/0, true/false, yes/no, event/censored. */

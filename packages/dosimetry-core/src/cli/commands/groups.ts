@@ -6,11 +6,11 @@
  */
 import { UsageError } from '../../errors.ts';
 import { opt, parseArgs, requireOpt, type OptionSpec } from '../args.ts';
-import { COMMON_OPTIONS, handleHelp, loadCsv, numbers, positiveLabels, printJson, sig, textTable, usableRows, writeSvg } from '../../research/cli.ts';
+import { COMMON_OPTIONS, handleHelp, loadCsv, negativeLabels, numbers, positiveLabels, RESPONSE_OPTIONS, printJson, sig, textTable, usableRows, writeSvg } from '../../research/cli.ts';
 import { kruskalWallis, mannWhitney, summarizeGroups } from '../../research/groups.ts';
 import { naturalCompare } from '../../research/design.ts';
 import { groupsSvg } from '../../research/svg.ts';
-import { formatP, parseLabelList } from '../../research/table.ts';
+import { formatP, parseLabelList, responseClassifier } from '../../research/table.ts';
 import { StatsError } from '../../errors.ts';
 
 const OPTIONS: Record<string, OptionSpec> = {
@@ -19,13 +19,13 @@ const OPTIONS: Record<string, OptionSpec> = {
   'group-column': { type: 'string' },
   'response-column': { type: 'string' },
   groups: { type: 'string' },
-  positive: { type: 'string' },
+  ...RESPONSE_OPTIONS,
   method: { type: 'string' },
   svg: { type: 'string' },
 };
 
 const HELP = `usage: pnpm -s dosimetry groups [--json] --csv F --dose-column C --group-column R
-  [--groups CR,PR,SD,PD] [--positive CR,PR] [--method auto|exact|asymptotic] [--svg FILE]
+  [--groups CR,PR,SD,PD] [--positive CR,PR] [--negative SD,PD] [--method auto|exact|asymptotic] [--svg FILE]
 Medians and ranges per group; Mann-Whitney U (two-sided) between responders (--positive, default CR,PR) and the
 rest, or between the two groups when there are exactly two: exact when there are no ties and a group has fewer
 than 8 values (method auto), else the normal approximation with tie and continuity corrections; Kruskal-Wallis
@@ -59,12 +59,14 @@ export async function run(argv: string[]): Promise<number> {
     [mwA, mwB] = [nonEmpty[0].group, nonEmpty[1].group];
     [x, y] = [[...nonEmpty[0].valuesGy], [...nonEmpty[1].valuesGy]];
   } else {
-    const pos = new Set(positiveLabels(a) ?? ['CR', 'PR']);
+    // every label of the compared groups must be a known responder or non-responder (never counted silently as "other")
     const inGroups = new Set(wanted);
-    mwA = [...pos].join('+');
-    mwB = `other (${wanted.filter((g) => !pos.has(g)).join('+')})`;
-    x = dose.filter((_, i) => inGroups.has(label[i]) && pos.has(label[i]));
-    y = dose.filter((_, i) => inGroups.has(label[i]) && !pos.has(label[i]));
+    const idx = label.map((_, i) => i).filter((i) => inGroups.has(label[i]));
+    const cls = responseClassifier(idx.map((i) => label[i]), positiveLabels(a), { negative: negativeLabels(a), rows: idx.map((i) => rows[i].row), column: groupCol, source: path });
+    mwA = cls.labels.join('+');
+    mwB = cls.negativeLabels.join('+');
+    x = idx.filter((i) => cls.isPositive(label[i])).map((i) => dose[i]);
+    y = idx.filter((i) => !cls.isPositive(label[i])).map((i) => dose[i]);
     if (!x.length || !y.length) throw new StatsError(`groups: Mann-Whitney needs responders (${mwA}) and non-responders; one side is empty. Check --positive`);
   }
   const mw = mannWhitney({ x, y, method });

@@ -6,7 +6,7 @@
  */
 import { StatsError } from '../../errors.ts';
 import { opt, parseArgs, requireOpt, type OptionSpec } from '../args.ts';
-import { COMMON_OPTIONS, covariateSpecs, handleHelp, loadCsv, positiveLabels, printJson, sig, textTable, usableRows, writeSvg } from '../../research/cli.ts';
+import { COMMON_OPTIONS, covariateSpecs, handleHelp, loadCsv, negativeLabels, positiveLabels, RESPONSE_OPTIONS, printJson, sig, textTable, usableRows, writeSvg } from '../../research/cli.ts';
 import { buildDesign } from '../../research/design.ts';
 import { doseResponse, logisticRegression, type DoseResponse } from '../../research/logistic.ts';
 import { doseResponseSvg } from '../../research/svg.ts';
@@ -16,13 +16,13 @@ const OPTIONS: Record<string, OptionSpec> = {
   ...COMMON_OPTIONS,
   'dose-column': { type: 'string' },
   'response-column': { type: 'string' },
-  positive: { type: 'string' },
+  ...RESPONSE_OPTIONS,
   covariate: { type: 'string', repeatable: true },
   categorical: { type: 'string', repeatable: true },
   svg: { type: 'string' },
 };
 
-const HELP = `usage: pnpm -s dosimetry logistic [--json] --csv F --response-column R --dose-column C [--positive CR,PR]
+const HELP = `usage: pnpm -s dosimetry logistic [--json] --csv F --response-column R --dose-column C [--positive CR,PR] [--negative SD,PD]
   [--covariate NAME ...] [--categorical NAME[:REFERENCE] ...] [--svg FILE]
 Logistic regression (Newton-Raphson with step halving) of response (responders positive) on dose and further
 covariates: coefficients, odds ratios with Wald 95 % CIs, p-values. Dose-response curve of the dose-only model:
@@ -42,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
   const cells = rows.map((r) => r.cells);
   const design = buildDesign(cells, specs, path, rows.map((r) => r.row));
   const labels = positiveLabels(a);
-  const cls = responseClassifier(cells.map((c) => c[respCol]), labels);
+  const cls = responseClassifier(cells.map((c) => c[respCol]), labels, { negative: negativeLabels(a), rows: rows.map((r) => r.row), column: respCol, source: path });
   const y = cells.map((c) => cls.isPositive(c[respCol]));
   const fit = logisticRegression({ names: design.names, x: design.x, y });
   const doseOnly = specs.length === 1 ? fit : logisticRegression({ names: [doseCol], x: design.x.map((r) => [r[0]]), y });
@@ -60,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     oddsRatio: c.ratio, oddsRatioCiLow: c.ratioCiLow, oddsRatioCiHigh: c.ratioCiHigh,
   }));
   const result = {
-    n: fit.n, nPositive: fit.nPositive, positive: cls.labels, nDropped: dropped,
+    n: fit.n, nPositive: fit.nPositive, positive: cls.labels, negative: cls.negativeLabels, nDropped: dropped,
     coefficients, logLikelihood: fit.logLikelihood, nullLogLikelihood: fit.nullLogLikelihood, pseudoR2: fit.pseudoR2, iterations: fit.iterations,
     doseResponse: dr ? { model: 'dose only', d50Gy: dr.d50Gy, d50SeGy: dr.d50SeGy, d50CiGy: dr.d50CiGy, gamma50: dr.gamma50 } : null,
     ...(drNote ? { doseResponseNote: drNote } : {}),

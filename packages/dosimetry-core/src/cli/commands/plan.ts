@@ -10,16 +10,19 @@ import { join } from 'node:path';
 import { UsageError } from '../../errors.ts';
 import { computeDoseCase } from '../../dose/pipeline.ts';
 import { buildReport, structuresTable, type ReportStructure } from '../../dose/report.ts';
-import { writeFilesAtomic } from '../../io/atomic.ts';
+import { asOutputFiles, claimOutputDir, type OutputSet } from '../../io/output-set.ts';
 import { DEVICE_PRESETS, parseDevice, type DeviceOverrides } from '../../plan/devices.ts';
 import {
-  caseCompartments, orderActivity, parsePlanMethod, planFromCase, scaleDoseCase, structureRadiobiology, DEFAULT_MIRD_GY,
+  caseCompartments, parsePlanMethod, planFromCase, scaleDoseCase, structureRadiobiology, DEFAULT_MIRD_GY,
   DEFAULT_PRESCRIPTION, PLAN_METHODS, REFERENCE_ACTIVITY_GBQ, type ImagePlan,
 } from '../../plan/image.ts';
+import { checkPlausibleBsaM2, checkPlausibleHeightCm, checkPlausibleWeightKg, PLAUSIBLE_HEIGHT_CM, PLAUSIBLE_WEIGHT_KG } from '../../plan/models.ts';
+import { orderActivity } from '../../plan/order.ts';
 import { NORMAL_LIVER_LQ, TUMOR_LQ } from '../../plan/radiobiology.ts';
+import { parseZonedDateTime, ZONED_TIME_EXAMPLE } from '../../plan/time.ts';
 import { parseIsotope } from '../../units/index.ts';
 import { numberOpt, opt, parseArgs, requireOpt, type OptionSpec, type ParsedArgs } from '../args.ts';
-import { DOSE_OPTIONS, caseOutputs, doseCaseFromArgs } from './dose.ts';
+import { DOSE_OPTIONS, caseInputPaths, caseOutputs, doseCaseFromArgs } from './dose.ts';
 
 const OPTIONS: Record<string, OptionSpec> = {
   ...DOSE_OPTIONS,
@@ -56,8 +59,12 @@ targets and limits [Gy] (device defaults, EANM 2022; "none" removes one):
   [--tumor-gy DT] [--normal-liver-gy DN] [--whole-normal-liver-gy DWN] [--lung-gy DL] [--lung-cumulative-gy 50]
   [--prior-lung-gy 0] [--lung-mass-g M] [--tumor-basis every-lesion|mean] [--mird-gy D]
   [--prescribe mird|bsa|partition|voxel]   default: partition (glass, resin), mird = 166Ho standard (ho166)
-BSA method (resin): [--bsa-m2 B | --height-cm H --weight-kg W]
-activity to order: [--calibration-time ISO --treatment-time ISO] [--residual-fraction 0]
+BSA method (resin): [--bsa-m2 B | --height-cm H --weight-kg W]   (adults: ${PLAUSIBLE_HEIGHT_CM[0]}-${PLAUSIBLE_HEIGHT_CM[1]} cm, ${PLAUSIBLE_WEIGHT_KG[0]}-${PLAUSIBLE_WEIGHT_KG[1]} kg)
+activity to order: [--calibration-time T --treatment-time T] [--residual-fraction 0]
+  T: ISO 8601 with its zone, e.g. ${ZONED_TIME_EXAMPLE}; treatment before calibration is refused
+  (resin: accepted up to 24 h before, with a warning)
+With --perfused and without --normalize-to, the scout counts are normalised to the perfused volume (it receives
+A (1 - LSF)), not to the whole liver. Warnings go to stderr ("warning: ...") and to report.json "warnings".
 radiobiology: [--tumor-alpha-beta-gy 10] [--tumor-repair-half-time-h 1.5] [--normal-alpha-beta-gy 2.5]
   [--normal-repair-half-time-h 2.5] [--eud-alpha-per-gy ALPHA]   (EUD only with alpha: no default)
 The scout is computed at ${REFERENCE_ACTIVITY_GBQ} GBq administered and scaled (dose is linear in activity); outputs
@@ -71,14 +78,10 @@ function limitOpt(a: ParsedArgs, name: string): number | null | undefined {
   return numberOpt(a, name, 'plan');
 }
 
+/** A date-time option: ISO 8601 with an explicit zone (a zone-less time would follow the machine's TZ). */
 function isoTime(a: ParsedArgs, name: string): Date | undefined {
   const v = opt(a, name);
-  if (v === undefined) return undefined;
-  const d = new Date(v);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(v.trim()) || Number.isNaN(d.getTime())) {
-    throw new UsageError(`plan: --${name} "${v}" is not an ISO date-time: use e.g. 2025-03-14T09:00:00Z`);
-  }
-  return d;
+  return v === undefined ? undefined : parseZonedDateTime(v, `plan: --${name}`);
 }
 
 const fmt = (x: number | null | undefined, digits = 1) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
@@ -105,6 +108,16 @@ export function planTable(plan: ImagePlan): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  // the output folder is claimed (checked and locked) once --out is known, and released however the run ends
+  const claimed: { out?: OutputSet } = {};
+  try {
+    return await runPlan(argv, claimed);
+  } finally {
+    claimed.out?.release();
+  }
+}
+
+async function runPlan(argv: string[], claimed: { out?: OutputSet }): Promise<number> {
   const a = parseArgs(argv, OPTIONS, 'plan');
   if (a.flags.has('help')) {
     process.stdout.write(HELP + '\n');
@@ -125,6 +138,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError('plan: --administered-gbq is not an input of plan: the plan computes the activity (use dose to compute a given activity)');
   }
   const outDir = requireOpt(a, 'out', 'plan');
+  claimed.out = claimOutputDir(outDir, { command: 'plan', inputs: caseInputPaths(a) });
   const prescribe = opt(a, 'prescribe') === undefined ? undefined : parsePlanMethod(opt(a, 'prescribe')!);
   const basis = opt(a, 'tumor-basis') ?? 'every-lesion';
   if (basis !== 'every-lesion' && basis !== 'mean') throw new UsageError(`plan: --tumor-basis must be every-lesion or mean, got "${basis}"`);
@@ -139,11 +153,22 @@ export async function run(argv: string[]): Promise<number> {
   const lungOff = overrides.lungGy === null && overrides.lungCumulativeGy === undefined;
   const heightCm = numberOpt(a, 'height-cm', 'plan');
   const weightKg = numberOpt(a, 'weight-kg', 'plan');
+  const bsaM2 = numberOpt(a, 'bsa-m2', 'plan');
   if ((heightCm === undefined) !== (weightKg === undefined)) throw new UsageError('plan: give both --height-cm and --weight-kg (or --bsa-m2)');
   if (heightCm !== undefined && heightCm < 3) throw new UsageError(`plan: --height-cm ${heightCm} looks like metres: give the height in centimetres (e.g. 175)`);
+  if (heightCm !== undefined) checkPlausibleHeightCm(heightCm, 'plan: --height-cm');
+  if (weightKg !== undefined) checkPlausibleWeightKg(weightKg, 'plan: --weight-kg');
+  if (bsaM2 !== undefined) checkPlausibleBsaM2(bsaM2, 'plan: --bsa-m2');
+  const earlyWarnings: string[] = [];
+  if (device !== 'resin' && (heightCm !== undefined || bsaM2 !== undefined)) {
+    earlyWarnings.push(`--height-cm, --weight-kg and --bsa-m2 serve the BSA method, which applies to resin only: ignored for ${device}`);
+  }
   const calTime = isoTime(a, 'calibration-time');
   const txTime = isoTime(a, 'treatment-time');
   if ((calTime === undefined) !== (txTime === undefined)) throw new UsageError('plan: give both --calibration-time and --treatment-time (ISO) for the activity to order');
+  const residualFraction = numberOpt(a, 'residual-fraction', 'plan');
+  // The calibration window (swapped or mistyped times) is checked now, before any image is read.
+  if (calTime && txTime) orderActivity({ device, activityGBq: 1, calibrationTime: calTime, treatmentTime: txTime, residualFraction });
   const lq = (ab: string, rep: string, def: typeof TUMOR_LQ) => ({
     alphaBetaGy: numberOpt(a, ab, 'plan') ?? def.alphaBetaGy,
     repairHalfTimeH: numberOpt(a, rep, 'plan') ?? def.repairHalfTimeH,
@@ -161,10 +186,23 @@ export async function run(argv: string[]): Promise<number> {
   values.set('isotope', [isotope]);
   values.set('activity-unit', ['counts']);
   values.set('administered-gbq', [String(REFERENCE_ACTIVITY_GBQ)]);
+  // Lobar / selective treatment: the activity goes into the perfused territory, so its counts carry A (1 - LSF)
+  // (the whole liver's would spread A over tissue the catheter does not feed and underdose the treated volume).
+  const perfusedName = opt(a, 'perfused');
+  const normalizeGiven = opt(a, 'normalize-to');
+  const normalization = normalizeGiven !== undefined
+    ? { structure: normalizeGiven, source: 'given (--normalize-to)' }
+    : perfusedName !== undefined
+      ? { structure: perfusedName, source: 'perfused volume (--perfused): lobar/selective treatment' }
+      : { structure: requireOpt(a, 'liver', 'plan'), source: 'liver (--liver): whole-liver treatment' };
+  if (normalizeGiven === undefined && perfusedName !== undefined) {
+    values.set('normalize-to', [perfusedName]);
+    earlyWarnings.push(`scout counts normalised to the perfused volume "${perfusedName}" (it receives A (1 - LSF)), not to the whole liver: give --normalize-to NAME to choose another structure`);
+  }
   const { options, inputs, parameters, inputWarnings, rtDose } = await doseCaseFromArgs({ ...a, values }, 'plan', progress);
   progress(`scout case at ${REFERENCE_ACTIVITY_GBQ} GBq administered`);
   const unitCase = await computeDoseCase(options);
-  unitCase.warnings.unshift(...inputWarnings);
+  unitCase.warnings.unshift(...earlyWarnings, ...inputWarnings);
   const compartments = caseCompartments({ result: unitCase, isotope, referenceActivityGBq: REFERENCE_ACTIVITY_GBQ, lungMassG: numberOpt(a, 'lung-mass-g', 'plan') });
   const plan = planFromCase({
     compartments,
@@ -173,14 +211,16 @@ export async function run(argv: string[]): Promise<number> {
     priorLungGy: numberOpt(a, 'prior-lung-gy', 'plan'),
     tumorBasis: basis,
     mirdGy: numberOpt(a, 'mird-gy', 'plan'),
-    bsa: { bsaM2: numberOpt(a, 'bsa-m2', 'plan'), heightM: heightCm === undefined ? undefined : heightCm / 100, weightKg },
+    bsa: { bsaM2, heightM: heightCm === undefined ? undefined : heightCm / 100, weightKg },
     prescribe,
   });
   const calibration = calTime && txTime
-    ? orderActivity({ isotope, activityGBq: plan.activityGBq, calibrationTime: calTime, treatmentTime: txTime, residualFraction: numberOpt(a, 'residual-fraction', 'plan') })
+    ? orderActivity({ device, activityGBq: plan.activityGBq, calibrationTime: calTime, treatmentTime: txTime, residualFraction })
     : null;
+  const planWarnings = [...plan.warnings, ...(calibration?.warnings ?? [])];
   progress(`prescribed ${plan.activityGBq.toFixed(4)} GBq (${plan.prescribedMethod}); dose map at that activity`);
-  const result = await scaleDoseCase(unitCase, plan.activityGBq / REFERENCE_ACTIVITY_GBQ);
+  // report.json "warnings" holds every warning: the plan's first, then the dose case's.
+  const result = { ...(await scaleDoseCase(unitCase, plan.activityGBq / REFERENCE_ACTIVITY_GBQ)), warnings: [...planWarnings, ...unitCase.warnings] };
   const rb = structureRadiobiology(result, isotope, radiobiology);
 
   const planJson = {
@@ -188,6 +228,10 @@ export async function run(argv: string[]): Promise<number> {
     limitingConstraint: plan.limitingConstraint,
     prescribedMethod: plan.prescribedMethod,
     targetMet: plan.targetMet,
+    tumorTargetReached: plan.tumorTargetReached,
+    contraindicated: plan.contraindications.length > 0,
+    contraindications: plan.contraindications,
+    normalization,
     maxAllowedActivityGBq: plan.maxAllowedActivityGBq,
     device,
     isotope,
@@ -218,7 +262,7 @@ export async function run(argv: string[]): Promise<number> {
       eudNote: radiobiology.eudAlphaPerGy === undefined ? 'no EUD: give --eud-alpha-per-gy (published alpha values differ by an order of magnitude)' : null,
       structures: rb,
     },
-    warnings: plan.warnings,
+    warnings: planWarnings,
   };
   const report = buildReport(result, {
     isotope,
@@ -237,8 +281,10 @@ export async function run(argv: string[]): Promise<number> {
   });
   const structures = report.structures as ReportStructure[];
   report.structures = structures.map((s, i) => ({ ...s, meanBedGy: rb[i].meanBedGy, eudGy: rb[i].eudGy, eubedGy: rb[i].eubedGy }));
-  writeFilesAtomic(await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose }));
+  claimed.out.commit(asOutputFiles(await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose })));
   progress.done();
+  // Warnings on stderr whatever the output mode (--json and --quiet included): they are never to be missed.
+  if (result.warnings.length) process.stderr.write(result.warnings.map((w) => `warning: ${w}`).join('\n') + '\n');
 
   if (a.flags.has('json')) {
     process.stdout.write(JSON.stringify(report) + '\n');
@@ -252,12 +298,13 @@ export async function run(argv: string[]): Promise<number> {
     planTable(plan),
     '  (mean absorbed doses in Gy from the dose map at each activity; * prescribed; n/a not applicable; n/c not computed)',
     '',
-    `prescribed ${plan.activityGBq.toFixed(3)} GBq (${plan.prescribedMethod}), limited by ${plan.limitingConstraint}${plan.targetMet === false ? ' (tumour target NOT met: best allowed plan)' : ''}`,
+    `prescribed ${plan.activityGBq.toFixed(3)} GBq (${plan.prescribedMethod}), limited by ${plan.limitingConstraint}${plan.targetMet === false ? ' (tumour target NOT met: best allowed plan)' : plan.tumorTargetReached === false ? ' (tumour target NOT reached)' : ''}${plan.contraindications.length ? ` - CONTRAINDICATED: ${plan.contraindications.join('; ')}` : ''}`,
+    `scout counts normalised to "${normalization.structure}" (${normalization.source})`,
     ...(calibration ? [`order ${calibration.calibrationActivityGBq.toFixed(3)} GBq at calibration ${calibration.calibrationTime} (decay factor ${calibration.decayFactor.toFixed(4)} to ${calibration.treatmentTime})`] : []),
     '',
     structuresTable(report as { structures: ReportStructure[] }),
     '',
-    ...[...plan.warnings, ...result.warnings].map((w) => `warning: ${w}`),
+    ...(result.warnings.length ? [`${result.warnings.length} warning${result.warnings.length > 1 ? 's' : ''} on stderr and in report.json`] : []),
     `wrote ${join(outDir, 'dose.nii.gz')}, report.json, structures.csv, structures.seg.nrrd`,
   ];
   process.stdout.write(lines.join('\n') + '\n');

@@ -6,26 +6,29 @@
  */
 import { UsageError } from '../../errors.ts';
 import { numberOpt, opt, parseArgs, requireOpt, type OptionSpec } from '../args.ts';
-import { COMMON_OPTIONS, handleHelp, loadCsv, numbers, positiveLabels, printJson, usableRows, writeSvg } from '../../research/cli.ts';
-import { rocAnalysis } from '../../research/roc.ts';
+import { COMMON_OPTIONS, RESPONSE_OPTIONS, handleHelp, loadCsv, negativeLabels, numbers, positiveLabels, printJson, usableRows, writeSvg } from '../../research/cli.ts';
+import { MAX_BOOTSTRAP_REPLICATES, MAX_BOOTSTRAP_SEED, MIN_BOOTSTRAP_REPLICATES, rocAnalysis } from '../../research/roc.ts';
 import { rocSvg } from '../../research/svg.ts';
 import { formatProportion, responseClassifier } from '../../research/table.ts';
 
 const OPTIONS: Record<string, OptionSpec> = {
   ...COMMON_OPTIONS,
+  ...RESPONSE_OPTIONS,
   'dose-column': { type: 'string' },
   'response-column': { type: 'string' },
-  positive: { type: 'string' },
   'cluster-column': { type: 'string' },
   bootstrap: { type: 'string' },
   seed: { type: 'string' },
   svg: { type: 'string' },
 };
 
-const HELP = `usage: pnpm -s dosimetry roc [--json] --csv F --dose-column C --response-column R [--positive CR,PR]
-  [--cluster-column patient [--bootstrap 2000] [--seed 20240101]] [--svg FILE]
-ROC of dose vs response: responders (--positive, default CR,PR; or 1 for a 0/1 column) are positive, and a lesion
-is called a responder when its dose is >= the cutoff. AUC (Mann-Whitney) with a 95 % CI: DeLong, or a percentile
+const HELP = `usage: pnpm -s dosimetry roc [--json] --csv F --dose-column C --response-column R
+  [--positive CR,PR] [--negative SD,PD] [--cluster-column patient [--bootstrap 2000] [--seed 20240101]] [--svg FILE]
+ROC of dose vs response: responders (--positive, default CR,PR; or 1 for a 0/1 column) are positive, non-responders
+(--negative, default SD,PD and any of CR,PR not in --positive; or 0) negative, and a lesion is called a responder
+when its dose is >= the cutoff. Labels match whole, after trimming, case-insensitively; any other value is an error
+that lists it (map it with --positive/--negative, or leave the cell empty to skip the row). --bootstrap: ${MIN_BOOTSTRAP_REPLICATES} to
+${MAX_BOOTSTRAP_REPLICATES} replicates; --seed: 0 to ${MAX_BOOTSTRAP_SEED}. AUC (Mann-Whitney) with a 95 % CI: DeLong, or a percentile
 cluster bootstrap over --cluster-column (lesions nested in patients) with a fixed seed. Cutoff: the observed dose
 maximising Youden's J (lowest threshold among equal maxima). Rows with a missing dose or response are skipped.`;
 
@@ -37,30 +40,38 @@ export async function run(argv: string[]): Promise<number> {
   const doseCol = requireOpt(a, 'dose-column', 'roc');
   const respCol = requireOpt(a, 'response-column', 'roc');
   const clusterCol = opt(a, 'cluster-column');
-  const reps = numberOpt(a, 'bootstrap', 'roc') ?? 2000;
-  const seed = numberOpt(a, 'seed', 'roc') ?? 20240101;
-  if (!Number.isInteger(reps) || reps < 100) throw new UsageError('roc: --bootstrap must be an integer >= 100');
-  if (!Number.isInteger(seed)) throw new UsageError('roc: --seed must be an integer');
+  const repsGiven = numberOpt(a, 'bootstrap', 'roc');
+  const seedGiven = numberOpt(a, 'seed', 'roc');
+  const reps = repsGiven ?? 2000;
+  const seed = seedGiven ?? 20240101;
+  if (!Number.isInteger(reps) || reps < MIN_BOOTSTRAP_REPLICATES || reps > MAX_BOOTSTRAP_REPLICATES) {
+    throw new UsageError(`roc: --bootstrap ${reps}: give an integer from ${MIN_BOOTSTRAP_REPLICATES} to ${MAX_BOOTSTRAP_REPLICATES} (default 2000; more replicates do not change a percentile CI, they only stall the run)`);
+  }
+  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_BOOTSTRAP_SEED) {
+    throw new UsageError(`roc: --seed ${seed}: give an integer from 0 to ${MAX_BOOTSTRAP_SEED} (the generator keeps 32 bits: other values repeat another seed)`);
+  }
+  if (!clusterCol && (repsGiven !== undefined || seedGiven !== undefined)) {
+    throw new UsageError('roc: --bootstrap and --seed set the cluster bootstrap: give --cluster-column (e.g. patient), or leave them out for the DeLong CI');
+  }
   const { rows, dropped } = usableRows(table, [doseCol, respCol, ...(clusterCol ? [clusterCol] : [])], path);
   const dose = numbers(rows, doseCol, path);
-  const labels = positiveLabels(a);
-  const cls = responseClassifier(rows.map((r) => r.cells[respCol]), labels);
+  const cls = responseClassifier(rows.map((r) => r.cells[respCol]), positiveLabels(a), {
+    negative: negativeLabels(a), rows: rows.map((r) => r.row), column: respCol, source: path,
+  });
   const positive = rows.map((r) => cls.isPositive(r.cells[respCol]));
   const r = rocAnalysis({
     doseGy: dose,
     positive,
-    clusters: clusterCol ? rows.map((x) => x.cells[clusterCol]) : undefined,
-    bootstrapReplicates: reps,
-    bootstrapSeed: seed,
+    ...(clusterCol ? { clusters: rows.map((x) => x.cells[clusterCol]), bootstrapReplicates: reps, bootstrapSeed: seed } : {}),
   });
   const svgPath = writeSvg(a, () => rocSvg(r, { title: `ROC: ${doseCol} vs ${respCol}` }));
   if (a.flags.has('json')) {
-    printJson({ ...r, nDropped: dropped, positive: cls.labels, ...(svgPath ? { svg: svgPath } : {}) });
+    printJson({ ...r, nDropped: dropped, positive: cls.labels, negative: cls.negativeLabels, ...(svgPath ? { svg: svgPath } : {}) });
     return 0;
   }
   const { tp, fp, tn, fn } = r.counts;
   const lines = [
-    `ROC: "${doseCol}" vs "${respCol}" (positive: ${cls.labels.join(', ')}); ${dose.length} rows (${r.nPositive} responders, ${r.nNegative} non-responders)${dropped ? `; ${dropped} rows with missing values skipped` : ''}`,
+    `ROC: "${doseCol}" vs "${respCol}" (positive: ${cls.labels.join(', ')}; negative: ${cls.negativeLabels.join(', ')}); ${dose.length} rows (${r.nPositive} responders, ${r.nNegative} non-responders)${dropped ? `; ${dropped} rows with missing values skipped` : ''}`,
     `  AUC          ${r.auc.toFixed(3)} (95 % CI ${r.aucCi95[0].toFixed(3)}-${r.aucCi95[1].toFixed(3)}, ${r.aucCiMethod === 'delong' ? 'DeLong' : `cluster bootstrap over ${r.bootstrap?.clusters} "${clusterCol}", ${r.bootstrap?.used}/${r.bootstrap?.replicates} resamples, seed ${seed}`})`,
     `  cutoff       ${r.cutoff} (Youden J ${r.youdenJ.toFixed(3)}; dose >= cutoff called responder; lowest threshold among maximal J)`,
     `  sensitivity  ${formatProportion(tp, tp + fn)}`,
