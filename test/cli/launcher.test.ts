@@ -47,6 +47,17 @@ describe('scripts/dosimetry.mjs (the pnpm -s dosimetry launcher)', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('installs as a `dosimetry` command (npm i -g from the checkout) that runs from anywhere', () => {
+    const prefix = tempDir('global');
+    const inst = spawnSync('npm', ['install', '--global', '--prefix', prefix, '--no-audit', '--no-fund', root], { encoding: 'utf8' });
+    expect(inst.status, inst.stderr).toBe(0);
+    const bin = join(prefix, 'bin', 'dosimetry');
+    const r = spawnSync(bin, ['kernel', '--json', '--isotope', 'Y90', '--voxel-mm', '4.42', '--radius', '1'], { cwd: prefix, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).values).toHaveLength(27);
+    expect(spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
   it('lists the commands and says which is unknown', () => {
     const r = launch(['--help']);
     expect(r.status).toBe(0);
