@@ -3,6 +3,7 @@
  * Options are `--name value`, `--name=value` or boolean flags; repeatable options collect every value in order.
  */
 import { UsageError } from '../errors.ts';
+import { decimalProblem, parseDecimal } from '../units/decimal.ts';
 
 export interface OptionSpec {
   /** Takes a value (`--x V`) or is a flag (`--json`). */
@@ -87,11 +88,15 @@ export function optAll(a: ParsedArgs, name: string): string[] {
   return a.values.get(name) ?? [];
 }
 
-/** Parses a finite number option (undefined when absent); `what` describes it with its unit. */
+/**
+ * Parses a finite number option (undefined when absent). Only a plain decimal number is accepted (see
+ * units/decimal.ts): "0x10", "5,5" (a decimal comma), "", "Infinity" and "1e309" are refused, never read as
+ * something else.
+ */
 export function numberOpt(a: ParsedArgs, name: string, command: string): number | undefined {
   const v = opt(a, name);
   if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${command}: --${name} must be a number, got "${v}"`);
+  const n = parseDecimal(v);
+  if (n === undefined) throw new UsageError(`${command}: --${name} must be a number, got "${v}" (${decimalProblem(v)})`);
   return n;
 }

@@ -52,8 +52,10 @@ export interface LabelMapOptions {
 
 /**
  * Splits a label map into one StructureMask (occupancy 0/255, on the label map's grid) per label.
- * With a table, only the named labels become structures, in table order; a named label absent from the image is an
- * error (a typo would otherwise go unnoticed). Without a table, all nonzero values, ascending.
+ * With a table, the named labels become structures in table order, then every other nonzero value found in the image
+ * as "label N", ascending (every label is reported: one left out of the table would otherwise vanish from the report
+ * silently); a named label absent from the image is an error (a typo would otherwise go unnoticed). Without a table,
+ * all nonzero values, ascending.
  * Non-integer voxel values are refused (a label map holds integers).
  */
 export function labelMapToStructures(volume: Volume, options: LabelMapOptions): StructureMask[] {
@@ -90,13 +92,17 @@ export function labelMapToStructures(volume: Volume, options: LabelMapOptions): 
             w.occ[i] = 255;
             w.count++;
             w.extent.add(x, y, k, 255);
-          }
+          } else found.set(v, (found.get(v) ?? 0) + 1);
         } else found.set(v, (found.get(v) ?? 0) + 1);
       }
     }
   }
+  const values = [...found.keys()].sort((a, b) => a - b);
+  if (values.length > 1000) {
+    throw new FormatError(`${src}: has ${values.length} distinct nonzero values${table ? ' besides those of the label table' : ''}; that is an image, not a label map`);
+  }
+  const out: StructureMask[] = [];
   if (table) {
-    const out: StructureMask[] = [];
     for (const e of table) {
       const w = wanted.get(e.value)!;
       if (w.count === 0) {
@@ -105,16 +111,18 @@ export function labelMapToStructures(volume: Volume, options: LabelMapOptions): 
       rememberMaskExtent(w.occ, w.extent.build());
       out.push({ name: e.name, origin: `${src} label ${e.value}`, geometry: volume.geometry, occupancy: w.occ });
     }
-    return out;
-  }
-  const values = [...found.keys()].sort((a, b) => a - b);
-  if (values.length > 1000) {
-    throw new FormatError(`${src}: has ${values.length} distinct nonzero values; that is an image, not a label map`);
+    const clash = values.find((v) => table.some((e) => e.name === `label ${v}`));
+    if (clash !== undefined) {
+      throw new InputError(`${src}: label ${clash} is not in the label table, and is reported as "label ${clash}", a name the table gives to another label; name label ${clash} in the table or rename the other`);
+    }
   }
   const masks = new Map<number, Uint8Array>(values.map((v) => [v, new Uint8Array(n)]));
   for (let i = 0; i < n; i++) {
     const v = d[i];
-    if (v !== 0) masks.get(v)![i] = 255;
+    if (v === 0) continue;
+    const m = masks.get(v); // undefined for the labels the table named (their masks are built above)
+    if (m) m[i] = 255;
   }
-  return values.map((v) => ({ name: `label ${v}`, origin: `${src} label ${v}`, geometry: volume.geometry, occupancy: masks.get(v)! }));
+  for (const v of values) out.push({ name: `label ${v}`, origin: `${src} label ${v}`, geometry: volume.geometry, occupancy: masks.get(v)! });
+  return out;
 }

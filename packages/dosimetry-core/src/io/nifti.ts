@@ -236,8 +236,22 @@ export function decodeNifti(fileBytes: Uint8Array, name: string): NiftiImage {
       `${name}: NIfTI datatype ${tn} is not supported; use uint8, int8, int16, uint16, int32, uint32, float32 or float64`,
     );
   }
+  // bitpix must agree with the datatype: a header whose datatype was edited (or written wrong) would otherwise have
+  // its voxels decoded from the wrong bytes
+  const bitpix = Number(hdr.numBitsPerVoxel);
+  if (bitpix !== 0 && bitpix !== 8 * bytesPerVoxel(type)) {
+    throw new FormatError(
+      `${name}: corrupt NIfTI header: datatype ${type} has ${8 * bytesPerVoxel(type)} bits per voxel but bitpix says ${bitpix}; the voxels cannot be decoded safely: re-export the image`,
+    );
+  }
   const count = size[0] * size[1] * size[2];
-  const voxOffset = Math.max(Number(hdr.vox_offset), version === 1 ? 348 : 540);
+  // vox_offset: where the voxels start. A value below the header size is read as the header size (nifti1_io.c does
+  // the same); a negative, fractional or non-finite one is corruption (the voxels would be read from the wrong bytes).
+  const rawOffset = Number(hdr.vox_offset);
+  if (!Number.isInteger(rawOffset) || rawOffset < 0) {
+    throw new FormatError(`${name}: corrupt NIfTI header: vox_offset is ${rawOffset}; it must be a whole number of bytes (352 for a plain .nii): re-export the image`);
+  }
+  const voxOffset = Math.max(rawOffset, version === 1 ? 348 : 540);
   const needBytes = voxOffset + count * bytesPerVoxel(type);
   if (bytes.length < needBytes) {
     throw new FormatError(
@@ -291,7 +305,12 @@ export function decodeNifti(fileBytes: Uint8Array, name: string): NiftiImage {
   let data: VoxelArray = typedFromBytes(bytes, voxOffset, type, count, le);
   const slope = f32(Number(hdr.scl_slope));
   const inter = f32(Number(hdr.scl_inter));
-  if (slope !== 0 && Number.isFinite(slope) && Number.isFinite(inter) && (slope !== 1 || inter !== 0)) {
+  // nifti1.h: scl_slope 0 means unscaled (nifti1_io.c and nibabel also read a non-finite slope so). A valid slope
+  // with a non-finite intercept is refused, as nibabel does: skipping the scaling would drop the slope silently.
+  if (slope !== 0 && Number.isFinite(slope) && !Number.isFinite(inter)) {
+    throw new FormatError(`${name}: NIfTI scl_slope is ${slope} but scl_inter is ${inter}; the voxel values cannot be scaled: fix scl_inter (0 for none) or re-export the image`);
+  }
+  if (slope !== 0 && Number.isFinite(slope) && (slope !== 1 || inter !== 0)) {
     const out = type === 'float64' ? new Float64Array(count) : new Float32Array(count);
     for (let n = 0; n < count; n++) out[n] = slope * data[n] + inter;
     data = out;

@@ -12,12 +12,14 @@
  * ones would give misplaced voxels. `byte skip: -1` (the data is the last bytes of the file) is accepted for raw data
  * only, as the specification says; other negative or fractional skips are refused.
  */
+import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { FileError, FormatError } from '../errors.ts';
 import { type Geometry, type Mat3ColMajor, type Vec3, indexToLpsAffine } from '../volume/geometry.ts';
 import { type Volume, type VoxelArray, makeVolume } from '../volume/volume.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { readFileBytes, tidyGeometry } from './files.ts';
+import { parseDecimal } from '../units/decimal.ts';
 import { gunzipChecked, gzipDeterministic } from './gzip.ts';
 import { type VoxelType, allocVoxels, bytesPerVoxel, littleEndianBytes, typedFromBytes, voxelTypeOf } from './typed.ts';
 
@@ -105,10 +107,13 @@ export function parseNrrdHeader(bytes: Uint8Array, file: string): NrrdHeader {
     const fi = line.indexOf(': ');
     if (kv >= 0 && (fi < 0 || kv < fi)) {
       keyValues.set(line.slice(0, kv), line.slice(kv + 2).replace(/\\(n|\\)/g, (_m, c: string) => (c === 'n' ? '\n' : '\\')));
-    } else if (fi >= 0) {
-      fields.set(line.slice(0, fi).trim().toLowerCase(), line.slice(fi + 2).trim());
-    } else if (line.endsWith(':')) {
-      fields.set(line.slice(0, -1).trim().toLowerCase(), '');
+    } else if (fi >= 0 || line.endsWith(':')) {
+      const name = (fi >= 0 ? line.slice(0, fi) : line.slice(0, -1)).trim().toLowerCase();
+      // teem refuses a field given twice; taking either copy silently could read the data with the wrong sizes or type
+      if (fields.has(name)) {
+        throw new FormatError(`${file}: NRRD header gives the field "${name}" twice ("${fields.get(name)}" and "${fi >= 0 ? line.slice(fi + 2).trim() : ''}"); keep the one that describes the data`);
+      }
+      fields.set(name, fi >= 0 ? line.slice(fi + 2).trim() : '');
     } else {
       throw new FormatError(`${file}: malformed NRRD header line "${line.slice(0, 60)}" (expected "field: value")`);
     }
@@ -119,7 +124,8 @@ export function parseNrrdHeader(bytes: Uint8Array, file: string): NrrdHeader {
 function parseVector(s: string, file: string, what: string): number[] {
   const m = /^\(\s*([^)]*)\)$/.exec(s.trim());
   if (!m) throw new FormatError(`${file}: NRRD ${what} "${s}" is not a vector like (1,0,0)`);
-  const v = m[1].split(',').map((x) => Number(x.trim()));
+  // each component a plain decimal: Number() would read an empty one ("(,1,0)") as 0 and "0x10" as 16
+  const v = m[1].split(',').map((x) => parseDecimal(x) ?? NaN);
   if (v.some((x) => !Number.isFinite(x))) throw new FormatError(`${file}: NRRD ${what} "${s}" has a non-numeric component`);
   return v;
 }
@@ -219,9 +225,17 @@ export function nrrdGeometry(header: NrrdHeader, sizes: readonly number[], file:
   }
   const sp = (f.get('spacings') ?? '').split(/\s+/).filter(Boolean);
   const mins = (f.get('axis mins') ?? '').split(/\s+/).filter(Boolean);
+  // The NRRD specification reads a missing spacing as unit spacing; a dose needs the real voxel volume, so a file
+  // without (or with an incomplete) spacing is refused rather than read as 1 mm voxels.
+  if (sp.length !== dim) {
+    throw new FormatError(
+      sp.length === 0
+        ? `${file}: NRRD has no voxel spacing (neither "space directions" nor "spacings"); the voxel size is unknown: add "space directions" (or "spacings") in mm to the header`
+        : `${file}: NRRD "spacings: ${f.get('spacings')}" has ${sp.length} entries for ${dim} axes; give one per axis (nan for a non-spatial one)`,
+    );
+  }
   const spacing = axes.map((a) => {
-    if (sp.length !== dim) return 1; // NRRD: no spacing information means unit spacing
-    const s = Number(sp[a]);
+    const s = parseDecimal(sp[a]) ?? NaN;
     if (!(s > 0) || !Number.isFinite(s)) {
       throw new FormatError(`${file}: NRRD spacing of axis ${a} is ${sp[a]}; voxel spacing must be positive`);
     }
@@ -249,8 +263,8 @@ export function nrrdGeometry(header: NrrdHeader, sizes: readonly number[], file:
 function skipField(f: ReadonlyMap<string, string>, name: string, alias: string, file: string, min: number): number {
   const text = f.get(name) ?? f.get(alias);
   if (text === undefined) return 0;
-  const v = Number(text);
-  if (text.trim() === '' || !Number.isInteger(v) || v < min) {
+  const v = /^\s*[+-]?\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(v) || v < min) {
     throw new FormatError(
       `${file}: NRRD "${name}: ${text}" is invalid; it must be a whole number >= ${min}${min < 0 ? ' (-1: the data is at the end of the file)' : ''}: fix the header`,
     );
@@ -269,6 +283,15 @@ function readDataFile(p: string, headerPath: string): Uint8Array {
   }
 }
 
+/** Whether two paths name the same file (after symbolic links); false when either cannot be resolved. */
+function sameFile(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Decodes a NRRD file's bytes. `path` locates a detached data file (.nhdr); `fileBytes` is the whole header file.
  */
@@ -281,8 +304,10 @@ export function decodeNrrd(fileBytes: Uint8Array, path: string): NrrdData {
     return v;
   };
   const type = nrrdType(req('type'), path);
-  const dim = Number(req('dimension'));
-  const sizes = req('sizes').split(/\s+/).filter(Boolean).map(Number);
+  // whole numbers in plain decimal only (Number() would read "0x10" as 16 and "" as 0)
+  const whole = (t: string) => (/^\s*\+?\d+\s*$/.test(t) ? Number(t) : NaN);
+  const dim = whole(req('dimension'));
+  const sizes = req('sizes').split(/\s+/).filter(Boolean).map(whole);
   if (!Number.isInteger(dim) || dim < 1 || sizes.length !== dim || sizes.some((s) => !Number.isInteger(s) || s < 1)) {
     throw new FormatError(`${path}: NRRD "dimension: ${f.get('dimension')}" and "sizes: ${f.get('sizes')}" disagree or are invalid`);
   }
@@ -309,6 +334,9 @@ export function decodeNrrd(fileBytes: Uint8Array, path: string): NrrdData {
     const p = isAbsolute(dataFile) ? dataFile : join(dirname(path), dataFile);
     dataName = p;
     raw = readDataFile(p, path);
+    if (sameFile(p, path)) {
+      throw new FormatError(`${path}: NRRD "data file: ${dataFile}" names the header file itself, so its text would be read as voxels; name the file that holds the data`);
+    }
   } else {
     raw = fileBytes.subarray(header.dataOffset);
   }
@@ -364,7 +392,7 @@ export function decodeNrrd(fileBytes: Uint8Array, path: string): NrrdData {
     }
     data = allocVoxels(type, count);
     for (let n = 0; n < count; n++) {
-      const x = Number(words[n]);
+      const x = /^nan$/i.test(words[n]) ? NaN : (parseDecimal(words[n]) ?? NaN);
       if (Number.isNaN(x) && !/^nan$/i.test(words[n])) throw new FormatError(`${dataName}: NRRD ascii value "${words[n]}" is not a number`);
       data[n] = x;
     }

@@ -17,6 +17,7 @@
  * lesion hold lesion-level data (response ...). Patient-level columns also come from lesion rows when a column has
  * one value across all of a patient's lesion rows.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { FileError, FormatError, InputError } from '../errors.ts';
@@ -39,6 +40,8 @@ export interface CohortReport {
   readonly structures: readonly CohortStructure[];
   /** File it came from (messages). */
   readonly source: string;
+  /** SHA-256 of the file's text, when read from a file: the same report given for two patients is refused. */
+  readonly sha256?: string;
 }
 
 export interface CohortOptions {
@@ -79,8 +82,10 @@ export function sphereDiameterMm(volumeMl: number): number {
  */
 export function readCohortReport(path: string, id?: string): CohortReport {
   let json: unknown;
+  let text = '';
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
+    json = JSON.parse(text);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code) throw new FileError(`cannot read report ${path}: ${(err as Error).message}`, { cause: err });
     throw new FormatError(`report ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
@@ -94,14 +99,19 @@ export function readCohortReport(path: string, id?: string): CohortReport {
     if (typeof (s as { name?: unknown }).name !== 'string' || typeof (s as { role?: unknown }).role !== 'string') throw new FormatError(`report ${path}: structure ${k + 1} lacks "name" or "role"`);
   });
   const patientId = id ?? basename(dirname(resolve(path)));
-  return { patientId, structures: structures as CohortStructure[], source: path };
+  return { patientId, structures: structures as CohortStructure[], source: path, sha256: createHash('sha256').update(text).digest('hex') };
 }
 
 /** Parses a --report value: "P01=path/report.json" or "path/report.json" (id = folder name). */
 export function parseReportArg(v: string): { id?: string; path: string } {
   const eq = v.indexOf('=');
   // a Windows drive letter ("C:\...") has no "=", so "=" always separates id and path
-  if (eq > 0) return { id: v.slice(0, eq).trim(), path: v.slice(eq + 1) };
+  if (eq >= 0) {
+    const id = v.slice(0, eq).trim();
+    const path = v.slice(eq + 1);
+    if (id === '' || path === '') throw new InputError(`cohort: --report "${v}" has an empty ${id === '' ? 'patient id before' : 'path after'} "="; write --report ID=path/report.json (or just the path: the id is then its folder's name)`);
+    return { id, path };
+  }
   return { path: v };
 }
 
@@ -118,6 +128,15 @@ export function buildCohort(opts: CohortOptions): CohortResult {
   for (const r of opts.reports) {
     if (ids.has(key(r.patientId))) throw new InputError(`cohort: patient id "${r.patientId}" is given for two reports (${ids.get(key(r.patientId))} and ${r.source}); name them apart with --report ID=path`);
     ids.set(key(r.patientId), r.source);
+  }
+  // the same report under two ids would count one patient's lesions twice
+  const seenReport = new Map<string, CohortReport>();
+  for (const r of opts.reports) {
+    for (const k of [`path:${resolve(r.source)}`, ...(r.sha256 ? [`sha:${r.sha256}`] : [])]) {
+      const o = seenReport.get(k);
+      if (o) throw new InputError(`cohort: patients "${o.patientId}" and "${r.patientId}" are given the same report (${o.source}${resolve(o.source) === resolve(r.source) ? '' : ` and ${r.source}, identical files`}); each patient needs its own report.json`);
+      seenReport.set(k, r);
+    }
   }
   // clinical rows by patient and by (patient, lesion)
   const patientRows = new Map<string, Record<string, string>>();

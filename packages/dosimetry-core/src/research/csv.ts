@@ -88,7 +88,14 @@ export function parseCsvRecords(text: string): string[][] {
  * trailing empty cells). `source` names the file in messages.
  */
 export function parseCsv(text: string, source = 'CSV'): CsvTable {
-  const recs = parseCsvRecords(text);
+  let recs: string[][];
+  try {
+    recs = parseCsvRecords(text);
+  } catch (err) {
+    // name the file: "CSV line 3: ..." alone does not say which of several inputs is malformed
+    if (err instanceof FormatError) throw new FormatError(`${source}: ${err.message}`, { cause: err });
+    throw err;
+  }
   if (recs.length === 0) throw new FormatError(`${source} is empty; it needs a header row and at least one data row`);
   const columns = recs[0].map((h) => h.trim());
   const seen = new Set<string>();

@@ -3,8 +3,9 @@
  * naming the row and the value, missing values, response classes and event indicators.
  */
 import { readFileSync } from 'node:fs';
-import { FileError, InputError } from '../errors.ts';
+import { FileError, FormatError, InputError } from '../errors.ts';
 import { parseCsv, type CsvTable } from './csv.ts';
+import { decimalProblem, parseDecimal } from '../units/decimal.ts';
 
 /** Cells read as missing: empty, NA, N/A, NaN, null, "." (case-insensitive). */
 export function isMissing(v: string | undefined): boolean {
@@ -15,13 +16,17 @@ export function isMissing(v: string | undefined): boolean {
 
 /** Reads and parses a CSV file; FileError when unreadable, FormatError when malformed. */
 export function readCsvFile(path: string): CsvTable {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (err) {
     throw new FileError(`cannot read CSV file ${path}: ${(err as Error).message}`, { cause: err });
   }
-  return parseCsv(text, path);
+  // a UTF-16 file (Excel's "Unicode text") read as UTF-8 gives column names that match nothing
+  if (bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) {
+    throw new FormatError(`${path} is UTF-16 text; save it as CSV in UTF-8 (e.g. "CSV UTF-8" in a spreadsheet)`);
+  }
+  return parseCsv(bytes.toString('utf8'), path);
 }
 
 /** Throws an InputError listing the available columns when any of `names` is not in the table. */
@@ -34,14 +39,13 @@ export function requireColumns(t: CsvTable, names: readonly string[], source: st
 }
 
 /**
- * Parses a numeric cell: a finite decimal number (a decimal comma is not accepted). Throws an InputError naming the
+ * Parses a numeric cell: a finite plain decimal number (no decimal comma, no hexadecimal, no Infinity). Throws an InputError naming the
  * column, the data row (1-based, header excluded) and the value.
  */
 export function parseNumberCell(v: string, column: string, row: number, source: string): number {
-  const t = v.trim();
-  const n = Number(t);
-  if (t === '' || !Number.isFinite(n)) {
-    throw new InputError(`${source}: column "${column}" row ${row} holds "${v}", which is not a number; use a decimal point and leave missing values empty or NA`);
+  const n = parseDecimal(v);
+  if (n === undefined) {
+    throw new InputError(`${source}: column "${column}" row ${row} holds "${v}", which is not a number (${decimalProblem(v)}); use a plain decimal number with a decimal point and leave missing values empty or NA`);
   }
   return n;
 }

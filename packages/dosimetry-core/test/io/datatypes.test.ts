@@ -27,7 +27,7 @@ describe.each(TYPES)('%s', (t, nrrdName, Ctor, vals) => {
   });
   it.each([true, false])('NRRD, little endian = %s', async (le) => {
     const p = join(dir, `${t}-${le}.nrrd`);
-    writeFileSync(p, nrrdBytes([`type: ${nrrdName}`, 'dimension: 3', 'sizes: 3 2 1', `endian: ${le ? 'little' : 'big'}`, 'encoding: raw'], pack(vals, t, le)));
+    writeFileSync(p, nrrdBytes([`type: ${nrrdName}`, 'dimension: 3', 'sizes: 3 2 1', 'spacings: 1 1 1', `endian: ${le ? 'little' : 'big'}`, 'encoding: raw'], pack(vals, t, le)));
     const v = await readVolume(p);
     expect(v.data).toBeInstanceOf(Ctor);
     expect(Array.from(v.data)).toEqual(Array.from(Ctor === Float32Array ? Float32Array.from(vals) : vals));

@@ -203,7 +203,7 @@ describe('input paths that are not readable regular files: one FileError naming 
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, string>;
     expect(out.readVolume).toMatch(/^FileError: image .*pipe\.nii\.gz is a named pipe \(FIFO\), not a regular file; copy the data into a file/);
     expect(out.readSegmentation).toMatch(/^FileError: segmentation .*pipe\.nii\.gz is a named pipe \(FIFO\)/);
-    expect(out.readImage).toMatch(/^FileError: image .*pipe\.nii\.gz is a named pipe \(FIFO\)/);
+    expect(out.readImage).toMatch(/^FileError: activity image .*pipe\.nii\.gz is a named pipe \(FIFO\)/);
     expect(out.readDicomVolume).toMatch(/^FileError: DICOM input .*pipe\.nii\.gz is a named pipe \(FIFO\), not a regular file or folder/);
     expect(out.nhdr).toMatch(/^FileError: NRRD header pipe-data\.nhdr points to the data file .*pipe\.raw, which is a named pipe \(FIFO\)/);
   });

@@ -171,10 +171,12 @@ describe('label maps', () => {
     ],
   ];
 
-  it.each(files)('%s: with a table, names and counts; without, "label N" for every nonzero value', async (_n, make) => {
+  it.each(files)('%s: with a table, names and counts (labels the table leaves out as "label N"); without, "label N" for every nonzero value', async (_n, make) => {
     const p = await make();
     const named = await readSegmentation(p, { labels: '5=Lung left,1=Liver' });
-    expect(named.map((m) => m.name)).toEqual(['Lung left', 'Liver']);
+    // every label is reported (CONTRACT): label 2, not in the table, is kept as "label 2" rather than dropped silently
+    expect(named.map((m) => m.name)).toEqual(['Lung left', 'Liver', 'label 2']);
+    expect(named[2].occupancy.filter((x) => x === 255).length).toBe(count(2));
     expect(named[0].origin).toMatch(/ label 5$/);
     expect(named[0].occupancy.filter((x) => x === 255).length).toBe(count(5));
     expect(named[1].occupancy.filter((x) => x === 255).length).toBe(count(1));

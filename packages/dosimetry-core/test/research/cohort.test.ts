@@ -62,9 +62,10 @@ describe('cohort', () => {
     const out = join(tmp, 'out-all');
     const { code, out: stdout, err } = await cli(['cohort', '--json', '--report', `P01=${join(tmp, 'cases', 'case01', 'report.json')}`,
       '--report', join(tmp, 'cases', 'P02', 'report.json'), '--clinical', clinical, '--out', out]);
-    expect(err).toBe('');
     expect(code).toBe(0);
     const j = JSON.parse(stdout);
+    // every warning is a "warning: ..." line on stderr, also with --json (and in the JSON)
+    expect(err).toBe(j.warnings.map((w: string) => `warning: ${w}\n`).join(''));
     expect(j.lesions).toBe(4);
     expect(j.patients).toBe(2);
     expect(j.warnings.join('\n')).toMatch(/patient "P03" has no report/);

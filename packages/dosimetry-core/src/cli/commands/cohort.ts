@@ -73,6 +73,8 @@ export async function run(argv: string[]): Promise<number> {
     { name: 'lesions.csv', data: formatCsv(c.lesionColumns, c.lesions) },
     { name: 'patients.csv', data: formatCsv(c.patientColumns, c.patients) },
   ]);
+  // warnings on stderr as "warning: ..." lines in both modes (also with --json), as dose and plan do
+  if (c.warnings.length) process.stderr.write(c.warnings.map((w) => `warning: ${w}`).join('\n') + '\n');
   if (a.flags.has('json')) {
     printJson({ lesions: c.lesions.length, patients: c.patients.length, excludedLesions: c.excludedLesions, files, lesionColumns: c.lesionColumns, patientColumns: c.patientColumns, warnings: c.warnings });
     return 0;
@@ -81,7 +83,6 @@ export async function run(argv: string[]): Promise<number> {
     `cohort: ${c.patients.length} patients, ${c.lesions.length} lesions${minDiameterMm !== undefined ? ` (>= ${minDiameterMm} mm; ${c.excludedLesions} smaller left out)` : ''}`,
     `  ${files.lesions}`,
     `  ${files.patients}`,
-    ...c.warnings.map((w) => `warning: ${w}`),
   ];
   process.stdout.write(lines.join('\n') + '\n');
   return 0;

@@ -83,6 +83,8 @@ function runCompare(a: ParsedArgs, plannedDir: string, achievedDir: string, outD
     { name: 'compare.json', data: JSON.stringify(json, null, 2) + '\n' },
     { name: 'compare.csv', data: comparisonCsv(c) },
   ]);
+  // warnings on stderr as "warning: ..." lines in both modes (also with --json), as dose and plan do
+  if (c.warnings.length) process.stderr.write(c.warnings.map((w) => `warning: ${w}`).join('\n') + '\n');
   if (a.flags.has('json')) {
     process.stdout.write(JSON.stringify(json) + '\n');
     return 0;
@@ -103,7 +105,6 @@ function runCompare(a: ParsedArgs, plannedDir: string, achievedDir: string, outD
       ? `  Lin's concordance ${fmt(la.linConcordance.ccc, 3)}${la.linConcordance.ci95 ? ` (95 % CI ${fmt(la.linConcordance.ci95[0], 3)} to ${fmt(la.linConcordance.ci95[1], 3)})` : ''}`
       : "  Lin's concordance: -",
     ...la.notes.map((n) => `  note: ${n}`),
-    ...c.warnings.map((w) => `warning: ${w}`),
     `wrote ${join(outDir, 'compare.json')}, compare.csv`,
   ];
   process.stdout.write(lines.join('\n') + '\n');

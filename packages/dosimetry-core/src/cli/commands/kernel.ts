@@ -11,6 +11,7 @@ import { progressReporter } from '../progress.ts';
 import { UsageError } from '../../errors.ts';
 import { parseIsotope } from '../../units/index.ts';
 import { DEFAULT_KERNEL_DENSITY_G_PER_ML, betaSpectrum, voxelKernel } from '../../kernel/index.ts';
+import { parseDecimal } from '../../units/decimal.ts';
 import { numberOpt, parseArgs, requireOpt, type OptionSpec } from '../args.ts';
 
 /** mGy/(MBq s) per Gy/(Bq s). */
@@ -32,8 +33,8 @@ integration over source and target voxels; density by range scaling. Unit mGy/(M
 
 function parseTriple(text: string, name: string, integer: boolean): [number, number, number] {
   const parts = text.split(',').map((s) => s.trim());
-  const nums = parts.map(Number);
-  if ((parts.length !== 1 && parts.length !== 3) || parts.some((p) => p === '') || nums.some((n) => !Number.isFinite(n) || (integer && !Number.isInteger(n)))) {
+  const nums = parts.map((p) => parseDecimal(p) ?? NaN);
+  if ((parts.length !== 1 && parts.length !== 3) || nums.some((n) => !Number.isFinite(n) || (integer && !Number.isInteger(n)))) {
     throw new UsageError(`kernel: --${name} must be one ${integer ? 'whole number' : 'number'} or three separated by commas, got "${text}"`);
   }
   return parts.length === 1 ? [nums[0], nums[0], nums[0]] : [nums[0], nums[1], nums[2]];
