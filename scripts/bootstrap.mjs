@@ -4,7 +4,10 @@
  *   1. pnpm (pinned in package.json "packageManager"), installed with npm when missing;
  *   2. the workspace's dependencies (pnpm install --frozen-lockfile) when missing or stale;
  *   3. a software Vulkan driver for WebGPU (Mesa lavapipe from Debian backports; scripts/setup-vulkan.sh);
- *   4. with --browser: Debian's Chromium for the browser tests.
+ *   4. with --browser: Debian's Chromium for the browser tests;
+ *   5. with --bench, or when run as `pnpm bench` / `npm run bench` (npm_lifecycle_event), what scripts/bench.ts needs
+ *      beside Node: Debian's Python with NumPy, nibabel and SciPy (the reference scripts), GNU time (peak RSS) and
+ *      pigz (the I/O floor); the bench skips what is still missing, with the reason.
  * Every step is skipped when already done, so a second run takes well under a second.
  * Plain Node (no dependencies): it runs before anything is installed.
  */
@@ -61,6 +64,14 @@ if (!existsSync(icd)) {
   }
 }
 
+/** Installs Debian packages with apt-get (sudo when not root); throws when apt fails. */
+function aptInstall(packages) {
+  const sudo = process.getuid && process.getuid() !== 0 ? ['sudo'] : [];
+  const apt = (a) => run(sudo[0] ?? 'apt-get', sudo.length ? ['apt-get', ...a] : a, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  apt(['update', '-qq']);
+  apt(['install', '-y', '-qq', '--no-install-recommends', ...packages]);
+}
+
 // 4. With --browser (the test command): Debian's Chromium for the browser tests, and the independent checkers some
 //    tests run when present (pydicom and dicom3tools' dciodvfy for the RT Dose files). Missing ones are installed with
 //    apt; when that fails the tests concerned skip with a printed reason.
@@ -75,14 +86,31 @@ if (args.has('--browser')) {
   ].filter(([, ok]) => !ok()).map(([p]) => p);
   if (wanted.length) {
     log(`installing Debian packages for the tests: ${wanted.join(' ')}`);
-    const sudo = process.getuid && process.getuid() !== 0 ? ['sudo'] : [];
-    const apt = (a) => run(sudo[0] ?? 'apt-get', sudo.length ? ['apt-get', ...a] : a, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
     try {
-      apt(['update', '-qq']);
-      apt(['install', '-y', '-qq', '--no-install-recommends', ...wanted]);
+      aptInstall(wanted);
     } catch (err) {
       if (wanted.includes('chromium')) throw err;
       log(`could not install ${wanted.join(' ')} (${err.message}); the tests that need them skip with a printed reason`);
+    }
+  }
+}
+// 5. With --bench (or as the bench script): the reference scripts' Python packages, GNU time and pigz. Missing ones
+//    are installed with apt; when that fails the bench skips the rows concerned with a printed reason.
+if (args.has('--bench') || process.env.npm_lifecycle_event === 'bench') {
+  const py = (m) => () => have('/usr/bin/python3', ['-c', `import ${m}`]);
+  const wanted = [
+    ['python3-numpy', py('numpy')],
+    ['python3-nibabel', py('nibabel')],
+    ['python3-scipy', py('scipy')],
+    ['time', () => existsSync('/usr/bin/time')],
+    ['pigz', () => have('pigz')],
+  ].filter(([, ok]) => !ok()).map(([p]) => p);
+  if (wanted.length) {
+    log(`installing Debian packages for the bench: ${wanted.join(' ')}`);
+    try {
+      aptInstall(wanted);
+    } catch (err) {
+      log(`could not install ${wanted.join(' ')} (${err.message}); the bench skips the rows that need them, with the reason`);
     }
   }
 }
