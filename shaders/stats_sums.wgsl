@@ -16,10 +16,14 @@
 //      [entryBase, entryBase + count).
 //   5: weights  array<f32>, storage read: their occupancy w (dimensionless, (0, 1]; w <= 0 entries are skipped).
 //   6: partials array<vec4<f32>>, storage read_write: 3 vec4 per invocation at (partialBase + t) * 3:
-//      [sum w, sum w rho+, sum w a, sum w rho+ D], [sum w (D >= 100), (D >= 150), (D >= 205), count(a < 0)],
-//      [count(w > 0), 0, 0, 0]  (w dimensionless, rho+ = max(rho, 0) g/mL, a Bq/mL, D Gy; counts exact in f32).
+//      [sum w, sum m, sum w a, sum m D], [sum w (D >= 100), (D >= 150), (D >= 205), count(a < 0)],
+//      [count(w > 0), 0, 0, 0]  (w dimensionless, m = w rho+ or the part mass (binding 8) g/mL, rho+ = max(rho, 0)
+//      g/mL, a Bq/mL, D Gy; counts exact in f32).
 //   7: keys     array<vec2<u32>>, storage read_write: at partialBase + t, [min key, max key] of D [Gy] over the
 //      invocation's entries with w > 0 (key = bits | 0x80000000 for D >= +0, ~bits for negative D; none: [~0, 0]).
+//   8: partMass array<f32>, storage read: beside the weights, the mass of the structure's own part of each voxel per
+//      mL of voxel [g/mL] (GridStructure.partMassGPerMl, from a CT); read only when partMassGiven == 1, where it
+//      replaces w rho+ in the mass and energy sums.
 // Overrides: WG (workgroup size, <= 256), PER_INVOCATION (entries per invocation, a multiple of 4).
 // Dispatch: 2-D grid of ceil(T / WG) workgroups, T = ceil(count / PER_INVOCATION).
 
@@ -31,7 +35,7 @@ struct Params {
   densityIsScalar: u32, // 1: use densityGPerMl; 0: read density[]
   densityGPerMl: f32,   // scalar density [g/mL] (already max(rho, 0))
   invocations: u32,     // T = ceil(count / PER_INVOCATION)
-  _pad0: u32,
+  partMassGiven: u32,   // 1: the mass of entry e is max(partMass[entryBase + e], 0); 0: w rho+
 }
 
 override WG: u32 = 256;
@@ -45,6 +49,7 @@ override PER_INVOCATION: u32 = 32;
 @group(0) @binding(5) var<storage, read> weights: array<f32>;
 @group(0) @binding(6) var<storage, read_write> partials: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> keys: array<vec2<u32>>;
+@group(0) @binding(8) var<storage, read> partMass: array<f32>;
 
 fn orderedKey(x: f32) -> u32 {
   let b = bitcast<u32>(x);
@@ -79,7 +84,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           if (params.densityIsScalar == 0u) {
             rho = max(density[i], 0.0);
           }
-          let m = w * rho;
+          var m = w * rho;
+          if (params.partMassGiven == 1u) {
+            m = max(partMass[params.entryBase + e], 0.0);
+          }
           g0 += vec4<f32>(w, m, w * a, m * d);
           g1 += vec4<f32>(select(0.0, w, d >= 100.0), select(0.0, w, d >= 150.0), select(0.0, w, d >= 205.0),
                           select(0.0, 1.0, a < 0.0));

@@ -75,7 +75,7 @@ const isNode = () => typeof process !== 'undefined' && typeof process.versions?.
  * its native warnings never printed, when it would not be used. `reason` says why the back end was chosen.
  */
 export async function selectBackend(choice: BackendChoice): Promise<DoseBackend & { readonly reason: string }> {
-  if (choice === 'cpu') return { ...cpuBackend, reason: 'asked for (--backend cpu)' };
+  if (choice === 'cpu') return { ...cpuBackend, reason: 'asked for with --backend cpu' };
   if (choice === 'auto' && isNode()) {
     const { probeNodeAdapter } = await import('../gpu/adapter-probe.ts');
     const p = probeNodeAdapter();
@@ -97,7 +97,7 @@ export async function selectBackend(choice: BackendChoice): Promise<DoseBackend 
   }
   return {
     name: 'webgpu',
-    reason: choice === 'webgpu' ? `asked for (--backend webgpu) on ${ctx.adapterDescription || 'the WebGPU adapter'}` : `auto: hardware WebGPU adapter ${ctx.adapterDescription}`,
+    reason: choice === 'webgpu' ? `asked for with --backend webgpu, on ${ctx.adapterDescription || 'the WebGPU adapter'}` : `auto: hardware WebGPU adapter ${ctx.adapterDescription}`,
     ldm: (req) => gpu.ldmDoseGpu(ctx, req),
     dvk: async (req) => (await import('./dvk.ts')).dvkDose(req, 'webgpu'),
     dvkSoftTissue: async (req) => (await import('./dvk.ts')).dvkSoftTissueDose(req, 'webgpu'),

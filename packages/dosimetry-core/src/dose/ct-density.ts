@@ -1,6 +1,7 @@
 /**
  * CT to mass densities on the activity grid: rho = (HU + 1000) / 1000 g/mL, clamped at 0 (../shared/PHYSICS.md),
- * averaged over each activity voxel; checks that the CT is a CT in HU and that it covers the activity.
+ * averaged over each activity voxel; checks that the CT is a CT in HU and that it covers the activity. Structure masses
+ * take the CT over each structure's own part of each voxel (src/volume/mask-mass.ts); their provenance is said here.
  */
 import { GridError, InputError } from '../errors.ts';
 import { type Geometry, describeGrid } from '../volume/geometry.ts';
@@ -189,5 +190,28 @@ export function ctDensityOnGrid(ct: Volume, grid: Geometry, opts: CtDensityOptio
       ctDensityOutsideFov: share < 1 ? opts.outsideDescription : null,
     },
     warnings,
+  };
+}
+
+/**
+ * How structure masses were computed with a CT, for report.json provenance parameters: `structureMass` in words and
+ * `structureMassSubsamples` (sub-samples per activity voxel axis, by structure, where the CT was sampled over the
+ * structure's own part of each voxel).
+ */
+export function structureMassParameters(names: readonly string[], subsamplesOf: ReadonlyMap<string, readonly number[]>): Record<string, unknown> {
+  const byPattern = new Map<string, string[]>();
+  const onVoxel: string[] = [];
+  for (const n of names) {
+    const sub = subsamplesOf.get(n);
+    if (!sub) onVoxel.push(n);
+    else byPattern.set(sub.join('x'), [...(byPattern.get(sub.join('x')) ?? []), n]);
+  }
+  const parts = [...byPattern].map(([p, ns]) => `${p} sub-samples per voxel for ${ns.join(', ')}`);
+  if (onVoxel.length > 0) parts.push(`the whole voxel's mean density for ${onVoxel.join(', ')} (masks on the activity grid, or --mask-mode nearest: nothing finer is known)`);
+  return {
+    structureMass:
+      "CT density integrated over each structure's own part of each activity voxel (mass = sum of occupancy x density over sub-samples of the voxel, nearest CT voxel; mean dose weighted by that mass): " +
+      parts.join('; '),
+    structureMassSubsamples: Object.fromEntries(names.flatMap((n) => (subsamplesOf.has(n) ? [[n, subsamplesOf.get(n)]] : []))),
   };
 }

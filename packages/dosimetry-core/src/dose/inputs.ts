@@ -55,14 +55,15 @@ export async function readImage(
 
 /**
  * Reads a segmentation: a 3D Slicer .seg.nrrd, a label map named by `labels` ("1=Liver,2=Tumor A"), a DICOM RT
- * Structure Set (rasterised onto `referenceGrid` with partial-volume weights) or a DICOM SEG (on its own grid).
+ * Structure Set (rasterised onto `referenceGrid` with partial-volume weights; with `cropToContours`, each ROI onto the
+ * part of that grid around its contours, for a fine grid such as the CT's) or a DICOM SEG (on its own grid).
  */
-export async function readStructures(path: string, opts: { labels?: string; referenceGrid?: Geometry }): Promise<StructureMask[]> {
+export async function readStructures(path: string, opts: { labels?: string; referenceGrid?: Geometry; cropToContours?: boolean }): Promise<StructureMask[]> {
   checkInputPath(path, 'segmentation', { allowFolder: true });
   const d = await dicom();
   if (d.isDicomPath(path)) {
     if (opts.labels) throw new InputError(`--labels does not apply to the DICOM segmentation ${path}: its structures are named inside it`);
-    return d.readDicomSegmentation(path, { referenceGrid: opts.referenceGrid });
+    return d.readDicomSegmentation(path, { referenceGrid: opts.referenceGrid, cropToContours: opts.cropToContours });
   }
   if (statSync(path).isDirectory()) throw notDicomFolder(path, 'segmentation');
   const { readSegmentation } = await import('../io/index.ts');

@@ -5,8 +5,8 @@
 import { InputError } from '../errors.ts';
 import { AIR_DENSITY_THRESHOLD_G_PER_ML, DEFAULT_LUNG_DENSITY_G_PER_ML, DEFAULT_SOFT_TISSUE_DENSITY_G_PER_ML, type Isotope, NUCLIDES, BQ_PER_GBQ } from '../units/index.ts';
 import { type Geometry, voxelCount, voxelVolumeMl, describeGrid, sameGrid } from '../volume/geometry.ts';
-import { maskToGrid } from '../volume/resample.ts';
-import { checkCtIsHounsfield, ctDensityOnGrid } from './ct-density.ts';
+import { type MaskResampleOptions, gridCovering, maskToGrid } from '../volume/resample.ts';
+import { checkCtIsHounsfield, ctDensityOnGrid, huToDensityGPerMl, structureMassParameters } from './ct-density.ts';
 import { ExtentBuilder, type GridStructure, type StructureMask, maskExtent, rememberMaskExtent } from '../volume/structure.ts';
 import type { Volume } from '../volume/volume.ts';
 import { ACTIVITY_WARN_NEGATIVE_FRACTION, type ActivityUnit, calibrateActivity, checkActivityValues, structureSum } from './calibration.ts';
@@ -191,11 +191,24 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
   }
   const normalizeMask = opts.normalizeTo !== undefined ? findMask(opts.segmentations, opts.normalizeTo, 'normalize-to') : wholeLiver ?? liverMask;
 
+  // With a CT, a mask finer than the activity voxels is brought onto the grid together with the CT's densities, giving
+  // each voxel the mass of the structure's own part of it (GridStructure.partMassGPerMl). Where the CT does not reach,
+  // the densities used without a CT: the lung density for the lung structure, the default map for the others.
+  const massSubsamplesOf = new Map<string, readonly number[]>();
+  const resampleOptions = (m: StructureMask): MaskResampleOptions => ({
+    mode: opts.maskMode ?? 'fractional',
+    ...(opts.ct ? { density: { image: opts.ct, transform: huToDensityGPerMl, outsideGPerMl: m === lungMask ? lungRho : defaultDensity() } } : {}),
+  });
+  const resample = (m: StructureMask) => {
+    const res = maskToGrid(m, grid, resampleOptions(m));
+    if (res.massSubsamples) massSubsamplesOf.set(m.name, res.massSubsamples);
+    return res;
+  };
   const onGrid = new Map<StructureMask, { s: GridStructure; out: number }>();
   const toGrid = (m: StructureMask) => {
     let r = onGrid.get(m);
     if (!r) {
-      const res = maskToGrid(m, grid, { mode: opts.maskMode ?? 'fractional' });
+      const res = resample(m);
       r = { s: res.structure, out: res.fractionOutsideFov };
       onGrid.set(m, r);
       if (r.out > 0.01) {
@@ -203,6 +216,22 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
       }
     }
     return r;
+  };
+  // Densities without a CT (and outside a CT's field of view): soft tissue, the lung density inside the lung structure.
+  let noCtDensity: number | Float32Array | undefined;
+  const defaultDensity = (): number | Float32Array => {
+    if (noCtDensity !== undefined) return noCtDensity;
+    noCtDensity = tissueRho;
+    if (lungMask) {
+      const rho = new Float32Array(voxelCount(grid)).fill(tissueRho);
+      const s = toGrid(lungMask).s;
+      for (let n = 0; n < s.voxelIndices.length; n++) {
+        const w = s.weights[n];
+        rho[s.voxelIndices[n]] = w * lungRho + (1 - w) * tissueRho;
+      }
+      noCtDensity = rho;
+    }
+    return noCtDensity;
   };
 
   // --restrict-to: the activity outside a structure is set to zero (before any dose, DVK convolution included).
@@ -300,17 +329,7 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
 
   // 4. Density.
   t0 = performance.now();
-  // Without a CT (and outside a CT's field of view): soft tissue, the lung density inside the lung structure.
-  let density: number | Float32Array = tissueRho;
-  if (lungMask) {
-    const rho = new Float32Array(voxelCount(grid)).fill(tissueRho);
-    const s = toGrid(lungMask).s;
-    for (let n = 0; n < s.voxelIndices.length; n++) {
-      const w = s.weights[n];
-      rho[s.voxelIndices[n]] = w * lungRho + (1 - w) * tissueRho;
-    }
-    density = rho;
-  }
+  let density = defaultDensity();
   let ctOnGrid = false;
   let ctParameters: Record<string, unknown> | undefined;
   if (opts.ct) {
@@ -322,7 +341,7 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
     });
     density = c.densityGPerMl;
     ctOnGrid = true;
-    ctParameters = c.parameters;
+    ctParameters = { ...c.parameters };
     warnings.push(...c.warnings);
   }
   tick('densityMs', t0);
@@ -338,7 +357,7 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
     const normal = normalLiverMask(liverMask, tumorMasks);
     let r: ReturnType<typeof maskToGrid> | undefined;
     try {
-      r = maskToGrid(normal, grid, { mode: opts.maskMode ?? 'fractional' });
+      r = resample(normal);
     } catch {
       warnings.push(`the normal liver (${normal.origin}) is empty: the tumours cover the whole liver; not reported`);
     }
@@ -351,7 +370,7 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
       for (const lesion of splitLesions(tm)) {
         let r: ReturnType<typeof maskToGrid>;
         try {
-          r = maskToGrid(lesion.mask, grid, { mode: opts.maskMode ?? 'fractional' });
+          r = resample(lesion.mask);
         } catch {
           warnings.push(`lesion "${lesion.mask.name}" lies outside the activity field of view; not reported`);
           continue;
@@ -361,6 +380,7 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
     }
   }
   opts.onStructuresReady?.(entries.map((e) => e.s));
+  if (ctParameters) Object.assign(ctParameters, structureMassParameters(entries.map((e) => e.s.name), massSubsamplesOf));
 
   // 6. Dose on the chosen back end.
   const cf = NUCLIDES[opts.isotope].ldmJoulePerGBq;
@@ -527,15 +547,19 @@ export function normalLiverMask(liver: StructureMask, tumors: readonly Structure
   };
 }
 
-/** Fraction of `mask`'s voxels (occupancy >= 50 %) that lie inside `container` (compared on the container's grid). */
+/**
+ * Fraction of `mask`'s voxels (occupancy >= 50 %) that lie inside `container` (compared on the container's grid,
+ * extended to hold all of `mask` when it reaches beyond: RTSTRUCT ROIs each on their own crop of the CT's lattice).
+ */
 function fractionInside(mask: StructureMask, container: StructureMask): number {
-  const t = onGridOf(mask, container.geometry);
+  const g = gridCovering(container.geometry, [mask]);
+  const t = onGridOf(mask, g);
   const te = maskExtent(t);
   if (!te) return 1;
   const tOcc = t.occupancy;
-  const c = container.occupancy;
+  const c = onGridOf(container, g).occupancy;
   let inMask = 0, both = 0;
-  forRowsOfBox(container.geometry.dims, te.lo, te.hi, (s, e) => {
+  forRowsOfBox(g.dims, te.lo, te.hi, (s, e) => {
     for (let v = s; v <= e; v++) {
       if (tOcc[v] >= 128) {
         inMask++;
@@ -546,11 +570,15 @@ function fractionInside(mask: StructureMask, container: StructureMask): number {
   return inMask === 0 ? 1 : both / inMask;
 }
 
-/** The union of a liver mask and tumour masks, on the liver's grid (occupancy: the largest of them per voxel). */
+/**
+ * The union of a liver mask and tumour masks, on the liver's grid (extended to hold all of the tumours where they reach
+ * beyond it) (occupancy: the largest of them per voxel).
+ */
 export function unionMask(name: string, liver: StructureMask, others: readonly StructureMask[]): StructureMask {
-  const g = liver.geometry;
-  const occ = liver.occupancy.slice();
-  const boxes = [maskExtent(liver)];
+  const g = gridCovering(liver.geometry, others);
+  const base = onGridOf(liver, g);
+  const occ = base.occupancy.slice();
+  const boxes = [maskExtent(base)];
   for (const m of others) {
     const t = onGridOf(m, g);
     const te = maskExtent(t);

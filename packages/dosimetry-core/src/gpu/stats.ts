@@ -39,7 +39,7 @@ export const STATS_SUMS_PARAMS: UniformLayout = {
     ['densityIsScalar', 'u32'],
     ['densityGPerMl', 'f32'],
     ['invocations', 'u32'],
-    ['_pad0', 'u32'],
+    ['partMassGiven', 'u32'],
   ],
 };
 
@@ -96,7 +96,7 @@ function statsPipelines(device: GPUDevice): StatsPipelines {
     const ro = 'read-only-storage' as const;
     const sumsLayout = device.createBindGroupLayout({
       label: 'stats_sums',
-      entries: [entry(0, 'uniform'), entry(1, ro), entry(2, ro), entry(3, ro), entry(4, ro), entry(5, ro), entry(6, 'storage'), entry(7, 'storage')],
+      entries: [entry(0, 'uniform'), entry(1, ro), entry(2, ro), entry(3, ro), entry(4, ro), entry(5, ro), entry(6, 'storage'), entry(7, 'storage'), entry(8, ro)],
     });
     const histLayout = device.createBindGroupLayout({
       label: 'stats_hist',
@@ -177,12 +177,15 @@ export async function structureStatsGpu(ctx: GpuContext, opts: StructureStatsOpt
   });
 }
 
-/** True when two structures hold the same voxel indices with the same weights. */
+/** True when two structures hold the same voxel indices with the same weights (and part masses, if any). */
 function sameVoxels(a: GridStructure, b: GridStructure): boolean {
   if (a.voxelIndices.length !== b.voxelIndices.length) return false;
-  if (a.voxelIndices === b.voxelIndices && a.weights === b.weights) return true;
+  const pa = a.partMassGPerMl, pb = b.partMassGPerMl;
+  if (!pa !== !pb) return false;
+  if (a.voxelIndices === b.voxelIndices && a.weights === b.weights && pa === pb) return true;
   const ia = a.voxelIndices, ib = b.voxelIndices, wa = a.weights, wb = b.weights;
   for (let k = 0; k < ia.length; k++) if (ia[k] !== ib[k] || !Object.is(wa[k], wb[k])) return false;
+  if (pa && pb) for (let k = 0; k < pa.length; k++) if (!Object.is(pa[k], pb[k])) return false;
   return true;
 }
 
@@ -261,10 +264,11 @@ async function structureStatsGpuDistinct(ctx: GpuContext, opts: StructureStatsOp
       };
       const copyF32 = (src: Float32Array | Uint32Array) => (dst: ArrayBuffer) =>
         (src instanceof Float32Array ? new Float32Array(dst, 0, src.length) : new Uint32Array(dst, 0, src.length)).set(src as never);
-      const batchCopy = (field: 'voxelIndices' | 'weights') => (dst: ArrayBuffer) => {
+      const batchCopy = (field: 'voxelIndices' | 'weights' | 'partMassGPerMl') => (dst: ArrayBuffer) => {
         for (const j of batches[0].jobs) {
-          const src = structures[j.slot][field].subarray(j.begin, j.end);
-          (field === 'weights' ? new Float32Array(dst, 4 * j.entryBase, src.length) : new Uint32Array(dst, 4 * j.entryBase, src.length)).set(src as never);
+          const src = structures[j.slot][field]?.subarray(j.begin, j.end);
+          if (!src) continue;
+          (field === 'voxelIndices' ? new Uint32Array(dst, 4 * j.entryBase, src.length) : new Float32Array(dst, 4 * j.entryBase, src.length)).set(src as never);
         }
       };
       const doseBuf = single ? filled('stats dose', tileBytes, copyF32(opts.doseGy)) : buf('stats dose', tileBytes, S);
@@ -272,6 +276,10 @@ async function structureStatsGpuDistinct(ctx: GpuContext, opts: StructureStatsOp
       const denBuf = single && !scalar ? filled('stats density', tileBytes, copyF32(rho)) : buf('stats density', scalar ? 16 : tileBytes, S);
       const idxBuf = single ? filled('stats indices', maxBatch * 4, batchCopy('voxelIndices')) : buf('stats indices', maxBatch * 4, S);
       const wBuf = single ? filled('stats weights', maxBatch * 4, batchCopy('weights')) : buf('stats weights', maxBatch * 4, S);
+      // part masses beside the weights, for the structures that give them (else a placeholder the shader never reads)
+      const anyPart = structures.some((st) => st.partMassGPerMl);
+      const partBytes = anyPart ? maxBatch * 4 : 16;
+      const pBuf = single && anyPart ? filled('stats part masses', partBytes, batchCopy('partMassGPerMl')) : buf('stats part masses', partBytes, S);
       // one uniform slot per job, at the device's uniform offset alignment (256 bytes on most adapters)
       const slotBytes = Math.max(device.limits.minUniformBufferOffsetAlignment, uniformByteSize(STATS_SUMS_PARAMS), uniformByteSize(STATS_HIST_PARAMS));
       const uniformBytes = Math.max(1, jobCount) * slotBytes;
@@ -292,7 +300,7 @@ async function structureStatsGpuDistinct(ctx: GpuContext, opts: StructureStatsOp
           layout: pipes.sumsLayout,
           entries: [
             uniformEntry(sumsParams, slot, STATS_SUMS_PARAMS),
-            ...[doseBuf, actBuf, denBuf, idxBuf, wBuf, partials, keysBuf].map((b, k) => ({ binding: k + 1, resource: { buffer: b } })),
+            ...[doseBuf, actBuf, denBuf, idxBuf, wBuf, partials, keysBuf, pBuf].map((b, k) => ({ binding: k + 1, resource: { buffer: b } })),
           ],
         });
       const histGroup = (slot: number) =>
@@ -321,6 +329,7 @@ async function structureStatsGpuDistinct(ctx: GpuContext, opts: StructureStatsOp
           const s = structures[j.slot];
           device.queue.writeBuffer(idxBuf, 4 * j.entryBase, s.voxelIndices, j.begin, j.end - j.begin);
           device.queue.writeBuffer(wBuf, 4 * j.entryBase, s.weights, j.begin, j.end - j.begin);
+          if (s.partMassGPerMl) device.queue.writeBuffer(pBuf, 4 * j.entryBase, s.partMassGPerMl, j.begin, j.end - j.begin);
         }
         loadedBatch = b;
       };
@@ -366,7 +375,8 @@ async function structureStatsGpuDistinct(ctx: GpuContext, opts: StructureStatsOp
       for (const [j, k] of slotted.flat()) {
         const values = {
           tileBase: j.tile * tile, count: j.end - j.begin, entryBase: j.entryBase, partialBase: j.partialBase,
-          densityIsScalar: scalar ? 1 : 0, densityGPerMl: rhoScalar, invocations: j.invocations, _pad0: 0,
+          densityIsScalar: scalar ? 1 : 0, densityGPerMl: rhoScalar, invocations: j.invocations,
+          partMassGiven: structures[j.slot].partMassGPerMl ? 1 : 0,
         };
         sumsU.set(new Uint8Array(packUniform(STATS_SUMS_PARAMS, values)), k * slotBytes);
       }

@@ -104,11 +104,12 @@ function sums(result: DoseCaseResult, s: GridStructure) {
   let w = 0, m = 0, act = 0, e = 0;
   for (let n = 0; n < s.voxelIndices.length; n++) {
     const v = s.voxelIndices[n], wn = s.weights[n];
-    const r = Math.max(0, typeof rho === 'number' ? rho : rho[v]);
+    // mass of the structure's own part of the voxel (from a CT, see GridStructure.partMassGPerMl), else w x rho
+    const mn = s.partMassGPerMl ? s.partMassGPerMl[n] : wn * Math.max(0, typeof rho === 'number' ? rho : rho[v]);
     w += wn;
-    m += wn * r;
+    m += mn;
     act += wn * a[v];
-    e += wn * r * d[v];
+    e += mn * d[v];
   }
   return { volumeMl: w * vVox, massG: m * vVox, activityBq: act * vVox, meanGy: m > 0 ? e / m : NaN };
 }
@@ -642,7 +643,7 @@ export function structureRadiobiology(result: DoseCaseResult, isotope: Isotope, 
     const bed = new Float64Array(g.voxelIndices.length);
     for (let n = 0; n < g.voxelIndices.length; n++) {
       const v = g.voxelIndices[n];
-      const w = g.weights[n] * Math.max(0, typeof rho === 'number' ? rho : rho[v]);
+      const w = g.partMassGPerMl ? g.partMassGPerMl[n] : g.weights[n] * Math.max(0, typeof rho === 'number' ? rho : rho[v]);
       bed[n] = d[v] * (1 + coef * d[v]);
       sw += w;
       sb += w * bed[n];

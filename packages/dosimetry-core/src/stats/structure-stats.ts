@@ -19,7 +19,10 @@ export interface StructureStatsOptions {
   readonly densityGPerMl: number | Float32Array;
   /** Volume of one voxel [mL]. */
   readonly voxelVolumeMl: number;
-  /** Structures on the same grid (sparse ascending voxel indices + occupancy weights in (0, 1]). */
+  /**
+   * Structures on the same grid (sparse ascending voxel indices + occupancy weights in (0, 1]); those with
+   * `partMassGPerMl` (the mass of their own part of each voxel, from a CT) take their mass from it.
+   */
   readonly structures: readonly GridStructure[];
   /** DVH histogram bins (default 2000). */
   readonly dvhBins?: number;
@@ -28,7 +31,10 @@ export interface StructureStatsOptions {
 /**
  * Dose statistics of one structure. Voxels enter with their occupancy w (weights <= 0 are ignored).
  * Volume-based quantities (volume, V-values, DVH, Dx) weight voxels by w x Vvox; the mean dose is mass-weighted
- * (mean absorbed dose = energy / mass, MIRD): mean = sum(w rho Vvox D) / sum(w rho Vvox).
+ * (mean absorbed dose = energy / mass, MIRD): mean = sum(m D) / sum(m), with m the mass of the structure's part of the
+ * voxel: m = w rho Vvox (rho the voxel's density), or partMassGPerMl x Vvox when the structure gives it (a CT's
+ * density over the structure's own part of the voxel; LDM's dose is uniform over the voxel, so that part's energy is
+ * m D).
  * Empty structures (no voxel with w > 0) give 0 for sums and counts and NaN for doses.
  */
 export interface StructureDoseStats {
@@ -36,7 +42,7 @@ export interface StructureDoseStats {
   readonly voxelCount: number;
   /** sum w Vvox [mL]. */
   readonly volumeMl: number;
-  /** sum w max(rho, 0) Vvox [g]. */
+  /** sum w max(rho, 0) Vvox [g], or sum partMassGPerMl Vvox when the structure gives it. */
   readonly massG: number;
   /** sum w a Vvox [Bq] (negative voxels included). */
   readonly activityBq: number;
@@ -64,11 +70,11 @@ export interface StructureDoseStats {
 export interface StructureSums {
   /** sum w */
   weight: number;
-  /** sum w max(rho, 0) */
+  /** sum m, m = w max(rho, 0) or the structure's partMassGPerMl */
   mass: number;
   /** sum w a */
   activity: number;
-  /** sum w max(rho, 0) D */
+  /** sum m D */
   energy: number;
   /** sum w over D >= 100, 150, 205 Gy */
   vWeight: [number, number, number];
@@ -101,6 +107,9 @@ export function checkStatsOptions(opts: StructureStatsOptions): number {
     const idx = s.voxelIndices;
     if (idx.length !== s.weights.length) {
       throw new InputError(`structure "${s.name}" has ${idx.length} voxel indices but ${s.weights.length} weights: rebuild it with maskToGrid`);
+    }
+    if (s.partMassGPerMl && s.partMassGPerMl.length !== idx.length) {
+      throw new InputError(`structure "${s.name}" has ${idx.length} voxel indices but ${s.partMassGPerMl.length} part masses: rebuild it with maskToGrid`);
     }
     for (let k = 0; k < idx.length; k++) {
       if (idx[k] >= n || (k > 0 && idx[k] <= idx[k - 1])) {
@@ -161,6 +170,7 @@ export function structureStatsCpu(opts: StructureStatsOptions): StructureDoseSta
   return opts.structures.map((s) => {
     const idx = s.voxelIndices;
     const wts = s.weights;
+    const part = s.partMassGPerMl;
     const sums: StructureSums = {
       weight: 0, mass: 0, activity: 0, energy: 0, vWeight: [0, 0, 0], negativeCount: 0, voxelCount: 0,
       minGy: Infinity, maxGy: -Infinity,
@@ -172,8 +182,7 @@ export function structureStatsCpu(opts: StructureStatsOptions): StructureDoseSta
       const i = idx[k];
       const d = dose[i];
       const a = act[i];
-      const r = typeof rho === 'number' ? scalarRho : Math.max(rho[i], 0);
-      const m = w * r;
+      const m = part ? Math.max(part[k], 0) : w * (typeof rho === 'number' ? scalarRho : Math.max(rho[i], 0));
       sums.weight += w;
       sums.mass += m;
       sums.activity += w * a;

@@ -2,62 +2,46 @@
  * Bringing masks and images given on another grid onto the activity grid, through world (LPS) coordinates.
  */
 import { GridError, InputError } from '../errors.ts';
-import { type Geometry, indexToWorld, worldToIndex, voxelCount } from './geometry.ts';
+import { type Geometry, indexToWorld, voxelCount } from './geometry.ts';
+import { indexMap, parallelAxes, voxelAlignedMap } from './index-map.ts';
+import { type MaskDensitySource, massSubsamples, sampleMaskWithDensity } from './mask-mass.ts';
 import { type GridStructure, type StructureMask, maskExtent } from './structure.ts';
 import type { Volume, VoxelArray } from './volume.ts';
-
-/** Affine map from continuous indices of `from` to continuous indices of `to`: q = A p + b (A row-major 3x3). */
-interface IndexMap {
-  readonly a: Float64Array; // 9, row-major
-  readonly b: Float64Array; // 3
-}
-
-function indexMap(from: Geometry, to: Geometry): IndexMap {
-  const o = worldToIndex(to, ...(indexToWorld(from, 0, 0, 0) as [number, number, number]));
-  const a = new Float64Array(9);
-  for (let c = 0; c < 3; c++) {
-    const e = [0, 0, 0];
-    e[c] = 1;
-    const p = worldToIndex(to, ...(indexToWorld(from, e[0], e[1], e[2]) as [number, number, number]));
-    for (let r = 0; r < 3; r++) a[3 * r + c] = p[r] - o[r];
-  }
-  return { a, b: Float64Array.from(o) };
-}
-
-/**
- * When `map` takes every voxel centre of one grid onto a voxel centre of the other (each axis onto one axis, with
- * step +1 or -1 and an integer offset, to 1e-6 in the matrix and 1e-3 voxel in the offset), returns that
- * correspondence: index along axis r of the destination = sign[r] * (source index along axis[r]) + offset[r].
- * Sub-samples placed at most 0.44 voxel from a centre then all land in the same voxel, so using the correspondence
- * gives exactly what sampling gives.
- */
-function voxelAlignedMap(map: IndexMap): { axis: number[]; sign: number[]; offset: number[] } | undefined {
-  const axis: number[] = [];
-  const sign: number[] = [];
-  const offset: number[] = [];
-  for (let r = 0; r < 3; r++) {
-    let found = -1;
-    for (let c = 0; c < 3; c++) {
-      const v = map.a[3 * r + c];
-      if (Math.abs(Math.abs(v) - 1) < 1e-6) {
-        if (found >= 0) return undefined;
-        found = c;
-        sign.push(v > 0 ? 1 : -1);
-      } else if (Math.abs(v) > 1e-6) return undefined;
-    }
-    if (found < 0 || axis.includes(found)) return undefined;
-    axis.push(found);
-    const o = Math.round(map.b[r]);
-    if (Math.abs(map.b[r] - o) > 1e-3) return undefined;
-    offset.push(o);
-  }
-  return { axis, sign, offset };
-}
 
 /** Inclusive index bounding box of the nonzero voxels of a mask, or undefined when the mask is empty. */
 export function maskBoundingBox(mask: StructureMask): { lo: [number, number, number]; hi: [number, number, number] } | undefined {
   const e = maskExtent(mask);
   return e ? { lo: [...e.lo], hi: [...e.hi] } : undefined;
+}
+
+/**
+ * `base`'s lattice (same spacing, direction and voxel centres) extended to hold every nonzero voxel of `masks` (each
+ * on any grid): `base` itself when they all lie inside it, else a larger grid whose index (i, j, k) is base's
+ * (i + lo0, j + lo1, k + lo2). For combining masks on one grid (a union, a containment test) when each was rasterised
+ * on its own crop of a fine grid (RTSTRUCT ROIs on the CT's lattice): nothing of a mask is cut off.
+ */
+export function gridCovering(base: Geometry, masks: readonly StructureMask[]): Geometry {
+  const lo = [0, 0, 0];
+  const hi = [base.dims[0] - 1, base.dims[1] - 1, base.dims[2] - 1];
+  let grow = false;
+  for (const m of masks) {
+    const e = maskExtent(m);
+    if (!e || m.geometry === base) continue;
+    const map = indexMap(m.geometry, base);
+    for (let c = 0; c < 8; c++) {
+      const p = [c & 1 ? e.hi[0] + 0.5 : e.lo[0] - 0.5, c & 2 ? e.hi[1] + 0.5 : e.lo[1] - 0.5, c & 4 ? e.hi[2] + 0.5 : e.lo[2] - 0.5];
+      for (let r = 0; r < 3; r++) {
+        const q = map.a[3 * r] * p[0] + map.a[3 * r + 1] * p[1] + map.a[3 * r + 2] * p[2] + map.b[r];
+        // base voxels whose centre lies in the mask's box (1e-6 voxel for rounding)
+        const a = Math.ceil(q - 1e-6), b = Math.floor(q + 1e-6);
+        if (a < lo[r]) (lo[r] = a), (grow = true);
+        if (b > hi[r]) (hi[r] = b), (grow = true);
+      }
+    }
+  }
+  if (!grow) return base;
+  const o = indexToWorld(base, lo[0], lo[1], lo[2]);
+  return { dims: [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1], spacingMm: base.spacingMm, originLpsMm: [o[0], o[1], o[2]], direction: base.direction };
 }
 
 export interface MaskResampleOptions {
@@ -67,14 +51,26 @@ export interface MaskResampleOptions {
    * 'nearest': the mask value at the target voxel centre (weights 0 or the mask's own occupancy).
    */
   readonly mode?: 'fractional' | 'nearest';
-  /** Sub-samples per target axis for 'fractional'; default: enough to sample the mask at half its spacing (2..8). */
+  /**
+   * Sub-samples per target axis for 'fractional'; default: enough to sample the mask at half its spacing (2..8), and
+   * with `density` also every voxel of the density image (`massSubsamples`).
+   */
   readonly subsamples?: readonly [number, number, number];
+  /**
+   * A density image (the CT) to sample alongside the mask, giving each voxel the mass of the structure's own part of
+   * it (`GridStructure.partMassGPerMl`, see mask-mass.ts). Used in 'fractional' mode when the mask's voxels are not
+   * the target's own (a mask on the target grid knows nothing finer than the voxel: its statistics use the voxel's
+   * mean density); ignored otherwise.
+   */
+  readonly density?: MaskDensitySource;
 }
 
 export interface MaskResampleResult {
   readonly structure: GridStructure;
   /** Fraction of the mask's volume that lies outside the target grid's field of view (0..1). */
   readonly fractionOutsideFov: number;
+  /** Sub-samples per target axis of the part masses, when `density` gave them (structure.partMassGPerMl set). */
+  readonly massSubsamples?: readonly [number, number, number];
 }
 
 /**
@@ -113,8 +109,17 @@ export function maskToGrid(mask: StructureMask, target: Geometry, options: MaskR
   const wts = new Float32Array(capacity);
   let count = 0;
   let totalInside = 0;
+  let mass: Float32Array | undefined;
+  let massSubs: [number, number, number] | undefined;
   const aligned = voxelAlignedMap(toMask);
-  if (i0 <= i1 && j0 <= j1 && k0 <= k1 && aligned) {
+  if (i0 <= i1 && j0 <= j1 && k0 <= k1 && !aligned && options.density && mode === 'fractional') {
+    // With a density image: occupancy and the structure's own mass per voxel from the same sub-samples.
+    massSubs = (options.subsamples as [number, number, number] | undefined) ?? massSubsamples(mask.geometry, options.density.image.geometry, target);
+    mass = new Float32Array(capacity);
+    const r = sampleMaskWithDensity(mask, target, [i0, i1, j0, j1, k0, k1], options.density, massSubs, { voxelIndices: idx, weights: wts, partMassGPerMl: mass });
+    count = r.count;
+    totalInside = r.totalInside;
+  } else if (i0 <= i1 && j0 <= j1 && k0 <= k1 && aligned) {
     // Same voxels (the same grid, a crop of it, or one with permuted or flipped axes, e.g. a 3D Slicer segmentation
     // cropped to its segments): every target voxel is exactly one mask voxel, so each weight is that voxel's
     // occupancy, as every sub-sample would find (it is also what 'nearest' gives). One integer lookup per voxel.
@@ -203,9 +208,11 @@ export function maskToGrid(mask: StructureMask, target: Geometry, options: MaskR
       origin: mask.origin,
       voxelIndices: idx.slice(0, count),
       weights: wts.slice(0, count),
+      ...(mass ? { partMassGPerMl: mass.slice(0, count) } : {}),
       colorRgb: mask.colorRgb,
     },
     fractionOutsideFov: fractionOutsideFov < 1e-6 ? 0 : fractionOutsideFov,
+    ...(massSubs ? { massSubsamples: massSubs } : {}),
   };
 }
 
@@ -404,28 +411,6 @@ export function meanOverVoxels(src: Volume<VoxelArray>, target: Geometry, option
     subsamples: sub,
     description: `mean over each activity voxel, ${sub.join('x')} sub-samples (nearest CT voxel; grids not parallel)`,
   };
-}
-
-/**
- * When every target axis maps onto exactly one source axis (scaled, possibly flipped; any offset), returns for each
- * target axis t the source axis it runs along; else undefined. Off-axis terms must be below 1e-6 of the row's scale.
- */
-function parallelAxes(map: IndexMap): [number, number, number] | undefined {
-  const axisOfTarget = [-1, -1, -1];
-  for (let r = 0; r < 3; r++) {
-    const row = [map.a[3 * r], map.a[3 * r + 1], map.a[3 * r + 2]];
-    const big = Math.max(...row.map(Math.abs));
-    let found = -1;
-    for (let c = 0; c < 3; c++) {
-      if (Math.abs(row[c]) > 1e-6 * big) {
-        if (found >= 0) return undefined;
-        found = c;
-      }
-    }
-    if (found < 0 || axisOfTarget[found] >= 0) return undefined;
-    axisOfTarget[found] = r;
-  }
-  return axisOfTarget as [number, number, number];
 }
 
 /** 1-D overlap weights of target voxels (index p, extent p +- 1/2) with source voxels (extent c +- 1/2), q = a p + b. */

@@ -28,6 +28,15 @@ export interface GridStructure {
   readonly origin: string;
   readonly voxelIndices: Uint32Array;
   readonly weights: Float32Array;
+  /**
+   * Optional, one per entry: the mass of the structure's own part of the voxel per mL of voxel volume [g/mL], i.e.
+   * w x (mean density over the part of the voxel inside the structure) = (integral of rho over that part) / Vvox.
+   * Set by `maskToGrid` from a CT when the mask is finer than the voxel (it knows where in the voxel the structure
+   * lies); the statistics then take the structure's mass and mass-weighted mean dose from it instead of w x (the
+   * voxel's mean density), which counts a boundary voxel's share of the structure at the density of the whole voxel
+   * (lung voxels at the chest wall too heavy). Absent: w x the voxel's density.
+   */
+  readonly partMassGPerMl?: Float32Array;
   readonly colorRgb?: readonly [number, number, number];
 }
 

@@ -3,7 +3,7 @@ import { ldmDoseCpu } from '../../src/cpu/ldm.ts';
 import { structureStatsGpu } from '../../src/gpu/index.ts';
 import { structureStatsCpu, type StructureDoseStats, type StructureStatsOptions } from '../../src/stats/index.ts';
 import type { GridStructure } from '../../src/volume/structure.ts';
-import { ctLikeDensity, noisyActivity, randomStructure, sphereStructure } from '../stats/phantoms.ts';
+import { ctLikeDensity, noisyActivity, randomStructure, rng, sphereStructure } from '../stats/phantoms.ts';
 import { gpuForTests } from './gpu-context.ts';
 
 const ctx = await gpuForTests();
@@ -28,12 +28,19 @@ function absSums(opts: StructureStatsOptions, s: GridStructure): AbsSums {
     const w = s.weights[k];
     const i = s.voxelIndices[k];
     const rho = Math.max(typeof opts.densityGPerMl === 'number' ? opts.densityGPerMl : opts.densityGPerMl[i], 0);
+    const m = s.partMassGPerMl ? Math.max(s.partMassGPerMl[k], 0) : w * rho;
     out.weight += w;
-    out.mass += w * rho;
+    out.mass += m;
     out.activity += Math.abs(w * opts.activityBqPerMl[i]);
-    out.energy += Math.abs(w * rho * opts.doseGy[i]);
+    out.energy += Math.abs(m * opts.doseGy[i]);
   }
   return out;
+}
+
+/** `s` with a part mass per entry: w x a density in 0..1.5 g/mL (some entries 0: a structure's part in air). */
+function withPartMass(s: GridStructure, name: string, seed: number): GridStructure {
+  const r = rng(seed);
+  return { ...s, name, partMassGPerMl: Float32Array.from(s.weights, (w) => (r() < 0.05 ? 0 : w * 1.5 * r())) };
 }
 
 function expectAgreement(g: StructureDoseStats, c: StructureDoseStats, abs: AbsSums, vVoxMl: number): void {
@@ -103,6 +110,10 @@ describe.skipIf(!ctx)('structureStatsGpu (WebGPU) vs structureStatsCpu', () => {
           if (w.length > 0) w[w.length - 1] = w[w.length - 1] === 1 ? 0.5 : 1;
           return { ...near, name: 'near copy', weights: w };
         })(),
+        // the mass of the structure's own part of each voxel (from a CT, GridStructure.partMassGPerMl): in place of
+        // w rho, uploaded beside the weights; one with the voxels and weights of 'random 11' must not be merged with it
+        withPartMass(randomStructure(n, 0.3, 11), 'random 11 with part masses', 21),
+        withPartMass(randomStructure(n, 0.05, 14), 'sparse with part masses', 22),
       ];
       const vVoxMl = 0.064;
       const opts: StructureStatsOptions = { doseGy: dose, activityBqPerMl: act, densityGPerMl: rho, voxelVolumeMl: vVoxMl, structures, dvhBins };
@@ -111,6 +122,9 @@ describe.skipIf(!ctx)('structureStatsGpu (WebGPU) vs structureStatsCpu', () => {
       expect(gpu.length).toBe(structures.length);
       structures.forEach((s, k) => expectAgreement(gpu[k], cpu[k], absSums(opts, s), vVoxMl));
       expect(cpu[3].negativeVoxelCount).toBeGreaterThan(0);
+      // the part masses are used (not w rho): same volume as 'random 11', another mass
+      expect(Math.abs(gpu[8].volumeMl - cpu[1].volumeMl)).toBeLessThanOrEqual(SUM_REL_TOL * cpu[1].volumeMl);
+      if (cpu[1].voxelCount > 0) expect(Math.abs(gpu[8].massG / cpu[1].massG - 1)).toBeGreaterThan(0.01);
       expect(cpu[3].minGy).toBeLessThan(0);
     });
   }

@@ -5,6 +5,7 @@
  */
 import { prewarmFftWorkers } from '../../convolution/fft-workers.ts';
 import { AIR_DENSITY_THRESHOLD_G_PER_ML } from '../../units/index.ts';
+import { voxelVolumeMl } from '../../volume/geometry.ts';
 import { progressReporter, type Progress } from '../progress.ts';
 import { DVK_LUNG_DENSITY_THRESHOLD_G_PER_ML, localElectronEnergyMeV } from '../../dose/dvk.ts';
 import { join } from 'node:path';
@@ -97,11 +98,6 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
       last.labels = String(item.value);
     }
   }
-  const segmentations: SegmentationInput[] = [];
-  for (const s of segSpecs) {
-    progress(`reading segmentation ${s.path}`);
-    segmentations.push({ path: s.path, masks: await readStructures(s.path, { labels: s.labels, referenceGrid: act.volume.geometry }) });
-  }
   const ctPath = opt(a, 'ct');
   let ct;
   let ctDicom;
@@ -112,6 +108,15 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     ct = r.volume;
     ctDicom = r.dicom;
   } else if (opt(a, 'ct-series') !== undefined) throw new UsageError(`${command}: --ct-series needs --ct`);
+  // RTSTRUCT contours onto the CT's finer grid when there is one (each ROI on the part around it), so that structure
+  // masses know where in each activity voxel a structure lies; else onto the activity grid.
+  const fineCt = ct && voxelVolumeMl(ct.geometry) < voxelVolumeMl(act.volume.geometry);
+  const segmentations: SegmentationInput[] = [];
+  for (const s of segSpecs) {
+    progress(`reading segmentation ${s.path}`);
+    const raster = fineCt ? { referenceGrid: ct!.geometry, cropToContours: true } : { referenceGrid: act.volume.geometry };
+    segmentations.push({ path: s.path, masks: await readStructures(s.path, { labels: s.labels, ...raster }) });
+  }
   const rtPlanPath = opt(a, 'rtplan');
   const dicomCtx = await dicomCaseContext({
     activity: act.dicom,

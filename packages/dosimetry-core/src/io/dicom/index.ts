@@ -30,6 +30,11 @@ export interface ReadDicomSegmentationOptions {
   readonly spacingMm?: Vec3;
   /** RTSTRUCT: scanlines per voxel row for partial-volume weights (default 8). */
   readonly subsamples?: number;
+  /**
+   * RTSTRUCT: each ROI onto the part of `referenceGrid` around its contours, not the whole grid (for a fine grid such
+   * as the CT's: the masks keep the CT's resolution without a dense CT-sized array per ROI).
+   */
+  readonly cropToContours?: boolean;
 }
 
 /**
@@ -54,7 +59,7 @@ export async function readDicomSegmentation(path: string, opts: ReadDicomSegment
   if (f.dataset.string(TAG.SOPClassUID) === SOP_CLASS.seg) return readSegMasks(f);
   const rois = readRoiContours(f.dataset, f.path);
   if (rois.length === 0) throw new FormatError(`${f.path}: the structure set holds no closed planar contours`);
-  return rasterizeContours(rois, f.path, { referenceGrid: opts.referenceGrid, spacingMm: opts.spacingMm, subsamples: opts.subsamples });
+  return rasterizeContours(rois, f.path, { referenceGrid: opts.referenceGrid, spacingMm: opts.spacingMm, subsamples: opts.subsamples, cropToContours: opts.cropToContours });
 }
 
 /** What a dose object needs to reference an RT Plan: its UIDs, and its Frame of Reference (to check it matches). */

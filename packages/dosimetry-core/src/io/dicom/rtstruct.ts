@@ -9,7 +9,7 @@
  */
 import { FormatError, InputError } from '../../errors.ts';
 import type { Geometry, Mat3ColMajor, Vec3 } from '../../volume/geometry.ts';
-import { validateGeometry, worldToIndex } from '../../volume/geometry.ts';
+import { indexToWorld, validateGeometry, worldToIndex } from '../../volume/geometry.ts';
 import { maskToGrid } from '../../volume/resample.ts';
 import type { StructureMask } from '../../volume/structure.ts';
 import type { DicomDataset } from './parser.ts';
@@ -42,6 +42,13 @@ export interface RasterizeOptions {
   readonly subsamples?: number;
   /** Thickness of the slab each contour plane stands for [mm]; default: the median spacing of all contour planes. */
   readonly planeThicknessMm?: number;
+  /**
+   * Rasterise each ROI onto the part of `referenceGrid`'s lattice around its own contours (their index bounding box,
+   * widened by the slab half-thickness along k and one voxel; not clipped to the grid) instead of the whole grid: for a
+   * fine grid such as a CT's, where a dense mask of the whole grid per ROI would cost ~80 MB (512 x 512 x 300). The
+   * mask's voxels lie on the reference grid's lattice.
+   */
+  readonly cropToContours?: boolean;
 }
 
 const dot = (a: Vec3, b: Vec3) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
@@ -164,22 +171,29 @@ function coverPlane(polys: Float64Array[], nx: number, ny: number, ns: number, c
   }
   const j0 = Math.max(0, Math.floor(vmin + 0.5));
   const j1 = Math.min(ny - 1, Math.ceil(vmax - 0.5));
+  // Edges (xa, ya) -> (xb, yb) as the polygons give them, by their lower end: scanlines run upwards, so each one
+  // visits only the edges it crosses (an active list), not every edge of every polygon (~1000 on a lung contour).
+  const edges: Array<{ xa: number; ya: number; xb: number; yb: number; lo: number; hi: number }> = [];
+  for (const p of polys) {
+    const m = p.length / 2;
+    for (let a = 0; a < m; a++) {
+      const b = a + 1 === m ? 0 : a + 1;
+      const ya = p[2 * a + 1], yb = p[2 * b + 1];
+      if (ya !== yb) edges.push({ xa: p[2 * a], ya, xb: p[2 * b], yb, lo: Math.min(ya, yb), hi: Math.max(ya, yb) });
+    }
+  }
+  edges.sort((e, f) => e.lo - f.lo);
+  let next = 0;
+  let active: typeof edges = [];
   const xs: number[] = [];
   for (let j = j0; j <= j1; j++) {
     for (let s = 0; s < ns; s++) {
       const y = j - 0.5 + (s + 0.5) / ns;
       xs.length = 0;
-      for (const p of polys) {
-        const m = p.length / 2;
-        for (let a = 0; a < m; a++) {
-          const b = a + 1 === m ? 0 : a + 1;
-          const ya = p[2 * a + 1], yb = p[2 * b + 1];
-          if ((ya <= y && y < yb) || (yb <= y && y < ya)) {
-            const xa = p[2 * a], xb = p[2 * b];
-            xs.push(xa + ((y - ya) * (xb - xa)) / (yb - ya));
-          }
-        }
-      }
+      // an edge is crossed when lo <= y < hi (its lower end counted, its upper end not)
+      while (next < edges.length && edges[next].lo <= y) active.push(edges[next++]);
+      if (active.some((e) => e.hi <= y)) active = active.filter((e) => e.hi > y);
+      for (const e of active) xs.push(e.xa + ((y - e.ya) * (e.xb - e.xa)) / (e.yb - e.ya));
       if (xs.length < 2) continue;
       xs.sort((a, b) => a - b);
       const row = nx * j;
@@ -197,25 +211,55 @@ function coverPlane(polys: Float64Array[], nx: number, ny: number, ns: number, c
 }
 
 /**
+ * The part of `grid`'s lattice that holds an ROI's contours: their index bounding box widened by `halfW` (slab
+ * half-thickness, k index units) along k and one voxel along every axis. Not clipped to the grid: a structure drawn
+ * beyond a CT's field of view keeps that part (it takes the densities used without a CT there). Same spacing and
+ * direction, voxels on the grid's own lattice; origin at the box's first voxel.
+ */
+function cropToRoi(grid: Geometry, roi: RoiContours, halfW: number): Geometry {
+  const lo = [Infinity, Infinity, Infinity];
+  const hi = [-Infinity, -Infinity, -Infinity];
+  const q = [0, 0, 0];
+  for (const c of roi.contours) {
+    const p = c.pointsLpsMm;
+    for (let a = 0; a < p.length; a += 3) {
+      worldToIndex(grid, p[a], p[a + 1], p[a + 2], q);
+      for (let r = 0; r < 3; r++) {
+        if (q[r] < lo[r]) lo[r] = q[r];
+        if (q[r] > hi[r]) hi[r] = q[r];
+      }
+    }
+  }
+  const first = [0, 1, 2].map((r) => Math.floor(lo[r] - 1 - (r === 2 ? halfW : 0)));
+  const last = [0, 1, 2].map((r) => Math.ceil(hi[r] + 1 + (r === 2 ? halfW : 0)));
+  const o = indexToWorld(grid, first[0], first[1], first[2]);
+  return validateGeometry(
+    { dims: [last[0] - first[0] + 1, last[1] - first[1] + 1, last[2] - first[2] + 1], spacingMm: grid.spacingMm, originLpsMm: [o[0], o[1], o[2]], direction: grid.direction },
+    'contour crop of the reference grid',
+  );
+}
+
+/**
  * Rasterises ROIs onto a grid: `referenceGrid` when given, else a grid derived from the contours' bounding box.
  * When the reference grid's slices are not parallel to the contour planes (more than a tenth of a slice of tilt across
  * a contour), the ROI is rasterised on a contour-aligned grid first and brought onto the reference grid by
  * `maskToGrid` (fractional sampling).
  */
 export function rasterizeContours(rois: readonly RoiContours[], origin: string, opts: RasterizeOptions = {}): StructureMask[] {
-  const grid = opts.referenceGrid ? validateGeometry(opts.referenceGrid, 'reference grid') : gridFromContours(rois, opts.spacingMm);
+  const fullGrid = opts.referenceGrid ? validateGeometry(opts.referenceGrid, 'reference grid') : gridFromContours(rois, opts.spacingMm);
   const ns = Math.max(1, Math.round(opts.subsamples ?? 8));
-  const [nx, ny, nz] = grid.dims;
   // Plane spacing along the contours' own normal (the grid's may be tilted against them).
   const all = rois.flatMap((r) => r.contours);
   const contourN = all.length ? contourNormal(all.reduce((a, b) => (b.pointsLpsMm.length > a.pointsLpsMm.length ? b : a)).pointsLpsMm) : ([0, 0, 1] as Vec3);
   const positions = planePositions(rois, contourN);
   const diffs = positions.slice(1).map((d, k) => d - positions[k]);
-  const thicknessMm = opts.planeThicknessMm ?? (diffs.length ? median(diffs) : grid.spacingMm[2]);
-  const halfW = thicknessMm / (2 * grid.spacingMm[2]); // half slab thickness in k index units
+  const thicknessMm = opts.planeThicknessMm ?? (diffs.length ? median(diffs) : fullGrid.spacingMm[2]);
+  const halfW = thicknessMm / (2 * fullGrid.spacingMm[2]); // half slab thickness in k index units
   const out: StructureMask[] = [];
   const idx = [0, 0, 0];
   for (const roi of rois) {
+    const grid = opts.cropToContours ? cropToRoi(fullGrid, roi, halfW) : fullGrid;
+    const [nx, ny, nz] = grid.dims;
     // Project the contours into index coordinates; check they lie in the grid's slice planes.
     const planes = new Map<number, { w: number; polys: Float64Array[] }>();
     let oblique = false;
