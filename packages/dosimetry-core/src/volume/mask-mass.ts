@@ -156,9 +156,9 @@ export function sampleMaskWithDensity(
         let accMass = 0;
         if (table) {
           for (let q = 0; q < 3 * nS; q += 3) {
-            const u = Math.round(cu + offM[q]);
-            const v = Math.round(cv + offM[q + 1]);
-            const w = Math.round(cw + offM[q + 2]);
+            const u = nearestIndex(cu + offM[q]);
+            const v = nearestIndex(cv + offM[q + 1]);
+            const w = nearestIndex(cw + offM[q + 2]);
             if (u < 0 || v < 0 || w < 0 || u >= mx || v >= my || w >= mz) continue;
             const o = occ[u + mx * v + mStrideZ * w];
             if (o === 0) continue;
@@ -171,15 +171,15 @@ export function sampleMaskWithDensity(
           const dv = C[3] * i + C[4] * j + C[5] * k + D[1];
           const dw = C[6] * i + C[7] * j + C[8] * k + D[2];
           for (let q = 0; q < 3 * nS; q += 3) {
-            const u = Math.round(cu + offM[q]);
-            const v = Math.round(cv + offM[q + 1]);
-            const w = Math.round(cw + offM[q + 2]);
+            const u = nearestIndex(cu + offM[q]);
+            const v = nearestIndex(cv + offM[q + 1]);
+            const w = nearestIndex(cw + offM[q + 2]);
             if (u < 0 || v < 0 || w < 0 || u >= mx || v >= my || w >= mz) continue;
             const o = occ[u + mx * v + mStrideZ * w];
             if (o === 0) continue;
-            const a = Math.round(du + offI[q]);
-            const b = Math.round(dv + offI[q + 1]);
-            const c = Math.round(dw + offI[q + 2]);
+            const a = nearestIndex(du + offI[q]);
+            const b = nearestIndex(dv + offI[q + 1]);
+            const c = nearestIndex(dw + offI[q + 2]);
             acc += o;
             accMass += o * (a < 0 || b < 0 || c < 0 || a >= sx || b >= sy || c >= sz ? rhoOut : f(data[a + sx * (b + sy * c)]));
           }
@@ -238,4 +238,14 @@ function touchedVoxels(mask: StructureMask, target: Geometry, box: readonly [num
     }
   }
   return out;
+}
+
+/**
+ * Nearest voxel index of a continuous index. Sample points of voxels whose grids are offset by half a voxel fall
+ * exactly on voxel boundaries (x.5), where floating-point rounding of the same physical point differs with the
+ * grid's storage order (a flipped or permuted activity image): ties are broken upward with a margin far above that
+ * rounding (1e-6 of a voxel), so that every storage order of one grid samples the same voxels.
+ */
+function nearestIndex(x: number): number {
+  return Math.floor(x + 0.5 + 1e-6);
 }
