@@ -110,5 +110,32 @@ if (stale()) {
   }
 }
 if (process.env.DOSIMETRY_DEBUG) process.setSourceMapsEnabled(true);
-const { runAsProcess } = await import(pathToFileURL(entryOut).href);
-runAsProcess(process.argv.slice(2));
+const argv = process.argv.slice(2);
+// An explicit --backend webgpu opens Dawn in this process; on a software Vulkan driver Dawn's native code prints
+// "Warning: max...artificially reduced..." lines on stderr (fd 2, out of JavaScript's reach). So that stderr holds
+// nothing but the engine's own lines, such a run goes through a child whose stderr is filtered line by line.
+// (--backend auto never opens a software adapter in the CLI's process: see src/gpu/adapter-probe.ts.)
+const explicitGpu = argv.some((a, i) => a === '--backend=webgpu' || (a === '--backend' && argv[i + 1] === 'webgpu'));
+if (explicitGpu && !process.env.DOSIMETRY_STDERR_FILTERED) {
+  const { spawn } = await import('node:child_process');
+  const tty = process.stderr.isTTY === true;
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...argv], {
+    stdio: ['inherit', 'inherit', 'pipe'],
+    env: { ...process.env, DOSIMETRY_STDERR_FILTERED: '1', ...(tty && !process.env.DOSIMETRY_PROGRESS ? { DOSIMETRY_PROGRESS: '1' } : {}) },
+  });
+  let pending = '';
+  const DAWN = /^Warning: max\w+ artificially reduced from \d+ to \d+/;
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop();
+    for (const l of lines) if (!DAWN.test(l)) process.stderr.write(l + '\n');
+  });
+  child.on('close', (code, signal) => {
+    if (pending && !DAWN.test(pending)) process.stderr.write(pending);
+    process.exitCode = code ?? (signal ? 1 : 0);
+  });
+} else {
+  const { runAsProcess } = await import(pathToFileURL(entryOut).href);
+  runAsProcess(argv);
+}

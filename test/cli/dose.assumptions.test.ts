@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNrrd, readSegmentation, readVolume } from '../../packages/dosimetry-core/src/io/index.ts';
 import { maskToGrid } from '../../packages/dosimetry-core/src/volume/resample.ts';
-import { phantomCase, runCli, tempDir } from './cli-harness.ts';
+import { phantomCase, runCli, tempDir, webgpuAvailable } from './cli-harness.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
@@ -174,6 +174,22 @@ describe('the process', () => {
     else if (rep.backend === 'webgpu') expect(rep.backendReason).toMatch(/hardware WebGPU adapter/);
     else expect(rep.backendReason).toMatch(/^auto: /);
     console.log(`auto chose ${rep.backend}: ${rep.backendReason}`);
+  });
+
+  it("an explicit --backend webgpu: stderr holds the engine's lines only (Dawn's native warnings filtered)", async () => {
+    if (!(await webgpuAvailable())) return;
+    const out = join(tempDir('gpu-err'), 'case');
+    const r = spawnSync(process.execPath, ['scripts/dosimetry.mjs', 'dose', '--activity', join(dir, 'activity_counts.nrrd'), '--activity-unit', 'counts',
+      '--administered-gbq', '2', '--segmentation', join(dir, 'segmentation.seg.nrrd'), '--liver', 'Liver', '--restrict-to', 'Lungs', '--normalize-to', 'Tumor A',
+      '--isotope', 'Y90', '--method', 'ldm', '--backend', 'webgpu', '--out', out], { cwd: root, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n'), r.stderr).toEqual([expect.stringMatching(/^dosimetry dose: structure "Tumor A" holds no counts/)]);
+    const ok = join(tempDir('gpu-ok'), 'case');
+    const q = spawnSync(process.execPath, ['scripts/dosimetry.mjs', 'dose', '--activity', join(dir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0',
+      '--segmentation', join(dir, 'segmentation.seg.nrrd'), '--liver', 'Liver', '--isotope', 'Y90', '--method', 'ldm', '--backend', 'webgpu', '--out', ok], { cwd: root, encoding: 'utf8' });
+    expect(q.status, q.stderr).toBe(0);
+    expect(q.stderr).toBe('');
+    expect(report(ok).backend).toBe('webgpu');
   });
 
   it('an error after the back end is chosen is still one line on stderr (no native GPU warnings before it)', () => {
