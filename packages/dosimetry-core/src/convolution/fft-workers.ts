@@ -1,19 +1,20 @@
 /**
- * The FFT convolution on several CPU cores: the phases of ./cpu.ts (each a loop over independent planes or lines)
- * split over this thread and worker threads that share the spectra through SharedArrayBuffers. Every plane or line
- * is computed by exactly the code of the one-thread path, so the result is the same bit for bit, for any number of
- * threads. Node only (worker_threads, reached without a static import so that browser bundles stay clean); in a
- * browser, or with one core, it is convolveCpu.
+ * The FFT convolution on several CPU cores: the output planes of ./stream.ts split along z over this thread and worker
+ * threads that read the input and write the output through SharedArrayBuffers (each part transforms the 2rz input
+ * planes beyond its ends again). Every output plane is computed by exactly the code of the one-thread path, so the
+ * result is the same bit for bit, for any number of threads. Node only (worker_threads, reached without a static
+ * import so that browser bundles stay clean); in a browser, or with one core, it is convolveCpu.
  *
  * Threads: min(available cores, 4), or DOSIMETRY_THREADS. Workers start on first use and stay for later
  * convolutions, which run one after the other on them; between convolutions they are unref'd, so they never keep
- * the process alive. Small grids (< 2^20 padded bins) run on this thread alone:
- * posting a phase costs ~0.1 ms, and a cold worker pool ~50 ms.
+ * the process alive. Small grids (< 2^20 bins of plane spectra over all planes) run on this thread alone unless in the
+ * background: a cold worker pool costs ~50 ms.
  */
 import type { Worker as NodeWorker } from 'node:worker_threads';
 import { nodeBuiltin } from '../node-builtin.ts';
 import { insertBox, planCrop } from './crop.ts';
-import { FFT_PHASES, convolveCpu, fftPaddedDims, fftPhaseLength, makeFftConvState, makeFftWorkspace, runFftPhase, type FftConvState, type FftPhase } from './cpu.ts';
+import { convolveCpu } from './cpu.ts';
+import { convolveStreamRange, makeStreamKernel, streamPaddedDims } from './stream.ts';
 import { checkConvolutionOptions, type ConvolutionOptions } from './types.ts';
 
 type WorkerThreads = typeof import('node:worker_threads');
@@ -129,13 +130,13 @@ export function fftWorkersUnavailableReason(): string | undefined {
  */
 export interface ConvolveAsyncOptions {
   /**
-   * Leave this thread free: the whole convolution (crop, FFT, back into the grid) runs on one worker thread, so that
-   * this thread can do other work meanwhile (the dose pipeline brings the structures onto the grid). The FFT passes
-   * are memory-bound: on 2 cores, splitting them beside other work gains nothing, one worker beside it does.
-   * Default false: the phases are split over this thread and the workers, and this thread is busy until the end.
+   * Leave this thread free: the convolution runs on the worker threads alone (z split over all of them, in place on
+   * one shared float32 copy of the input, which is returned: no other full-size array), so that this thread can do
+   * other work meanwhile (the dose pipeline brings the structures onto the grid). This thread only crops and copies.
+   * Default false: z is split over this thread and the workers, and this thread is busy until the end.
    */
   readonly background?: boolean;
-  /** Called once the convolution runs without needing this thread (in the background: once handed to the worker). */
+  /** Called once the convolution runs without needing this thread (in the background: once handed to the workers). */
   readonly onRunning?: () => void;
 }
 
@@ -143,8 +144,8 @@ export async function convolveCpuAsync(opts: ConvolutionOptions, how: ConvolveAs
   checkConvolutionOptions(opts);
   const threads = fftThreadCount();
   if (how.background && threads > 1) {
-    const bw = await workers(1);
-    if (bw) return convolveInBackground(opts, bw[0], how.onRunning);
+    const bw = await workers(threads);
+    if (bw) return convolveInBackground(opts, bw, how.onRunning);
   }
   how.onRunning?.(); // from here on this thread takes part (or does it all)
   const crop = planCrop(opts);
@@ -153,8 +154,8 @@ export async function convolveCpuAsync(opts: ConvolutionOptions, how: ConvolveAs
     return new Float32Array(opts.volume.length);
   }
   const whole = crop.kind === 'whole' ? opts : crop.opts;
-  const pd = fftPaddedDims(whole.dims, whole.kernelRadius);
-  const bins = ((pd[0] >> 1) + 1) * pd[1] * pd[2];
+  const pd = streamPaddedDims(whole.dims, whole.kernelRadius);
+  const bins = ((pd[0] >> 1) + 1) * pd[1] * whole.dims[2];
   const ws = threads > 1 && bins >= 2 ** 20 ? await workers(threads - 1) : undefined;
   if (!ws) return convolveCpu(opts);
   const out = await onPool(ws, () => convolveWholeParallel(whole, ws));
@@ -189,47 +190,62 @@ function sharedCopy(a: Float32Array): Float32Array {
 }
 
 /**
- * The whole convolution (convolveCpu: crop, FFT, back into the grid) on one worker, from and into shared memory:
- * this thread only copies the input in and the result out. Queued like the split runs (the worker is shared).
+ * The whole convolution on the workers alone, in place on a shared copy of the input (of the support's box when
+ * cropping applies): this thread crops and copies the input in, the workers split z (convolveStreamInPlacePart), and
+ * the result is that shared array (no second full-size copy) or the box put back into the grid. Queued like the split
+ * runs (the workers are shared).
  */
-async function convolveInBackground(opts: ConvolutionOptions, w: PoolWorker, onRunning?: () => void): Promise<Float32Array> {
-  const out = new Float32Array(new SharedArrayBuffer(4 * opts.volume.length));
-  const job = { volume: sharedCopy(opts.volume), out, dims: [...opts.dims], kernel: sharedCopy(opts.kernel), kernelRadius: [...opts.kernelRadius], cropToSupport: opts.cropToSupport };
-  await onPool([w], async () => {
-    w.worker.postMessage({ job });
+async function convolveInBackground(opts: ConvolutionOptions, ws: readonly PoolWorker[], onRunning?: () => void): Promise<Float32Array> {
+  const crop = planCrop(opts);
+  if (crop.kind === 'empty') {
     onRunning?.();
-    const r = await w.next();
-    if (r.error) throw new Error(`FFT worker failed: ${r.error}`);
+    opts.onProgress?.(1);
+    return new Float32Array(opts.volume.length);
+  }
+  const whole = crop.kind === 'whole' ? opts : crop.opts;
+  const data = sharedCopy(whole.volume);
+  const kernel = sharedCopy(opts.kernel);
+  const nz = whole.dims[2];
+  const parts = Math.min(ws.length, nz);
+  const cut = zCuts(nz, parts);
+  const barrier = new Int32Array(new SharedArrayBuffer(4));
+  const mine = ws.slice(0, parts);
+  await onPool(mine, async () => {
+    const replies = mine.map((w, i) => {
+      w.worker.postMessage({ inPlace: { volume: data, dims: [...whole.dims], kernel, kernelRadius: [...whole.kernelRadius], zFrom: cut(i), zTo: cut(i + 1), barrier, parts } });
+      return w.next();
+    });
+    onRunning?.();
+    for (const r of await Promise.all(replies)) {
+      if (r.error) throw new Error(`FFT worker failed: ${r.error}`);
+    }
   });
   opts.onProgress?.(1);
-  return new Float32Array(out); // a copy on ordinary memory
+  return crop.kind === 'whole' ? data : insertBox(data, opts.dims, crop.box);
+}
+
+/** z split in `parts` ranges of output planes (part p: [cut(p), cut(p + 1))). */
+function zCuts(nz: number, parts: number): (p: number) => number {
+  return (p) => Math.round((p * nz) / parts);
 }
 
 async function convolveWholeParallel(opts: ConvolutionOptions, ws: PoolWorker[]): Promise<Float32Array> {
-  const shared = (n: number) => new Float64Array(new SharedArrayBuffer(8 * n));
   const out = new Float32Array(new SharedArrayBuffer(4 * opts.volume.length));
-  const st: FftConvState = makeFftConvState({ ...opts, kernel: sharedCopy(opts.kernel) }, shared, out, sharedCopy(opts.volume));
-  for (const w of ws) w.worker.postMessage({ state: st });
-  const mine = makeFftWorkspace(st);
-  // parts of each phase: this thread, worker 0, worker 1, ...
+  const volume = sharedCopy(opts.volume);
+  const kernel = sharedCopy(opts.kernel);
+  const nz = opts.dims[2];
   const parts = ws.length + 1;
-  const runPhase = async (phase: FftPhase) => {
-    const len = fftPhaseLength(st, phase);
-    const cut = (p: number) => Math.round((p * len) / parts);
-    const replies = ws.map((w, i) => {
-      w.worker.postMessage({ phase, from: cut(i + 1), to: cut(i + 2) });
-      return w.next();
-    });
-    runFftPhase(st, mine, phase, cut(0), cut(1));
-    for (const r of await Promise.all(replies)) {
-      if (r.error) throw new Error(`FFT worker failed in phase ${phase}: ${r.error}`);
-    }
-  };
-  for (const [phase, done] of FFT_PHASES) {
-    // the kernel's x-y phase touches a few planes only: this thread does it alone
-    if (phase === 'kernelXY') runFftPhase(st, mine, phase, 0, fftPhaseLength(st, phase));
-    else await runPhase(phase);
-    opts.onProgress?.(done);
+  const cut = zCuts(nz, parts);
+  // parts: this thread, worker 0, worker 1, ...; each computes the kernel's plane spectra itself (the same bits)
+  const replies = ws.map((w, i) => {
+    w.worker.postMessage({ part: { volume, out, dims: [...opts.dims], kernel, kernelRadius: [...opts.kernelRadius], zFrom: cut(i + 1), zTo: cut(i + 2) } });
+    return w.next();
+  });
+  const mine = cut(1) - cut(0);
+  convolveStreamRange(makeStreamKernel({ ...opts, volume, kernel }), volume, out, cut(0), cut(1), { onProgress: (f) => opts.onProgress?.((f * mine) / nz) });
+  for (const r of await Promise.all(replies)) {
+    if (r.error) throw new Error(`FFT worker failed: ${r.error}`);
   }
-  return new Float32Array(out); // a copy on ordinary memory
+  opts.onProgress?.(1);
+  return out;
 }

@@ -3,7 +3,8 @@
  * [Gy/(Bq s)] (MIRD Pamphlet 17, Bolch et al. 1999). "Same"-size true convolution with zero padding.
  * CPU: convolveCpu (FFT, production), convolveDirectCpu (plain f64 loops, the oracle). WebGPU: convolveGpu.
  */
-export { convolveCpu, convolveDirectCpu, fftPaddedDims } from './cpu.ts';
+export { convolveCpu, convolveCpuInto, convolveDirectCpu } from './cpu.ts';
+export { streamPaddedDims, isMirrorSymmetric } from './stream.ts';
 export {
   convolveGpu,
   convolveGpuDetailed,

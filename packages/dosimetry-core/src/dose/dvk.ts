@@ -79,7 +79,7 @@ export async function dvkSoftTissueDose(req: DvkConvolutionRequest, backend: 'cp
     req.onRunning?.();
     return running;
   }
-  // CPU: the FFT phases on worker threads (same bits as one thread)
+  // CPU: the z-streamed FFT convolution split over worker threads (same bits as one thread)
   return (await import('../convolution/fft-workers.ts')).convolveCpuAsync(opts, { background: req.background === true, onRunning: req.onRunning });
 }
 

@@ -3,22 +3,26 @@
  * with one line naming the grid and the memory (instead of failing half-way with "Array buffer allocation failed").
  */
 import { MemoryError, isOutOfMemory } from '../errors.ts';
+import { nextFastLength } from '../convolution/fft.ts';
 import { type Geometry, voxelCount } from '../volume/geometry.ts';
 
 const GIB = 1024 ** 3;
 
 /**
  * Bytes a dose computation on `grid` needs beyond its inputs: float32 calibrated activity, density and dose maps, the
- * structures' sparse indices and weights (up to a few full-grid maps), and for DVK the convolution's float64 padded
- * volumes (activity and kernel spectra, about 3 padded real volumes of 8 bytes).
+ * structures' sparse indices and weights (up to a few full-grid maps), and for DVK the convolution's working set: it
+ * runs in place on a float32 copy that becomes the dose map, streamed along z (src/convolution/stream.ts), each of up
+ * to 4 threads holding 2 x 16 + 4r + 2 plane spectra of (Px/2 + 1) x Py complex f64 values, whatever the number of
+ * planes.
  */
 export function estimateDoseMemoryBytes(grid: Geometry, method: 'ldm' | 'dvk', kernelRadiusVoxels = 8): number {
   const n = voxelCount(grid);
   const maps = 4 * 4 * n; // activity (f32 copy), calibrated activity, density, dose
   const structures = 2 * 8 * n; // sparse voxel indices (u32) + weights (f32) of a few grid-filling structures
   if (method === 'ldm') return maps + structures;
-  const padded = grid.dims.reduce((p, d) => p * (d + 2 * kernelRadiusVoxels), 1);
-  return maps + structures + 3 * 8 * padded;
+  const r = kernelRadiusVoxels;
+  const planeBytes = 16 * ((nextFastLength(grid.dims[0] + r) >> 1) + 1) * nextFastLength(grid.dims[1] + r);
+  return maps + structures + 4 * (2 * 16 + 4 * r + 2) * planeBytes;
 }
 
 /** Memory the machine can give this process [bytes]: the smaller of physical memory and a cgroup limit. */

@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { randomKernel, randomVolume, relErr, rng } from './helpers.ts';
 import {
   convolveCpu,
+  convolveCpuInto,
   convolveDirectCpu,
+  isMirrorSymmetric,
   convolveGpuDetailed,
   fftBatched,
   fftPlan,
@@ -97,6 +99,25 @@ describe('convolveCpu (FFT) vs convolveDirectCpu (f64 oracle)', () => {
     const opts: ConvolutionOptions = { volume: randomVolume(d, 1), dims: d, kernel: randomKernel(r, 2), kernelRadius: r };
     // both accumulate in f64 and round once to f32: agreement to ~1 ulp of float32 (6e-8 relative to the max)
     expect(relErr(convolveCpu(opts), convolveDirectCpu(opts))).toBeLessThan(1e-6);
+  });
+
+  // mirror-symmetric kernels (voxel S values are) take the real-spectrum, paired-plane path of ./stream.ts
+  it.each(CPU_GRID)('symmetric kernel: dims %j radius %j', (d, r) => {
+    const kernel = falloffKernel(r);
+    expect(isMirrorSymmetric(kernel, r)).toBe(true);
+    const opts: ConvolutionOptions = { volume: randomVolume(d, 3), dims: d, kernel, kernelRadius: r };
+    // f64 throughout, rounded once to f32; the dropped imaginary parts of the kernel spectra are round-off (~1e-17)
+    expect(relErr(convolveCpu(opts), convolveDirectCpu(opts))).toBeLessThan(1e-6);
+  });
+
+  it('in place (convolveCpuInto on the input) gives the same bits', () => {
+    const d: Dims3 = [23, 17, 40];
+    for (const kernel of [falloffKernel([3, 2, 5]), randomKernel([3, 2, 5], 4)]) {
+      const opts: ConvolutionOptions = { volume: randomVolume(d, 5), dims: d, kernel, kernelRadius: [3, 2, 5], cropToSupport: false };
+      const copy = opts.volume.slice();
+      convolveCpuInto({ ...opts, volume: copy }, copy);
+      expect(Buffer.compare(Buffer.from(copy.buffer), Buffer.from(convolveCpu(opts).buffer))).toBe(0);
+    }
   });
 
   it('rejects inconsistent kernels', () => {

@@ -91,4 +91,28 @@ describe('convolveCpuAsync in the background', () => {
     expect(ticks).toBeGreaterThan(3); // this thread's timers ran during the convolution
     expect(Buffer.compare(Buffer.from(bg.buffer), Buffer.from(convolveCpu(o).buffer))).toBe(0);
   });
+
+  it('split over 3 workers in place, cropped to the support, and with fewer planes than workers: the same bits', async () => {
+    process.env.DOSIMETRY_THREADS = '3';
+    const r: [number, number, number] = [3, 2, 4];
+    const big: [number, number, number] = [200, 190, 120];
+    const v = new Float32Array(big[0] * big[1] * big[2]);
+    const inner = field([170, 150, 90], 7);
+    for (let k = 0; k < 90; k++) for (let j = 0; j < 150; j++) v.set(inner.subarray(170 * (j + 150 * k), 170 * (j + 150 * k) + 170), 10 + 200 * (20 + j + 190 * (15 + k)));
+    // a symmetric kernel too (the paired-plane path) and an asymmetric one
+    const sym = Float32Array.from({ length: 7 * 5 * 9 }, (_, q) => {
+      const x = (q % 7) - 3, y = (Math.floor(q / 7) % 5) - 2, z = Math.floor(q / 35) - 4;
+      return 1 / (1 + x * x + y * y + z * z);
+    });
+    for (const k of [kernel(r), sym]) {
+      const o = { volume: v, dims: big, kernel: k, kernelRadius: r };
+      const bg = await convolveCpuAsync(o, { background: true });
+      expect(fftWorkersUnavailableReason()).toBeUndefined();
+      expect(Buffer.compare(Buffer.from(bg.buffer), Buffer.from(convolveCpu(o).buffer))).toBe(0);
+    }
+    const thin: [number, number, number] = [300, 260, 2];
+    const t = { volume: field(thin, 9), dims: thin, kernel: kernel(r), kernelRadius: r, cropToSupport: false };
+    const bt = await convolveCpuAsync(t, { background: true });
+    expect(Buffer.compare(Buffer.from(bt.buffer), Buffer.from(convolveCpu(t).buffer))).toBe(0);
+  });
 });
