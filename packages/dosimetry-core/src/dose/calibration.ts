@@ -32,6 +32,8 @@ export interface ActivityValueCheck {
   readonly negativeSum: number;
   /** Largest |value|. */
   readonly maxAbs: number;
+  /** Sum of all values added in index order in float64 (what a plain loop over the image gives, bit for bit). */
+  readonly sumInIndexOrder: number;
 }
 
 /** Largest |value| accepted in an activity image: beyond it the image is corrupt or scaled wrongly (float32 max 3.4e38). */
@@ -52,18 +54,31 @@ export function checkActivityValues(data: VoxelArray, what: string): ActivityVal
   let neg = 0;
   let maxAbs = 0;
   let maxAt = -1;
+  let all = 0;
+  let nan = false;
+  // zeros (most voxels of a sparse image) change no sum and no maximum: they take one comparison each
   for (let n = 0; n < data.length; n++) {
     const v = data[n];
-    if (!Number.isFinite(v)) {
-      throw new InputError(`${what}: voxel ${n} holds ${v}; the activity image must contain finite numbers only (replace NaN/Inf, e.g. by 0, before dosimetry)`);
-    }
-    if (v < 0) {
+    if (v > 0) {
+      all += v;
+      pos += v;
+      if (v > maxAbs) (maxAbs = v), (maxAt = n);
+    } else if (v < 0) {
+      all += v;
       negative++;
       neg += v;
       if (-v > maxAbs) (maxAbs = -v), (maxAt = n);
-    } else {
-      pos += v;
-      if (v > maxAbs) (maxAbs = v), (maxAt = n);
+    } else if (v !== 0) {
+      nan = true;
+      break;
+    }
+  }
+  if (nan || maxAbs === Infinity) {
+    for (let n = 0; n < data.length; n++) {
+      const v = data[n];
+      if (!Number.isFinite(v)) {
+        throw new InputError(`${what}: voxel ${n} holds ${v}; the activity image must contain finite numbers only (replace NaN/Inf, e.g. by 0, before dosimetry)`);
+      }
     }
   }
   if (maxAbs > ACTIVITY_MAX_ABS_VALUE) {
@@ -78,7 +93,7 @@ export function checkActivityValues(data: VoxelArray, what: string): ActivityVal
       `${what} is mostly negative: its ${negative} negative voxels sum to ${((100 * -neg) / pos).toFixed(1)} % of the positive ones (PET noise gives a few %); doses would be negative or far too low: check the image's sign, offset and scaling (is it a difference image?)`,
     );
   }
-  return { negativeVoxelCount: negative, sum: pos + neg, positiveSum: pos, negativeSum: neg, maxAbs };
+  return { negativeVoxelCount: negative, sum: pos + neg, positiveSum: pos, negativeSum: neg, maxAbs, sumInIndexOrder: all };
 }
 
 /** Weighted sum of image values over a structure: sum_i w_i v_i. */
@@ -135,17 +150,27 @@ export function checkLsf(lsf: number): number {
   return lsf;
 }
 
-/** Calibrates an activity image (see module comment). Never modifies the input. */
+/** `data` x `factor` as float32, in a new array. */
+function scaledFloat32(data: VoxelArray, factor: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let n = 0; n < out.length; n++) out[n] = data[n] * factor;
+  return out;
+}
+
+/**
+ * Calibrates an activity image (see module comment). Never modifies the input; the result's `activityBqPerMl` is the
+ * input's own array (not a copy) when that is float32 in Bq/mL with a decay factor of 1 (scan at implant).
+ */
 export function calibrateActivity(image: Volume, opts: CalibrationOptions): CalibrationResult {
   const warnings: string[] = [];
   const vVoxMl = voxelVolumeMl(image.geometry);
-  const out = new Float32Array(image.data.length);
   if (opts.lungShuntFraction !== undefined) checkLsf(opts.lungShuntFraction);
   if (opts.unit === 'bq-per-ml') {
     const delayH = opts.scanDelayH ?? 0;
     if (delayH < 0) throw new InputError(`scan delay ${delayH} h is negative: give the hours from implant to the scan`);
     const f = decayCorrectionToImplant(opts.isotope, delayH);
-    for (let n = 0; n < out.length; n++) out[n] = image.data[n] * f;
+    // float32 x 1 is the value itself: a float32 image decay-corrected by a factor of 1 is used as it is, not copied
+    const out = f === 1 && image.data instanceof Float32Array ? image.data : scaledFloat32(image.data, f);
     if (opts.administeredGBq !== undefined) {
       warnings.push('--administered-gbq is not used with bq-per-ml images (the image is absolute); it is only recorded');
     }
@@ -196,7 +221,7 @@ export function calibrateActivity(image: Volume, opts: CalibrationOptions): Cali
   // k [Bq per count]: k * c = A (1 - LSF); concentration = k * counts / V_voxel.
   const kBqPerCount = (a * BQ_PER_GBQ * (1 - lsf)) / c;
   const scale = kBqPerCount / vVoxMl;
-  for (let n = 0; n < out.length; n++) out[n] = image.data[n] * scale;
+  const out = scaledFloat32(image.data, scale);
   if (opts.scanDelayH !== undefined && opts.scanDelayH !== 0) {
     warnings.push('--scan-delay-h is not applied to counts: the relative calibration to the administered activity already refers to implant time');
   }

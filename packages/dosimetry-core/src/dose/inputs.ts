@@ -56,9 +56,13 @@ export async function readImage(
 /**
  * Reads a segmentation: a 3D Slicer .seg.nrrd, a label map named by `labels` ("1=Liver,2=Tumor A"), a DICOM RT
  * Structure Set (rasterised onto `referenceGrid` with partial-volume weights; with `cropToContours`, each ROI onto the
- * part of that grid around its contours, for a fine grid such as the CT's) or a DICOM SEG (on its own grid).
+ * part of that grid around its contours, for a fine grid such as the CT's) or a DICOM SEG (on its own grid). With
+ * `cropToExtent`, a label map's named structures each lie on the crop of its grid that holds them.
  */
-export async function readStructures(path: string, opts: { labels?: string; referenceGrid?: Geometry; cropToContours?: boolean }): Promise<StructureMask[]> {
+export async function readStructures(
+  path: string,
+  opts: { labels?: string; referenceGrid?: Geometry; cropToContours?: boolean; cropToExtent?: boolean },
+): Promise<StructureMask[]> {
   checkInputPath(path, 'segmentation', { allowFolder: true });
   const d = await dicom();
   if (d.isDicomPath(path)) {
@@ -67,7 +71,7 @@ export async function readStructures(path: string, opts: { labels?: string; refe
   }
   if (statSync(path).isDirectory()) throw notDicomFolder(path, 'segmentation');
   const { readSegmentation } = await import('../io/index.ts');
-  return readSegmentation(path, { labels: opts.labels });
+  return readSegmentation(path, { labels: opts.labels, cropToExtent: opts.cropToExtent });
 }
 
 /** A scan later than this many half-lives after the implant is refused (under 0.1 % of the activity left). */

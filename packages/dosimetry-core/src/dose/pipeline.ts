@@ -356,8 +356,17 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
   if (tumorMasks.length > 0) {
     const normal = normalLiverMask(liverMask, tumorMasks);
     let r: ReturnType<typeof maskToGrid> | undefined;
+    const liverOnGrid = onGrid.get(liverMask);
     try {
-      r = resample(normal);
+      const liverSum = maskExtent(liverMask)?.occupancySum;
+      if (liverOnGrid && liverSum !== undefined && normal.geometry === liverMask.geometry && maskExtent(normal)?.occupancySum === liverSum) {
+        // no tumour overlaps the liver mask (separate labels of one label map): the normal liver is the liver mask
+        // voxel for voxel (its occupancy is at most the liver's everywhere, and sums to as much), so it comes onto the
+        // grid as the liver did; it shares the liver's arrays instead of holding a second copy of them
+        r = { structure: { ...liverOnGrid.s, name: normal.name, origin: normal.origin, colorRgb: normal.colorRgb }, fractionOutsideFov: liverOnGrid.out };
+        const subs = massSubsamplesOf.get(liverMask.name);
+        if (subs) massSubsamplesOf.set(normal.name, subs);
+      } else r = resample(normal);
     } catch {
       warnings.push(`the normal liver (${normal.origin}) is empty: the tumours cover the whole liver; not reported`);
     }
@@ -429,14 +438,22 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
   // 7. Statistics on the same back end.
   progress(`statistics of ${entries.length} structures`);
   t0 = performance.now();
-  const stats = await backend.stats({
+  // structures that share their voxel arrays (the normal liver that is the liver mask voxel for voxel) are counted once
+  const unique: GridStructure[] = [];
+  const uniqueOf = entries.map(({ s }) => {
+    let u = unique.findIndex((o) => o.voxelIndices === s.voxelIndices && o.weights === s.weights && o.partMassGPerMl === s.partMassGPerMl);
+    if (u < 0) u = unique.push(s) - 1;
+    return u;
+  });
+  const uniqueStats = await backend.stats({
     doseGy,
     activityBqPerMl: cal.activityBqPerMl,
     densityGPerMl: density,
     voxelVolumeMl: vVoxMl,
-    structures: entries.map((e) => e.s),
+    structures: unique,
     dvhBins: opts.dvhBins,
   });
+  const stats = uniqueOf.map((u) => uniqueStats[u]);
   tick('statisticsMs', t0);
 
   const structures: StructureReport[] = entries.map((e, n) => ({
@@ -450,8 +467,9 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
     ...(e.lesionOf !== undefined ? { lesionOf: e.lesionOf, equivalentDiameterMm: e.eqDiamMm } : {}),
   }));
 
-  let fieldBq = 0;
-  for (let n = 0; n < cal.activityBqPerMl.length; n++) fieldBq += cal.activityBqPerMl[n];
+  // the image as read (calibrated with a factor of 1) was summed in index order by its value check
+  let fieldBq = cal.activityBqPerMl === opts.activity.data ? check.sumInIndexOrder : 0;
+  if (cal.activityBqPerMl !== opts.activity.data) for (let n = 0; n < cal.activityBqPerMl.length; n++) fieldBq += cal.activityBqPerMl[n];
   fieldBq *= vVoxMl;
   return {
     dose: { geometry: grid, data: doseGy },
@@ -483,7 +501,15 @@ function maskToGridDense(mask: StructureMask, target: Geometry): StructureMask {
     return dense; // entirely outside the target grid
   }
   const { voxelIndices, weights } = r.structure;
-  for (let n = 0; n < voxelIndices.length; n++) out[voxelIndices[n]] = Math.round(255 * weights[n]);
+  const [nx, ny] = target.dims;
+  const extent = new ExtentBuilder(target.dims);
+  for (let n = 0; n < voxelIndices.length; n++) {
+    const v = voxelIndices[n];
+    const o = (out[v] = Math.round(255 * weights[n]));
+    if (o !== 0) extent.add(v % nx, Math.floor(v / nx) % ny, Math.floor(v / (nx * ny)), o);
+  }
+  // its extent from the voxels written (else the first maskExtent would scan the whole target grid for it)
+  rememberMaskExtent(out, extent.build());
   return dense;
 }
 

@@ -35,10 +35,13 @@ const CRC_TABLE: Uint32Array = (() => {
   return t;
 })();
 
-/** CRC-32 (ISO 3309 / RFC 1952, as in the gzip trailer) of `data`. */
-export function crc32(data: Uint8Array): number {
+/**
+ * CRC-32 (ISO 3309 / RFC 1952, as in the gzip trailer) of `data`; with `previous`, the CRC-32 of the bytes that
+ * `previous` was computed on followed by `data`.
+ */
+export function crc32(data: Uint8Array, previous = 0): number {
   const t = CRC_TABLE;
-  let c = 0xffffffff;
+  let c = (previous ^ 0xffffffff) >>> 0;
   let i = 0;
   const n4 = data.length & ~3;
   for (; i < n4; i += 4) {
@@ -118,6 +121,26 @@ export function gunzipChecked(data: Uint8Array, what: string): Uint8Array {
   return out;
 }
 
+/**
+ * Like `gunzipChecked`, but in Node the inflate runs in libuv's thread pool, so that the main thread (or another
+ * inflate: an activity image and a label map read at once) works meanwhile. Same checks, same errors, same bytes.
+ * In a browser it is `gunzipChecked`.
+ */
+export async function gunzipCheckedAsync(data: Uint8Array, what: string): Promise<Uint8Array> {
+  const z = nodeZlib;
+  if (!z || !isGzip(data) || data.length < 18 || data[2] !== 8) return gunzipChecked(data, what);
+  const n = data.length;
+  const isize = (data[n - 4] | (data[n - 3] << 8) | (data[n - 2] << 16) | (data[n - 1] << 24)) >>> 0;
+  const chunkSize = isize >= 65536 && isize < 2 ** 31 ? isize + 64 : undefined;
+  return new Promise((resolve, reject) =>
+    z.gunzip(data, chunkSize ? { chunkSize } : {}, (err, buf) => {
+      if (err) {
+        reject(new FormatError(`${what}: gzip data is truncated or corrupt (${err.message}); re-export or re-copy the file`, { cause: err }));
+      } else resolve(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+    }),
+  );
+}
+
 export type GzipLevel = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 /**
  * Deflate strategy (zlib; fflate in a browser has only the default): 'rle' finds only runs of a repeated byte,
@@ -156,25 +179,52 @@ const PARALLEL_BLOCK_BYTES = 1 << 20;
  * does it: each block is deflated with the 32 KiB before it as its dictionary and ends on a sync flush (the last on
  * finish), so that the blocks concatenate into one ordinary deflate stream in one gzip member (any gzip reader reads
  * it; it is ~0.1 % larger than a serial stream). The main thread stays free meanwhile. The block size is fixed, so
- * the bytes do not depend on the machine or the pool size. In a browser it is `gzipDeterministic`.
+ * the bytes do not depend on the machine or the pool size. In a browser it is `gzipDeterministic`. `data` may be given
+ * as parts (a file's header and its voxels): they are compressed as their concatenation (same bytes) without being
+ * copied into one buffer first.
  */
-export async function gzipDeterministicAsync(data: Uint8Array, level: GzipLevel = 6, strategy: GzipStrategy = 'default'): Promise<Uint8Array> {
+export async function gzipDeterministicAsync(
+  data: Uint8Array | readonly Uint8Array[],
+  level: GzipLevel = 6,
+  strategy: GzipStrategy = 'default',
+): Promise<Uint8Array> {
   const z = nodeZlib;
-  if (!z || data.length <= PARALLEL_BLOCK_BYTES) return gzipDeterministic(data, level, strategy);
+  // the input as parts read one after the other (a file's header and its voxels, without copying them into one)
+  const pieces = data instanceof Uint8Array ? [data] : data;
+  let length = 0;
+  for (const p of pieces) length += p.length;
+  /** Bytes start..end of the whole input: a view when they lie in one part, else a copy. */
+  const range = (start: number, end: number): Uint8Array => {
+    let o = 0;
+    for (const p of pieces) {
+      if (start >= o && end <= o + p.length) return p.subarray(start - o, end - o);
+      o += p.length;
+    }
+    const out = new Uint8Array(end - start);
+    o = 0;
+    for (const p of pieces) {
+      const a = Math.max(start, o), b = Math.min(end, o + p.length);
+      if (a < b) out.set(p.subarray(a - o, b - o), a - start);
+      o += p.length;
+    }
+    return out;
+  };
+  if (!z || length <= PARALLEL_BLOCK_BYTES) return gzipDeterministic(range(0, length), level, strategy);
   const blocks: Array<Promise<Uint8Array>> = [];
-  for (let start = 0; start < data.length; start += PARALLEL_BLOCK_BYTES) {
-    const end = Math.min(data.length, start + PARALLEL_BLOCK_BYTES);
-    const last = end === data.length;
+  for (let start = 0; start < length; start += PARALLEL_BLOCK_BYTES) {
+    const end = Math.min(length, start + PARALLEL_BLOCK_BYTES);
+    const last = end === length;
     const opts: import('node:zlib').ZlibOptions = { level, strategy: zlibStrategy(z, strategy), finishFlush: last ? z.constants.Z_FINISH : z.constants.Z_SYNC_FLUSH };
-    if (start > 0) opts.dictionary = data.subarray(Math.max(0, start - 32768), start);
+    if (start > 0) opts.dictionary = range(Math.max(0, start - 32768), start);
     blocks.push(
       new Promise((resolve, reject) =>
-        z.deflateRaw(data.subarray(start, end), opts, (err, buf) => (err ? reject(err) : resolve(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)))),
+        z.deflateRaw(range(start, end), opts, (err, buf) => (err ? reject(err) : resolve(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)))),
       ),
     );
   }
   const parts = await Promise.all(blocks);
-  const crc = typeof z.crc32 === 'function' ? z.crc32(data) >>> 0 : crc32(data);
+  let crc = 0;
+  for (const p of pieces) crc = typeof z.crc32 === 'function' ? z.crc32(p, crc) >>> 0 : crc32(p, crc);
   let total = 10 + 8;
   for (const p of parts) total += p.length;
   const out = new Uint8Array(total);
@@ -187,6 +237,68 @@ export async function gzipDeterministicAsync(data: Uint8Array, level: GzipLevel 
   }
   const dv = new DataView(out.buffer, o, 8);
   dv.setUint32(0, crc, true);
-  dv.setUint32(4, data.length >>> 0, true);
+  dv.setUint32(4, length >>> 0, true);
+  return out;
+}
+
+/** Blocks of `gzipDeterministicGenerated` being deflated at once (the thread pool has 4 threads by default). */
+const GENERATED_BLOCKS_IN_FLIGHT = 8;
+
+/**
+ * `gzipDeterministicAsync` of data that is never held whole: `block(start, end)` returns bytes start..end of it (a new
+ * array each time; they are asked for in order, 1 MiB at a time), and at most a few blocks are deflated at once, so
+ * that memory holds those blocks and the compressed output only. Same bytes as `gzipDeterministicAsync` of the whole.
+ */
+export async function gzipDeterministicGenerated(
+  length: number,
+  block: (start: number, end: number) => Uint8Array,
+  level: GzipLevel = 6,
+  strategy: GzipStrategy = 'default',
+): Promise<Uint8Array> {
+  const z = nodeZlib;
+  if (!z || length <= PARALLEL_BLOCK_BYTES) return gzipDeterministic(block(0, length), level, strategy);
+  const parts: Uint8Array[] = [];
+  const inFlight: Array<Promise<void>> = [];
+  let crc = 0;
+  let previous: Uint8Array | undefined;
+  for (let start = 0, n = 0; start < length; start += PARALLEL_BLOCK_BYTES, n++) {
+    const end = Math.min(length, start + PARALLEL_BLOCK_BYTES);
+    const input = block(start, end);
+    crc = typeof z.crc32 === 'function' ? z.crc32(input, crc) >>> 0 : crc32(input, crc);
+    const opts: import('node:zlib').ZlibOptions = {
+      level,
+      strategy: zlibStrategy(z, strategy),
+      finishFlush: end === length ? z.constants.Z_FINISH : z.constants.Z_SYNC_FLUSH,
+    };
+    // the 32 KiB before the block: the end of the previous one (blocks are 1 MiB)
+    if (previous) opts.dictionary = previous.subarray(previous.length - 32768);
+    previous = input;
+    if (inFlight.length >= GENERATED_BLOCKS_IN_FLIGHT) await inFlight[inFlight.length - GENERATED_BLOCKS_IN_FLIGHT];
+    const done = new Promise<void>((resolve, reject) =>
+      z.deflateRaw(input, opts, (err, buf) => {
+        if (err) reject(err);
+        else {
+          parts[n] = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+          resolve();
+        }
+      }),
+    );
+    done.catch(() => {}); // reported by the Promise.all below
+    inFlight.push(done);
+  }
+  await Promise.all(inFlight);
+  let total = 10 + 8;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  // RFC 1952 header: magic, CM = 8 (deflate), FLG = 0, MTIME = 0, XFL = 0, OS = 255 (unknown)
+  out.set([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255], 0);
+  let o = 10;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  const dv = new DataView(out.buffer, o, 8);
+  dv.setUint32(0, crc, true);
+  dv.setUint32(4, length >>> 0, true);
   return out;
 }

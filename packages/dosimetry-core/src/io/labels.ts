@@ -2,7 +2,8 @@
  * Label maps (integer images where each value is a structure) and the label table that names their values.
  */
 import { FormatError, InputError } from '../errors.ts';
-import { ExtentBuilder, type StructureMask, rememberMaskExtent } from '../volume/structure.ts';
+import { ExtentBuilder, type MaskExtent, type StructureMask, rememberMaskExtent } from '../volume/structure.ts';
+import { indexToWorld } from '../volume/geometry.ts';
 import type { Volume } from '../volume/volume.ts';
 
 /** One entry of a label table: integer label value and structure name. */
@@ -48,6 +49,12 @@ export interface LabelMapOptions {
   readonly labels?: string;
   /** Name of the source for `StructureMask.origin` and messages (usually the file name). */
   readonly sourceName: string;
+  /**
+   * Each structure named by the table on the crop of the label map's grid that holds it (its bounding box, the same
+   * voxel lattice) instead of on the whole grid: a label map of 512x512x400 then holds its tumours in kilobytes, not
+   * 100 MB each. Brought onto the label map's grid, the structures have the same voxels and weights either way.
+   */
+  readonly cropToExtent?: boolean;
 }
 
 /**
@@ -64,20 +71,30 @@ export function labelMapToStructures(volume: Volume, options: LabelMapOptions): 
   const src = options.sourceName;
   const table = options.labels !== undefined ? parseLabelTable(options.labels) : undefined;
   const [nx, ny, nz] = volume.geometry.dims;
-  const wanted = new Map<number, { name: string; occ: Uint8Array; count: number; extent: ExtentBuilder }>();
+  const crop = options.cropToExtent === true;
+  // A label's entry; its extent is accumulated by runs: the first and last voxel of the current x-row (rows are
+  // visited in order), added to the extent when the label's next voxel lies in another row, or at the end.
+  interface Wanted { name: string; occ: Uint8Array; count: number; extent: ExtentBuilder; row: number; j: number; k: number; first: number; last: number; inRow: number }
+  const wanted = new Map<number, Wanted>();
   const found = new Map<number, number>();
   if (table) {
-    for (const e of table) wanted.set(e.value, { name: e.name, occ: new Uint8Array(n), count: 0, extent: new ExtentBuilder(volume.geometry.dims) });
+    for (const e of table) {
+      wanted.set(e.value, { name: e.name, occ: new Uint8Array(crop ? 0 : n), count: 0, extent: new ExtentBuilder(volume.geometry.dims), row: -1, j: 0, k: 0, first: 0, last: 0, inRow: 0 });
+    }
   }
+  const flush = (w: Wanted) => {
+    if (w.inRow > 0) w.extent.addRun(w.first, w.last, w.j, w.k, 255 * w.inRow);
+    w.inRow = 0;
+  };
   // label value -> its entry, by array index for the usual small positive integer labels (a Map lookup per voxel
   // costs several times more)
   const maxDirect = table ? Math.min(65535, Math.max(0, ...table.map((e) => (Number.isInteger(e.value) ? e.value : 0)))) : -1;
-  const direct: Array<{ occ: Uint8Array; count: number; extent: ExtentBuilder } | undefined> = [];
+  const direct: Array<Wanted | undefined> = [];
   for (let v = 0; v <= maxDirect; v++) direct.push(wanted.get(v));
   // One pass to check integrality and (without a table) find the labels; with a table it also builds the masks
   // and their extents (bounding box and volume, used when they are brought onto the activity grid).
-  for (let k = 0, i = 0; k < nz; k++) {
-    for (let y = 0; y < ny; y++) {
+  for (let k = 0, i = 0, row = 0; k < nz; k++) {
+    for (let y = 0; y < ny; y++, row++) {
       for (let x = 0; x < nx; x++, i++) {
         const v = d[i];
         if (v === 0) continue;
@@ -89,14 +106,23 @@ export function labelMapToStructures(volume: Volume, options: LabelMapOptions): 
         if (table) {
           const w = v > 0 && v <= maxDirect ? direct[v] : wanted.get(v);
           if (w) {
-            w.occ[i] = 255;
+            if (!crop) w.occ[i] = 255;
             w.count++;
-            w.extent.add(x, y, k, 255);
+            if (w.row !== row) {
+              flush(w);
+              w.row = row;
+              w.j = y;
+              w.k = k;
+              w.first = x;
+            }
+            w.last = x;
+            w.inRow++;
           } else found.set(v, (found.get(v) ?? 0) + 1);
         } else found.set(v, (found.get(v) ?? 0) + 1);
       }
     }
   }
+  for (const w of wanted.values()) flush(w);
   const values = [...found.keys()].sort((a, b) => a - b);
   if (values.length > 1000) {
     throw new FormatError(`${src}: has ${values.length} distinct nonzero values${table ? ' besides those of the label table' : ''}; that is an image, not a label map`);
@@ -108,7 +134,12 @@ export function labelMapToStructures(volume: Volume, options: LabelMapOptions): 
       if (w.count === 0) {
         throw new InputError(`${src}: label ${e.value} ("${e.name}") from the label table does not occur in the label map; check the table`);
       }
-      rememberMaskExtent(w.occ, w.extent.build());
+      const extent = w.extent.build()!;
+      if (crop) {
+        out.push(croppedLabelMask(volume, e.value, extent, { name: e.name, origin: `${src} label ${e.value}` }));
+        continue;
+      }
+      rememberMaskExtent(w.occ, extent);
       out.push({ name: e.name, origin: `${src} label ${e.value}`, geometry: volume.geometry, occupancy: w.occ });
     }
     const clash = values.find((v) => table.some((e) => e.name === `label ${v}`));
@@ -117,7 +148,8 @@ export function labelMapToStructures(volume: Volume, options: LabelMapOptions): 
     }
   }
   const masks = new Map<number, Uint8Array>(values.map((v) => [v, new Uint8Array(n)]));
-  for (let i = 0; i < n; i++) {
+  // (a second pass only for labels the table does not name)
+  for (let i = 0; values.length > 0 && i < n; i++) {
     const v = d[i];
     if (v === 0) continue;
     const m = masks.get(v); // undefined for the labels the table named (their masks are built above)
@@ -125,4 +157,27 @@ export function labelMapToStructures(volume: Volume, options: LabelMapOptions): 
   }
   for (const v of values) out.push({ name: `label ${v}`, origin: `${src} label ${v}`, geometry: volume.geometry, occupancy: masks.get(v)! });
   return out;
+}
+
+/** The voxels of `volume` holding `value`, as a mask on the crop `extent` of its grid (occupancy 255 inside). */
+function croppedLabelMask(volume: Volume, value: number, extent: MaskExtent, names: { name: string; origin: string }): StructureMask {
+  const g = volume.geometry;
+  const d = volume.data;
+  const [nx, ny] = g.dims;
+  const { lo, hi } = extent;
+  const dims: [number, number, number] = [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1];
+  const occ = new Uint8Array(dims[0] * dims[1] * dims[2]);
+  for (let k = lo[2], o = 0; k <= hi[2]; k++) {
+    for (let j = lo[1]; j <= hi[1]; j++) {
+      const row = nx * (j + ny * k);
+      for (let i = lo[0]; i <= hi[0]; i++, o++) if (d[row + i] === value) occ[o] = 255;
+    }
+  }
+  rememberMaskExtent(occ, { lo: [0, 0, 0], hi: [dims[0] - 1, dims[1] - 1, dims[2] - 1], occupancySum: extent.occupancySum });
+  const origin = indexToWorld(g, lo[0], lo[1], lo[2]);
+  return {
+    ...names,
+    geometry: { dims, spacingMm: g.spacingMm, originLpsMm: [origin[0] + 0, origin[1] + 0, origin[2] + 0], direction: g.direction },
+    occupancy: occ,
+  };
 }

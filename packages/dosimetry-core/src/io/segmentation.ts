@@ -10,13 +10,13 @@
 import { basename } from 'node:path';
 import { FormatError, InputError } from '../errors.ts';
 import { type Geometry, assertSameGrid, voxelCount } from '../volume/geometry.ts';
-import { ExtentBuilder, type StructureMask } from '../volume/structure.ts';
+import { type StructureMask, boxOfIndices } from '../volume/structure.ts';
 import { writeFileAtomic } from './atomic.ts';
-import { gzipDeterministicAsync } from './gzip.ts';
+import { gzipDeterministicAsync, gzipDeterministicGenerated } from './gzip.ts';
 import { lowerName, readFileBytes } from './files.ts';
 import { labelMapToStructures } from './labels.ts';
 import { readMha } from './mha.ts';
-import { decodeNifti } from './nifti.ts';
+import { readNiftiAsync } from './nifti.ts';
 import { type NrrdData, assembleNrrd, decodeNrrd, nrrdFileBytes, nrrdGeometry, nrrdSpaceLines, nrrdToVolume } from './nrrd.ts';
 
 /** One segment as described in a .seg.nrrd header. */
@@ -126,6 +126,8 @@ export function segNrrdToStructures(n: NrrdData, file: string): StructureMask[] 
 export interface ReadSegmentationOptions {
   /** Label table "1=Liver,2=Tumor A" for label maps; not allowed for .seg.nrrd (its segments are named inside). */
   readonly labels?: string;
+  /** Label maps: each named structure on the crop of the grid that holds it (see `LabelMapOptions.cropToExtent`). */
+  readonly cropToExtent?: boolean;
 }
 
 /**
@@ -143,14 +145,14 @@ export async function readSegmentation(path: string, opts: ReadSegmentationOptio
       }
       return segNrrdToStructures(n, path);
     }
-    return labelMapToStructures(nrrdToVolume(n, path), { labels: opts.labels, sourceName: short });
+    return labelMapToStructures(nrrdToVolume(n, path), { labels: opts.labels, sourceName: short, cropToExtent: opts.cropToExtent });
   }
   if (lower.endsWith('.nii') || lower.endsWith('.nii.gz')) {
-    const img = decodeNifti(readFileBytes(path, 'segmentation'), path);
-    return labelMapToStructures(img.volume, { labels: opts.labels, sourceName: short });
+    const img = await readNiftiAsync(path, 'segmentation');
+    return labelMapToStructures(img.volume, { labels: opts.labels, sourceName: short, cropToExtent: opts.cropToExtent });
   }
   if (lower.endsWith('.mha') || lower.endsWith('.mhd')) {
-    return labelMapToStructures(await readMha(path), { labels: opts.labels, sourceName: short });
+    return labelMapToStructures(await readMha(path), { labels: opts.labels, sourceName: short, cropToExtent: opts.cropToExtent });
   }
   readFileBytes(path, 'segmentation'); // a missing file is a FileError before the format question
   throw new FormatError(
@@ -198,24 +200,37 @@ export async function encodeGridStructuresSegNrrdAsync(
 ): Promise<Uint8Array | undefined> {
   const items: SegItem[] = [];
   for (const st of structures) {
-    let count = 0;
-    for (let q = 0; q < st.weights.length; q++) if (st.weights[q] >= 0.5) count++;
-    if (count === 0) continue;
-    const inside = new Uint32Array(count);
-    for (let q = 0, o = 0; q < st.weights.length; q++) if (st.weights[q] >= 0.5) inside[o++] = st.voxelIndices[q];
-    items.push({ name: st.name, ...(st.colorRgb ? { colorRgb: st.colorRgb } : {}), inside });
+    let any = false;
+    for (let q = 0; q < st.weights.length && !any; q++) any = st.weights[q] >= 0.5;
+    if (!any) continue;
+    // the voxels at least half inside are read from the structure's own arrays, not copied out
+    items.push({ name: st.name, ...(st.colorRgb ? { colorRgb: st.colorRgb } : {}), indices: st.voxelIndices, weights: st.weights });
   }
   if (items.length === 0) return undefined;
-  const { lines, body } = segNrrdItemsParts(geometry, items);
-  // deflate level 1 with the run-length strategy, off the main thread (in Node, in parallel blocks)
-  return nrrdFileBytes(lines, await gzipDeterministicAsync(body, 1, 'rle'));
+  const { lines, layers, placed } = segNrrdItemsPlan(geometry, items);
+  // deflate level 1 with the run-length strategy, off the main thread (in Node, in parallel blocks); with ascending
+  // voxel indices (as the pipeline's structures hold them) the body is made block by block as it is deflated, never
+  // whole (with three overlapping structures it has three bytes per voxel)
+  const n = voxelCount(geometry);
+  const ascending = items.every(({ indices }) => {
+    for (let q = 1; q < indices.length; q++) if (!(indices[q] > indices[q - 1])) return false;
+    return true;
+  });
+  const gz = ascending
+    ? await gzipDeterministicGenerated(layers * n, (start, end) => segBodyRange(items, placed, layers, start, end), 1, 'rle')
+    : await gzipDeterministicAsync(segBody(items, placed, layers, n), 1, 'rle');
+  return nrrdFileBytes(lines, gz);
 }
 
-/** A structure to write: the voxels at least half inside it (ascending linear indices), and where it goes. */
+/**
+ * A structure to write: the voxels at least half inside it (ascending linear indices: those of `indices` whose weight
+ * is at least 0.5, or all of them without `weights`), and where it goes.
+ */
 interface SegItem {
   readonly name: string;
   readonly colorRgb?: readonly [number, number, number];
-  readonly inside: Uint32Array;
+  readonly indices: Uint32Array;
+  readonly weights?: Float32Array;
   readonly layer?: number;
   readonly labelValue?: number;
 }
@@ -238,25 +253,84 @@ function segNrrdParts(entries: ReadonlyArray<StructureMask | SegNrrdEntry>): { l
   const items: SegItem[] = entries.map((e, s) => ({
     name: masks[s].name,
     ...(masks[s].colorRgb ? { colorRgb: masks[s].colorRgb } : {}),
-    inside: insideOfMask(masks[s].occupancy),
+    indices: insideOfMask(masks[s].occupancy),
     ...('mask' in e ? { layer: e.layer, labelValue: e.labelValue } : {}),
   }));
   return segNrrdItemsParts(g, items);
 }
 
 function segNrrdItemsParts(g: Geometry, items: readonly SegItem[]): { lines: string[]; body: Uint8Array } {
+  const { lines, layers, placed } = segNrrdItemsPlan(g, items);
+  return { lines, body: segBody(items, placed, layers, voxelCount(g)) };
+}
+
+/** Where each structure goes (layer, label value) and the header lines of the .seg.nrrd. */
+interface SegPlacement {
+  readonly layer: number;
+  readonly label: number;
+  readonly extent: number[];
+}
+
+/**
+ * The body of a .seg.nrrd: one layer, the label map itself; more: list axis first (fastest), written structure by
+ * structure, only where each is.
+ */
+function segBody(items: readonly SegItem[], placed: readonly SegPlacement[], L: number, n: number): Uint8Array {
+  const body = new Uint8Array(L * n);
+  items.forEach((m, s) => {
+    const { layer, label } = placed[s];
+    const { indices, weights } = m;
+    for (let q = 0; q < indices.length; q++) if (!weights || weights[q] >= 0.5) body[indices[q] * L + layer] = label;
+  });
+  return body;
+}
+
+/** Bytes start..end of `segBody` (structures with ascending voxel indices), made without the rest of it. */
+function segBodyRange(items: readonly SegItem[], placed: readonly SegPlacement[], L: number, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  const vFrom = Math.floor(start / L);
+  const vTo = Math.ceil(end / L); // exclusive
+  items.forEach((m, s) => {
+    const { layer, label } = placed[s];
+    const { indices, weights } = m;
+    // first entry at or after voxel vFrom (binary search)
+    let a = 0;
+    let b = indices.length;
+    while (a < b) {
+      const c = (a + b) >>> 1;
+      if (indices[c] < vFrom) a = c + 1;
+      else b = c;
+    }
+    for (let q = a; q < indices.length && indices[q] < vTo; q++) {
+      if (weights && !(weights[q] >= 0.5)) continue;
+      const p = indices[q] * L + layer;
+      if (p >= start && p < end) out[p - start] = label;
+    }
+  });
+  return out;
+}
+
+function segNrrdItemsPlan(g: Geometry, items: readonly SegItem[]): { lines: string[]; layers: number; placed: SegPlacement[] } {
   if (items.length === 0) throw new InputError('cannot write a segmentation without structures');
   const n = voxelCount(g);
-  const layerMaps: Uint8Array[] = [];
+  // which voxels each layer holds, one bit per voxel (a layer's labels are written into the body at the end)
+  const layerBits: Uint32Array[] = [];
   const layerLabels: Array<Set<number>> = [];
-  const placed: Array<{ layer: number; label: number; extent: number[] }> = [];
-  const [nx, ny] = g.dims;
-  const clashes = (inside: Uint32Array, lm: Uint8Array) => {
-    for (let q = 0; q < inside.length; q++) if (lm[inside[q]] !== 0) return true;
+  const placed: SegPlacement[] = [];
+  const clashes = ({ indices, weights }: SegItem, bits: Uint32Array) => {
+    for (let q = 0; q < indices.length; q++) {
+      if (weights && !(weights[q] >= 0.5)) continue;
+      const v = indices[q];
+      if ((bits[v >>> 5] & (1 << (v & 31))) !== 0) return true;
+    }
     return false;
   };
+  const addLayer = () => {
+    layerBits.push(new Uint32Array(Math.ceil(n / 32)));
+    layerLabels.push(new Set());
+  };
   for (const m of items) {
-    const inside = m.inside;
+    const { indices, weights } = m;
     let layer: number;
     let label: number;
     if (m.layer !== undefined && m.labelValue !== undefined) {
@@ -264,47 +338,30 @@ function segNrrdItemsParts(g: Geometry, items: readonly SegItem[]): { lines: str
       label = m.labelValue;
       if (!Number.isInteger(layer) || layer < 0 || layer > 255) throw new InputError(`structure "${m.name}": layer ${layer} must be an integer 0..255`);
       if (!Number.isInteger(label) || label < 1 || label > 255) throw new InputError(`structure "${m.name}": label value ${label} must be an integer 1..255`);
-      while (layerMaps.length <= layer) {
-        layerMaps.push(new Uint8Array(n));
-        layerLabels.push(new Set());
-      }
+      while (layerBits.length <= layer) addLayer();
       if (layerLabels[layer].has(label)) throw new InputError(`structure "${m.name}": label value ${label} is already used in layer ${layer}`);
-      if (clashes(inside, layerMaps[layer])) {
+      if (clashes(m, layerBits[layer])) {
         throw new InputError(`structure "${m.name}" overlaps another structure in layer ${layer}; put overlapping structures in different layers`);
       }
     } else {
       layer = 0;
-      while (layer < layerMaps.length && (clashes(inside, layerMaps[layer]) || layerLabels[layer].size >= 255)) layer++;
-      if (layer === layerMaps.length) {
-        layerMaps.push(new Uint8Array(n));
-        layerLabels.push(new Set());
-      }
+      while (layer < layerBits.length && (clashes(m, layerBits[layer]) || layerLabels[layer].size >= 255)) layer++;
+      if (layer === layerBits.length) addLayer();
       label = 1;
       while (layerLabels[layer].has(label)) label++;
     }
     layerLabels[layer].add(label);
-    const lm = layerMaps[layer];
-    const box = new ExtentBuilder(g.dims);
-    for (let q = 0; q < inside.length; q++) {
-      const v = inside[q];
-      lm[v] = label;
-      box.add(v % nx, Math.floor(v / nx) % ny, Math.floor(v / (nx * ny)), 1);
+    const bits = layerBits[layer];
+    for (let q = 0; q < indices.length; q++) {
+      if (weights && !(weights[q] >= 0.5)) continue;
+      const v = indices[q];
+      bits[v >>> 5] |= 1 << (v & 31);
     }
-    const e = box.build();
+    const e = boxOfIndices(g.dims, indices, weights, 0.5);
     const extent = e ? [e.lo[0], e.hi[0], e.lo[1], e.hi[1], e.lo[2], e.hi[2]] : [0, -1, 0, -1, 0, -1];
     placed.push({ layer, label, extent });
   }
-  const L = layerMaps.length;
-  let body: Uint8Array;
-  if (L === 1) body = layerMaps[0];
-  else {
-    // list axis first (fastest): written structure by structure, only where each is
-    body = new Uint8Array(L * n);
-    items.forEach((m, s) => {
-      const { layer, label } = placed[s];
-      for (let q = 0; q < m.inside.length; q++) body[m.inside[q] * L + layer] = label;
-    });
-  }
+  const L = layerBits.length;
   const space = nrrdSpaceLines(g, L > 1 ? 1 : 0);
   const clean = (s: string) => s.replace(/[\r\n]+/g, ' ');
   const lines = [
@@ -340,7 +397,7 @@ function segNrrdItemsParts(g: Geometry, items: readonly SegItem[]): { lines: str
     'Segmentation_MasterRepresentation:=Binary labelmap',
     'Segmentation_ReferenceImageExtentOffset:=0 0 0',
   );
-  return { lines, body };
+  return { lines, layers: L, placed };
 }
 
 /** Writes structures as a 3D Slicer .seg.nrrd atomically (see `encodeSegNrrd`). */

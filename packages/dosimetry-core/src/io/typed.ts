@@ -56,6 +56,17 @@ export function typedFromBytes(bytes: Uint8Array, byteOffset: number, t: VoxelTy
   return new CTORS[t](copy.buffer, copy.byteOffset, count);
 }
 
+/**
+ * Like `typedFromBytes`, for bytes the caller hands over (an inflated file nobody else holds): a view into them, no
+ * copy, when the voxels start at a multiple of their size and are in the host's byte order; else a copy.
+ */
+export function typedOverBytes(bytes: Uint8Array, byteOffset: number, t: VoxelType, count: number, littleEndian: boolean): VoxelArray {
+  const bpv = bytesPerVoxel(t);
+  const start = bytes.byteOffset + byteOffset;
+  if ((bpv === 1 || littleEndian === HOST_LITTLE_ENDIAN) && start % bpv === 0) return new CTORS[t](bytes.buffer as ArrayBuffer, start, count);
+  return typedFromBytes(bytes, byteOffset, t, count, littleEndian);
+}
+
 /** The bytes of a typed array in little-endian order (a view when the host is little-endian). */
 export function littleEndianBytes(a: VoxelArray): Uint8Array {
   const u = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);

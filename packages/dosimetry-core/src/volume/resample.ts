@@ -102,16 +102,17 @@ export function maskToGrid(mask: StructureMask, target: Geometry, options: MaskR
   const [mx, my, mz] = mask.geometry.dims;
   const occ = mask.occupancy;
   const A = toMask.a, B = toMask.b;
+  const aligned = voxelAlignedMap(toMask);
   // Target voxel indices and weights, in increasing index order. Every voxel written lies in the target box
-  // i0..i1 x j0..j1 x k0..k1, so its volume bounds the count: one allocation, no growth.
-  const capacity = i0 <= i1 && j0 <= j1 && k0 <= k1 ? (i1 - i0 + 1) * (j1 - j0 + 1) * (k1 - k0 + 1) : 0;
-  const idx = new Uint32Array(capacity);
-  const wts = new Float32Array(capacity);
+  // i0..i1 x j0..j1 x k0..k1, so its volume bounds the count: one allocation, no growth. (On aligned grids the mask's
+  // nonzero voxels are counted first instead: the exact size, where a box can be several times the structure.)
+  const capacity = i0 <= i1 && j0 <= j1 && k0 <= k1 && !aligned ? (i1 - i0 + 1) * (j1 - j0 + 1) * (k1 - k0 + 1) : 0;
+  let idx = new Uint32Array(capacity);
+  let wts = new Float32Array(capacity);
   let count = 0;
   let totalInside = 0;
   let mass: Float32Array | undefined;
   let massSubs: [number, number, number] | undefined;
-  const aligned = voxelAlignedMap(toMask);
   if (i0 <= i1 && j0 <= j1 && k0 <= k1 && !aligned && options.density && mode === 'fractional') {
     // With a density image: occupancy and the structure's own mass per voxel from the same sub-samples.
     massSubs = (options.subsamples as [number, number, number] | undefined) ?? massSubsamples(mask.geometry, options.density.image.geometry, target);
@@ -143,6 +144,15 @@ export function maskToGrid(mask: StructureMask, target: Geometry, options: MaskR
       lo[t] = Math.max(lo[t], a);
       hi[t] = Math.min(hi[t], b);
     }
+    let nonzero = 0;
+    for (let k = lo[2]; k <= hi[2]; k++) {
+      for (let j = lo[1]; j <= hi[1]; j++) {
+        let m = base + step[0] * lo[0] + step[1] * j + step[2] * k;
+        for (let i = lo[0]; i <= hi[0]; i++, m += step[0]) if (occ[m] !== 0) nonzero++;
+      }
+    }
+    idx = new Uint32Array(nonzero);
+    wts = new Float32Array(nonzero);
     for (let k = lo[2]; k <= hi[2]; k++) {
       for (let j = lo[1]; j <= hi[1]; j++) {
         let m = base + step[0] * lo[0] + step[1] * j + step[2] * k;
@@ -206,8 +216,8 @@ export function maskToGrid(mask: StructureMask, target: Geometry, options: MaskR
     structure: {
       name: mask.name,
       origin: mask.origin,
-      voxelIndices: idx.slice(0, count),
-      weights: wts.slice(0, count),
+      voxelIndices: count === idx.length ? idx : idx.slice(0, count),
+      weights: count === wts.length ? wts : wts.slice(0, count),
       ...(mass ? { partMassGPerMl: mass.slice(0, count) } : {}),
       colorRgb: mask.colorRgb,
     },

@@ -116,7 +116,65 @@ export class ExtentBuilder {
     if (k > this.hi[2]) this.hi[2] = k;
     this.sum += o;
   }
+  /** Adds the voxels first..last (inclusive, first <= last) of row (j, k), whose occupancies sum to `o` (> 0). */
+  addRun(first: number, last: number, j: number, k: number, o: number): void {
+    if (first < this.lo[0]) this.lo[0] = first;
+    if (last > this.hi[0]) this.hi[0] = last;
+    if (j < this.lo[1]) this.lo[1] = j;
+    if (j > this.hi[1]) this.hi[1] = j;
+    if (k < this.lo[2]) this.lo[2] = k;
+    if (k > this.hi[2]) this.hi[2] = k;
+    this.sum += o;
+  }
   build(): MaskExtent | undefined {
     return this.sum > 0 ? { lo: [...this.lo], hi: [...this.hi], occupancySum: this.sum } : undefined;
   }
+}
+
+/**
+ * The inclusive index bounding box of voxels given by linear indices (`i + nx * (j + ny * k)`) on a grid of `dims`;
+ * undefined when there are none. With `weights` (one per index), only the voxels whose weight is at least `minWeight`
+ * count. Any order is accepted; runs of indices within one x-row (as ascending indices come) cost one division per
+ * row instead of three per voxel.
+ */
+export function boxOfIndices(
+  dims: readonly [number, number, number],
+  indices: ArrayLike<number>,
+  weights?: ArrayLike<number>,
+  minWeight = 0,
+): { lo: [number, number, number]; hi: [number, number, number] } | undefined {
+  const [nx, ny] = dims;
+  const n = indices.length;
+  const lo: [number, number, number] = [Infinity, Infinity, Infinity];
+  const hi: [number, number, number] = [-1, -1, -1];
+  let q = 0;
+  while (q < n) {
+    if (weights && !(weights[q] >= minWeight)) {
+      q++;
+      continue;
+    }
+    const v = indices[q++];
+    const row = Math.floor(v / nx);
+    const rowStart = row * nx;
+    let iMin = v - rowStart;
+    let iMax = iMin;
+    while (q < n) {
+      const i = indices[q] - rowStart;
+      if (i < 0 || i >= nx) break;
+      if (!weights || weights[q] >= minWeight) {
+        if (i < iMin) iMin = i;
+        else if (i > iMax) iMax = i;
+      }
+      q++;
+    }
+    const j = row % ny;
+    const k = Math.floor(row / ny);
+    if (iMin < lo[0]) lo[0] = iMin;
+    if (iMax > hi[0]) hi[0] = iMax;
+    if (j < lo[1]) lo[1] = j;
+    if (j > hi[1]) hi[1] = j;
+    if (k < lo[2]) lo[2] = k;
+    if (k > hi[2]) hi[2] = k;
+  }
+  return hi[0] < 0 ? undefined : { lo, hi };
 }

@@ -9,7 +9,7 @@ import { gunzipSync as zlibGunzip } from 'node:zlib';
 import { gunzipSync as fflateGunzip } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../../src/errors.ts';
-import { crc32, gunzipChecked, gzipDeterministic, gzipDeterministicAsync, gzipImplementation } from '../../src/io/gzip.ts';
+import { crc32, gunzipChecked, gunzipCheckedAsync, gzipDeterministic, gzipDeterministicAsync, gzipDeterministicGenerated, gzipImplementation } from '../../src/io/gzip.ts';
 import { tempDir } from './helpers.ts';
 
 /** Float32 noise with runs of zeros: compressible in parts, like a dose map, 3.4 blocks of 1 MiB long. */
@@ -69,6 +69,24 @@ describe('gzip', () => {
     const r = spawnSync('/usr/bin/python3', ['-c', 'import gzip,sys,zlib; d=gzip.open(sys.argv[1]).read(); print(len(d), zlib.crc32(d))', p], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(`${data.length} ${crc32(data)}`);
+  });
+
+  it('parts and generated blocks give the bytes of the whole (header + voxels without a copy; a body made block by block)', async () => {
+    const whole = await gzipDeterministicAsync(data, 1, 'rle');
+    const same = (a: Uint8Array) => expect(Buffer.compare(Buffer.from(a), Buffer.from(whole))).toBe(0);
+    same(await gzipDeterministicAsync([data.subarray(0, 352), data.subarray(352)], 1, 'rle'));
+    // a cut that falls inside a block and one on a block boundary, and an empty part
+    same(await gzipDeterministicAsync([data.subarray(0, 1_500_000), new Uint8Array(0), data.subarray(1_500_000, 2 ** 21), data.subarray(2 ** 21)], 1, 'rle'));
+    same(await gzipDeterministicGenerated(data.length, (a, b) => data.slice(a, b), 1, 'rle'));
+    const small = sample(4096);
+    expect(Buffer.compare(Buffer.from(await gzipDeterministicGenerated(small.length, (a, b) => small.slice(a, b), 6)), Buffer.from(gzipDeterministic(small, 6)))).toBe(0);
+  });
+
+  it('inflates in the thread pool to the same bytes, with the same refusals', async () => {
+    const z = await gzipDeterministicAsync(data, 1);
+    expect(Buffer.compare(Buffer.from(await gunzipCheckedAsync(z, 'test')), Buffer.from(data))).toBe(0);
+    await expect(gunzipCheckedAsync(z.subarray(0, z.length - 4), 'trailer cut')).rejects.toThrow(/truncated or corrupt/);
+    await expect(gunzipCheckedAsync(z.subarray(0, 10), 'header only')).rejects.toThrow(FormatError);
   });
 
   it('refuses truncated and corrupted streams', async () => {

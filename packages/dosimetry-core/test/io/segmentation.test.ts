@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { GridError } from '../../src/errors.ts';
 import { encodeSegNrrd, parseLabelTable, readSegmentation, writeMha, writeSegNrrd } from '../../src/io/index.ts';
 import type { Geometry } from '../../src/volume/geometry.ts';
-import type { StructureMask } from '../../src/volume/structure.ts';
+import { type StructureMask, maskExtent } from '../../src/volume/structure.ts';
+import { maskToGrid } from '../../src/volume/resample.ts';
 import { makeVolume } from '../../src/volume/volume.ts';
 import { gz, niftiBytes, nrrdBytes, pack, tempDir } from './helpers.ts';
 
@@ -184,6 +185,27 @@ describe('label maps', () => {
     expect(all.map((m) => m.name)).toEqual(['label 1', 'label 2', 'label 5']);
     expect(all.map((m) => m.occupancy.filter((x) => x === 255).length)).toEqual([count(1), count(2), count(5)]);
   });
+
+  it.each(files)('%s: cropToExtent puts each named label on the crop that holds it, with the same voxels on the full grid', async (_n, make) => {
+    const p = await make();
+    const table = '5=Lung left,1=Liver';
+    const full = await readSegmentation(p, { labels: table });
+    const cropped = await readSegmentation(p, { labels: table, cropToExtent: true });
+    expect(cropped.map((m) => m.name)).toEqual(full.map((m) => m.name));
+    for (const [n, m] of cropped.entries()) {
+      const ext = maskExtent(full[n])!;
+      if (m.name === 'label 2') {
+        expect(m.geometry).toEqual(full[n].geometry); // labels the table leaves out stay on the whole grid
+        continue;
+      }
+      expect(m.geometry.dims).toEqual([0, 1, 2].map((a) => ext.hi[a] - ext.lo[a] + 1));
+      expect(maskExtent(m)!.occupancySum).toBe(ext.occupancySum);
+      const onFull = maskToGrid(full[n], full[n].geometry).structure;
+      const fromCrop = maskToGrid(m, full[n].geometry).structure;
+      expect(Array.from(fromCrop.voxelIndices)).toEqual(Array.from(onFull.voxelIndices));
+      expect(Array.from(fromCrop.weights)).toEqual(Array.from(onFull.weights));
+    }
+  });
 });
 
 describe('.seg.nrrd from sparse grid structures (the dose command\'s writer)', () => {
@@ -217,5 +239,39 @@ describe('.seg.nrrd from sparse grid structures (the dose command\'s writer)', (
     expect(split(b).head).toBe(split(a).head);
     expect(Buffer.compare(split(b).body, split(a).body)).toBe(0);
     expect(await encodeGridStructuresSegNrrdAsync(G, [empty])).toBeUndefined();
+  });
+
+  it('a body of several 1 MiB blocks, made block by block, is the dense writer\'s; indices out of order give the same file', async () => {
+    const { encodeGridStructuresSegNrrdAsync } = await import('../../src/io/index.ts');
+    const g: Geometry = { dims: [128, 96, 40], spacingMm: [1, 1, 2], originLpsMm: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+    const n = 128 * 96 * 40;
+    const ball = (name: string, c: number[], r: number): StructureMask => {
+      const occ = new Uint8Array(n);
+      for (let v = 0; v < n; v++) {
+        const i = v % 128, j = Math.floor(v / 128) % 96, k = Math.floor(v / (128 * 96));
+        if ((i - c[0]) ** 2 + (j - c[1]) ** 2 + (2 * (k - c[2])) ** 2 < r * r) occ[v] = 255;
+      }
+      return { name, origin: 'test', geometry: g, occupancy: occ };
+    };
+    // three overlapping structures: three layers, 1.5 MB of body
+    const dense = [ball('Liver', [64, 48, 20], 45), ball('Tumor', [50, 40, 18], 12), ball('Whole', [60, 48, 20], 50)];
+    const sparse = dense.map((m) => {
+      const idx: number[] = [];
+      m.occupancy.forEach((o, v) => o && idx.push(v));
+      return { name: m.name, voxelIndices: Uint32Array.from(idx), weights: new Float32Array(idx.length).fill(1) };
+    });
+    const { gunzipSync } = await import('node:zlib');
+    const split = (x: Uint8Array) => {
+      const i = Buffer.from(x).indexOf('\n\n');
+      return { head: Buffer.from(x.subarray(0, i)).toString('utf8'), body: gunzipSync(x.subarray(i + 2)) };
+    };
+    const want = split(encodeSegNrrd(dense));
+    expect(want.body.length).toBe(3 * n);
+    const got = (await encodeGridStructuresSegNrrdAsync(g, sparse))!;
+    expect(split(got).head).toBe(want.head);
+    expect(Buffer.compare(split(got).body, want.body)).toBe(0);
+    // not ascending: the body is made whole (the other path), and the file is byte for byte the same
+    const reversed = sparse.map((s) => ({ ...s, voxelIndices: s.voxelIndices.slice().reverse() }));
+    expect(Buffer.compare(Buffer.from((await encodeGridStructuresSegNrrdAsync(g, reversed))!), Buffer.from(got))).toBe(0);
   });
 });

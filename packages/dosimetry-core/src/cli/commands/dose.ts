@@ -16,6 +16,8 @@ import { parseBackend } from '../../dose/backend.ts';
 import { computeDoseCase, type DoseCaseOptions, type DoseCaseResult, type SegmentationInput } from '../../dose/pipeline.ts';
 import { dicomCaseContext, readImage, readRtPlan, readStructures } from '../../dose/inputs.ts';
 import type { EncodeRtDoseOptions } from '../../io/dicom/index.ts';
+import { lowerName } from '../../io/files.ts';
+import type { StructureMask } from '../../volume/structure.ts';
 import { buildReport, structuresCsv, structuresTable, type ReportStructure } from '../../dose/report.ts';
 import { asOutputFiles, claimOutputDir, type OutputSet } from '../../io/output-set.ts';
 import { numberOpt, opt, optAll, parseArgs, requireOpt, type OptionSpec, type ParsedArgs } from '../args.ts';
@@ -81,23 +83,43 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
   if (maskMode !== 'fractional' && maskMode !== 'nearest') throw new UsageError(`${command}: --mask-mode must be fractional or nearest`);
 
   progress(`reading activity ${activityPath}`);
-  const act = await readImage(activityPath, 'activity image', {
+  const actRead = readImage(activityPath, 'activity image', {
     modality: ['NM', 'PT', 'MR'],
     seriesUid: opt(a, 'activity-series'),
     seriesOption: '--activity-series UID',
   });
-  if (act.volume.geometry.dims.length !== 3) throw new UsageError('activity image must be 3-D');
+  actRead.catch(() => {}); // awaited below, before anything else is reported
   // --labels applies to the --segmentation it follows.
-  const segSpecs: Array<{ path: string; labels?: string }> = [];
-  for (const item of a.sequence) {
-    if (item.name === 'segmentation') segSpecs.push({ path: String(item.value) });
-    else if (item.name === 'labels') {
-      const last = segSpecs[segSpecs.length - 1];
-      if (!last) throw new UsageError(`${command}: --labels must follow the --segmentation it names`);
-      if (last.labels !== undefined) throw new UsageError(`${command}: two --labels for ${last.path}`);
-      last.labels = String(item.value);
+  const segSpecs: Array<{ path: string; labels?: string; early?: Promise<StructureMask[]> }> = [];
+  let specError: unknown;
+  try {
+    for (const item of a.sequence) {
+      if (item.name === 'segmentation') segSpecs.push({ path: String(item.value) });
+      else if (item.name === 'labels') {
+        const last = segSpecs[segSpecs.length - 1];
+        if (!last) throw new UsageError(`${command}: --labels must follow the --segmentation it names`);
+        if (last.labels !== undefined) throw new UsageError(`${command}: two --labels for ${last.path}`);
+        last.labels = String(item.value);
+      }
+    }
+  } catch (err) {
+    specError = err;
+  }
+  // dose: the structures of a label map each on the crop of its grid that holds them (the same voxels on the activity
+  // grid, a fraction of the memory)
+  const cropToExtent = command === 'dose';
+  // Label maps and .seg.nrrd files need no reference grid: they are read while the activity image is inflated in the
+  // thread pool (their errors are reported in the same order as before: after the activity's and the CT's).
+  if (specError === undefined) {
+    for (const s of segSpecs) {
+      if (!/\.(nii|nii\.gz|nrrd|nhdr)$/.test(lowerName(s.path))) continue;
+      s.early = readStructures(s.path, { labels: s.labels, cropToExtent });
+      s.early.catch(() => {});
     }
   }
+  const act = await actRead;
+  if (specError !== undefined) throw specError;
+  if (act.volume.geometry.dims.length !== 3) throw new UsageError('activity image must be 3-D');
   const ctPath = opt(a, 'ct');
   let ct;
   let ctDicom;
@@ -115,7 +137,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
   for (const s of segSpecs) {
     progress(`reading segmentation ${s.path}`);
     const raster = fineCt ? { referenceGrid: ct!.geometry, cropToContours: true } : { referenceGrid: act.volume.geometry };
-    segmentations.push({ path: s.path, masks: await readStructures(s.path, { labels: s.labels, ...raster }) });
+    segmentations.push({ path: s.path, masks: await (s.early ?? readStructures(s.path, { labels: s.labels, cropToExtent, ...raster })) });
   }
   const rtPlanPath = opt(a, 'rtplan');
   const dicomCtx = await dicomCaseContext({
