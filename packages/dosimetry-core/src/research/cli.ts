@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../io/atomic.ts';
 import { opt, type OptionSpec, type ParsedArgs } from '../cli/args.ts';
 import type { CsvTable } from './csv.ts';
 import type { CovariateSpec } from './design.ts';
-import { completeRows, parseEventCell, parseLabelList, parseNumberCell, readCsvFile, requireColumns } from './table.ts';
+import { completeRows, parseEventCell, parseLabelList, parseNumberCell, readCsvFile, requireColumns, isMissing } from './table.ts';
 
 /** Options every research command takes. */
 export const COMMON_OPTIONS: Record<string, OptionSpec> = {
@@ -34,9 +34,22 @@ export function loadCsv(a: ParsedArgs, command: string): { table: CsvTable; path
 }
 
 /** Rows complete in `columns` (rows with a missing cell are dropped and counted), after checking the columns exist. */
-export function usableRows(t: CsvTable, columns: readonly string[], source: string): { rows: Array<{ row: number; cells: Readonly<Record<string, string>> }>; dropped: number } {
+export function usableRows(
+  t: CsvTable,
+  columns: readonly string[],
+  source: string,
+  opts: { warn?: boolean } = {},
+): { rows: Array<{ row: number; cells: Readonly<Record<string, string>> }>; dropped: number } {
   requireColumns(t, columns, source);
-  return completeRows(t, columns);
+  const r = completeRows(t, columns);
+  // rows left out change every statistic: said on stderr, never only in the counts
+  if (r.dropped > 0 && opts.warn !== false) {
+    const first = t.rows.map((cells, k) => ({ cells, row: k + 1 })).filter((x) => columns.some((c) => isMissing(x.cells[c]))).slice(0, 5).map((x) => x.row);
+    process.stderr.write(
+      `warning: ${source}: ${r.dropped} of ${t.rows.length} rows skipped, a value missing (empty or NA) in ${columns.map((c) => `"${c}"`).join(', ')} (rows ${first.join(', ')}${r.dropped > 5 ? ', ...' : ''})\n`,
+    );
+  }
+  return r;
 }
 
 /** A numeric column over the given rows (InputError naming the row for a non-numeric value). */

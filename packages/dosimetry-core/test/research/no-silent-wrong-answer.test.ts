@@ -128,3 +128,18 @@ describe('core checks', () => {
     expect(() => rocAnalysis({ doseGy, positive, bootstrapReplicates: 2000 })).toThrow(/cluster bootstrap only/);
   });
 });
+
+describe('rows left out are said on stderr', () => {
+  it('a row with a missing value is skipped with a warning line naming it, in every research command', async () => {
+    const f = csv('missing.csv', 'dose,response,time,event\n250,CR,10,1\n220,PR,12,0\n90,SD,5,1\nNA,PD,7,1\n80,PD,3,1\n300,,9,0\n150,CR,11,0\n60,SD,4,1\n');
+    for (const argv of [
+      ['roc', '--json', '--csv', f, '--dose-column', 'dose', '--response-column', 'response'],
+      ['groups', '--json', '--csv', f, '--dose-column', 'dose', '--group-column', 'response'],
+      ['km', '--json', '--csv', f, '--time-column', 'time', '--event-column', 'event', '--dose-column', 'dose', '--cutoff', '100'],
+    ]) {
+      const r = await cli(argv);
+      expect(r.code, `${argv[0]}: ${r.err}`).toBe(0);
+      expect(r.err, argv[0]).toMatch(/^warning: .*missing\.csv: \d of 8 rows skipped, a value missing \(empty or NA\) in .*\(rows (4, 6|4)\)/m);
+    }
+  });
+});

@@ -33,7 +33,7 @@ Cox proportional hazards with Efron's tie handling (Newton-Raphson with step hal
 Categorical covariates are dummy-coded against REFERENCE (default: the first level, e.g. grade 1).`;
 
 function fitModel(table: CsvTable, path: string, timeCol: string, eventCol: string, specs: readonly CovariateSpec[]) {
-  const { rows } = usableRows(table, [timeCol, eventCol, ...specs.map((s) => s.name)], path);
+  const { rows } = usableRows(table, [timeCol, eventCol, ...specs.map((s) => s.name)], path, { warn: false });
   const design = buildDesign(rows.map((r) => r.cells), specs, path, rows.map((r) => r.row));
   const times = numbers(rows, timeCol, path);
   const events = eventFlags(rows, eventCol, path);
