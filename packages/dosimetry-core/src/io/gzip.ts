@@ -224,11 +224,21 @@ export async function gzipDeterministicAsync(
   }
   const parts = await Promise.all(blocks);
   let crc = 0;
-  for (const p of pieces) crc = typeof z.crc32 === 'function' ? z.crc32(p, crc) >>> 0 : crc32(p, crc);
+  for (const p of pieces) crc = crc32Of(z, p, crc);
+  return gzipMember(parts, crc, length);
+}
+
+/** CRC-32 of `data` continuing `crc`: zlib's native one where Node has it (20.15+), else the table one. */
+function crc32Of(z: NodeZlib, data: Uint8Array, crc: number): number {
+  return typeof z.crc32 === 'function' ? z.crc32(data, crc) >>> 0 : crc32(data, crc);
+}
+
+/** One gzip member (RFC 1952) around raw deflate `parts` of `length` bytes whose CRC-32 is `crc`. */
+function gzipMember(parts: readonly Uint8Array[], crc: number, length: number): Uint8Array {
   let total = 10 + 8;
   for (const p of parts) total += p.length;
   const out = new Uint8Array(total);
-  // RFC 1952 header: magic, CM = 8 (deflate), FLG = 0, MTIME = 0, XFL = 0, OS = 255 (unknown)
+  // header: magic, CM = 8 (deflate), FLG = 0, MTIME = 0, XFL = 0, OS = 255 (unknown)
   out.set([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255], 0);
   let o = 10;
   for (const p of parts) {
@@ -264,7 +274,7 @@ export async function gzipDeterministicGenerated(
   for (let start = 0, n = 0; start < length; start += PARALLEL_BLOCK_BYTES, n++) {
     const end = Math.min(length, start + PARALLEL_BLOCK_BYTES);
     const input = block(start, end);
-    crc = typeof z.crc32 === 'function' ? z.crc32(input, crc) >>> 0 : crc32(input, crc);
+    crc = crc32Of(z, input, crc);
     const opts: import('node:zlib').ZlibOptions = {
       level,
       strategy: zlibStrategy(z, strategy),
@@ -287,18 +297,5 @@ export async function gzipDeterministicGenerated(
     inFlight.push(done);
   }
   await Promise.all(inFlight);
-  let total = 10 + 8;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  // RFC 1952 header: magic, CM = 8 (deflate), FLG = 0, MTIME = 0, XFL = 0, OS = 255 (unknown)
-  out.set([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255], 0);
-  let o = 10;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  const dv = new DataView(out.buffer, o, 8);
-  dv.setUint32(0, crc, true);
-  dv.setUint32(4, length >>> 0, true);
-  return out;
+  return gzipMember(parts, crc, length);
 }

@@ -8,25 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { DosimetryError, FileError, FormatError, InputError } from '../../src/errors.ts';
 import { encodeSegNrrd, parseLabelTable, readSegmentation, readVolume } from '../../src/io/index.ts';
 import type { StructureMask } from '../../src/volume/structure.ts';
-import { gz, niftiBytes, nrrdBytes, pack, tempDir } from './helpers.ts';
+import { gz, niftiBytes, nrrdBytes, pack, tempDir, nrrdHeaderLines } from './helpers.ts';
 
 const dir = tempDir('bad');
 const values = Array.from({ length: 4 * 3 * 2 }, (_v, i) => i);
 const okNifti = () => niftiBytes({ dims: [4, 3, 2], type: 'float32', pixdim: [1, 1, 1, 1], values });
-const nrrdHead = (over: Record<string, string | undefined> = {}) => {
-  const f: Record<string, string | undefined> = {
-    type: 'float',
-    dimension: '3',
-    space: 'left-posterior-superior',
-    sizes: '4 3 2',
-    'space directions': '(1,0,0) (0,1,0) (0,0,2)',
-    endian: 'little',
-    encoding: 'raw',
-    'space origin': '(0,0,0)',
-    ...over,
-  };
-  return Object.entries(f).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${v}`);
-};
+const nrrdHead = nrrdHeaderLines;
 
 interface BadCase {
   name: string;

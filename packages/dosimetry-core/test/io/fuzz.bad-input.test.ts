@@ -8,25 +8,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DosimetryError, FormatError } from '../../src/errors.ts';
 import { decodeNifti, readSegmentation, readVolume } from '../../src/io/index.ts';
-import { niftiBytes, nrrdBytes, pack, tempDir } from './helpers.ts';
+import { niftiBytes, nrrdBytes, pack, tempDir, nrrdHeaderLines } from './helpers.ts';
 
 const dir = tempDir('fuzz');
 const values = Array.from({ length: 4 * 3 * 2 }, (_v, i) => (i % 7) + 1);
 const body = pack(values, 'float32');
-const head = (over: Record<string, string | undefined> = {}) =>
-  Object.entries({
-    type: 'float',
-    dimension: '3',
-    space: 'left-posterior-superior',
-    sizes: '4 3 2',
-    'space directions': '(2,0,0) (0,2,0) (0,0,2)',
-    endian: 'little',
-    encoding: 'raw',
-    'space origin': '(0,0,0)',
-    ...over,
-  })
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k}: ${v}`);
+const head = (over: Record<string, string | undefined> = {}) => nrrdHeaderLines({ 'space directions': '(2,0,0) (0,2,0) (0,0,2)', ...over });
 
 async function readNrrd(name: string, lines: string[], data: Uint8Array = body): Promise<unknown> {
   const p = join(dir, name);

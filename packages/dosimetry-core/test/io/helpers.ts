@@ -191,6 +191,26 @@ export function nifti2Bytes(s: NiftiSpec): Uint8Array {
 /** Gzip with node:zlib (not the fflate used by the code under test). */
 export const gz = (b: Uint8Array): Uint8Array => new Uint8Array(gzipSync(b));
 
+/**
+ * Header lines of a raw little-endian float NRRD of 4x3x2 voxels in LPS (1 x 1 x 2 mm unless `over` says otherwise);
+ * `over` replaces or, with undefined, removes fields.
+ */
+export function nrrdHeaderLines(over: Record<string, string | undefined> = {}): string[] {
+  return Object.entries({
+    type: 'float',
+    dimension: '3',
+    space: 'left-posterior-superior',
+    sizes: '4 3 2',
+    'space directions': '(1,0,0) (0,1,0) (0,0,2)',
+    endian: 'little',
+    encoding: 'raw',
+    'space origin': '(0,0,0)',
+    ...over,
+  })
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}: ${v}`);
+}
+
 /** NRRD text header + data (attached). */
 export function nrrdBytes(headerLines: string[], data: Uint8Array): Uint8Array {
   const head = Buffer.from(['NRRD0004', ...headerLines].join('\n') + '\n\n', 'latin1');

@@ -13,26 +13,13 @@ import { describe, expect, it } from 'vitest';
 import { DosimetryError, FileError, FormatError } from '../../src/errors.ts';
 import { readDicomVolume } from '../../src/io/dicom/index.ts';
 import { decodeNifti, fileProblemOf, readSegmentation, readVolume } from '../../src/io/index.ts';
-import { gz, nifti2Bytes, niftiBytes, nrrdBytes, pack, tempDir } from './helpers.ts';
+import { gz, nifti2Bytes, niftiBytes, nrrdBytes, pack, tempDir, nrrdHeaderLines } from './helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const dir = tempDir('malformed');
 const values = Array.from({ length: 4 * 3 * 2 }, (_v, i) => i + 0.5);
 const body = pack(values, 'float32'); // 96 bytes
-const head = (over: Record<string, string | undefined> = {}) =>
-  Object.entries({
-    type: 'float',
-    dimension: '3',
-    space: 'left-posterior-superior',
-    sizes: '4 3 2',
-    'space directions': '(1,0,0) (0,1,0) (0,0,2)',
-    endian: 'little',
-    encoding: 'raw',
-    'space origin': '(0,0,0)',
-    ...over,
-  })
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k}: ${v}`);
+const head = nrrdHeaderLines;
 const cat = (...parts: Uint8Array[]) => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;

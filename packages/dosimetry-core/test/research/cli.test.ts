@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { cli } from './cli-harness.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const lesionsCsv = join(fixtures, 'lesions.csv');
@@ -17,17 +17,6 @@ const tmp = mkdtempSync(join(tmpdir(), 'research-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 /**
  * 126 lesions, 85 responders, built to have the confusion counts of the 2024 J Nucl Med NET study at 196.6 Gy:

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { cli } from './cli-harness.ts';
 import { buildCohort, sphereDiameterMm } from '../../src/research/cohort.ts';
 import { parseCsv } from '../../src/research/csv.ts';
 
@@ -13,17 +13,6 @@ const tmp = mkdtempSync(join(tmpdir(), 'research-cohort-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 const s = (name: string, role: string, volumeMl: number, massG: number, meanGy: number, extra: Record<string, unknown> = {}) => ({
   name, role, volumeMl, massG, activityGBq: 0.01 * massG, meanGy, minGy: 0, maxGy: 2 * meanGy, d50Gy: meanGy, d70Gy: 0.8 * meanGy,

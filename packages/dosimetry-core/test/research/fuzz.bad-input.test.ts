@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { cli } from './cli-harness.ts';
 import { InputError } from '../../src/errors.ts';
 import { buildCohort, parseReportArg, readCohortReport } from '../../src/research/cohort.ts';
 import { parseNumberCell, readCsvFile } from '../../src/research/table.ts';
@@ -17,17 +17,6 @@ const tmp = mkdtempSync(join(tmpdir(), 'research-fuzz-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 const file = (name: string, text: string | Uint8Array) => {
   const p = join(tmp, name);

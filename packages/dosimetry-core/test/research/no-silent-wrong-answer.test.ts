@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { cli } from './cli-harness.ts';
 import { InputError, StatsError } from '../../src/errors.ts';
 import { MAX_BOOTSTRAP_REPLICATES, rocAnalysis } from '../../src/research/roc.ts';
 import { responseClassifier } from '../../src/research/table.ts';
@@ -17,17 +17,6 @@ const tmp = mkdtempSync(join(tmpdir(), 'research-silent-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 const csv = (name: string, text: string) => {
   const p = join(tmp, name);

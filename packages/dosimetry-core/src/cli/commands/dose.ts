@@ -276,7 +276,7 @@ export function printWarnings(warnings: readonly string[]): void {
 
 /** Every input path named by the dose/plan options (the output folder may not hold them). */
 export function caseInputPaths(a: ParsedArgs): string[] {
-  return ['activity', 'segmentation', 'ct', 'rtplan', 'territories'].flatMap((n) => optAll(a, n));
+  return ['activity', 'segmentation', 'ct', 'rtplan'].flatMap((n) => optAll(a, n));
 }
 
 async function runDose(a: ParsedArgs, outDir: string, out: OutputSet, progress: Progress): Promise<number> {
