@@ -83,6 +83,15 @@ if (args.has('--browser')) {
     // pydicom decodes pixel data only through NumPy, which --no-install-recommends leaves out
     ['python3-numpy', () => have('/usr/bin/python3', ['-c', 'import numpy'])],
     ['dicom3tools', () => have('sh', ['-c', 'command -v dciodvfy'])],
+    // the PDF report's checks render every page and read its text back
+    ['poppler-utils', () => have('sh', ['-c', 'command -v pdftoppm && command -v pdftotext'])],
+    // the research statistics are checked against R's survival and pROC on R's own public data sets
+    ['r-base-core', () => have('sh', ['-c', 'command -v Rscript'])],
+    ['r-cran-survival', () => have('sh', ['-c', 'Rscript -e "library(survival)"'])],
+    ['r-cran-proc', () => have('sh', ['-c', 'Rscript -e "library(pROC)"'])],
+    // batch --slurm runs on a real single-node Slurm (controller and node daemon on 127.0.0.1, munge for auth)
+    ['slurm-wlm', () => have('sh', ['-c', 'command -v slurmctld && command -v slurmd && command -v sbatch'])],
+    ['munge', () => have('sh', ['-c', 'command -v munged'])],
   ].filter(([, ok]) => !ok()).map(([p]) => p);
   if (wanted.length) {
     log(`installing Debian packages for the tests: ${wanted.join(' ')}`);
