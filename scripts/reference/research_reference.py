@@ -119,7 +119,9 @@ def mulberry32(seed):
 
 
 def cluster_bootstrap(dose, pos, clusters, reps, seed, alpha=0.05):
-    ids = list(dict.fromkeys(clusters))
+    # canonical order: sorted ids (code-point order, as the engine's), so the CI does not depend on the row order
+    # (in lesions.csv the patients appear in sorted order, so reference.json is the same either way)
+    ids = sorted(set(clusters))
     members = {c: [i for i, x in enumerate(clusters) if x == c] for c in ids}
     rnd = mulberry32(seed)
     aucs = []

@@ -7,19 +7,45 @@ import { writeFileAtomic } from '../io/atomic.ts';
 import { opt, type OptionSpec, type ParsedArgs } from '../cli/args.ts';
 import type { CsvTable } from './csv.ts';
 import type { CovariateSpec } from './design.ts';
-import { completeRows, parseEventCell, parseLabelList, parseNumberCell, readCsvFile, requireColumns, isMissing } from './table.ts';
+import { dialectNote, parseDecimalOption, parseDelimiterOption, type DialectOptions } from './dialect.ts';
+import { completeRows, eventIndicators, parseLabelList, parseNumberCell, readCsvTable, requireColumns, isMissing, type EventCodes } from './table.ts';
 
 /** Options every research command takes. */
 export const COMMON_OPTIONS: Record<string, OptionSpec> = {
   csv: { type: 'string' },
+  delimiter: { type: 'string' },
+  decimal: { type: 'string' },
   json: { type: 'flag' },
   help: { type: 'flag' },
 };
 
+/** --delimiter and --decimal (undefined: detected from the file; see ./dialect.ts). */
+export function dialectOptions(a: ParsedArgs): DialectOptions {
+  const d = opt(a, 'delimiter');
+  const m = opt(a, 'decimal');
+  return { ...(d !== undefined ? { delimiter: parseDelimiterOption(d) } : {}), ...(m !== undefined ? { decimalMark: parseDecimalOption(m) } : {}) };
+}
+
+/**
+ * Reads a CSV file in its dialect (detected, or forced by --delimiter/--decimal); a file that is not plain
+ * comma-separated CSV with decimal points is said on stderr ("note: F: read as ';'-separated with decimal commas").
+ */
+export function readResearchCsv(path: string, a: ParsedArgs): CsvTable {
+  const { table, dialect } = readCsvTable(path, dialectOptions(a));
+  const note = dialectNote(dialect);
+  if (note) process.stderr.write(`note: ${path}: ${note}\n`);
+  return table;
+}
+
+/** How every research command reads its --csv table (printed under each command's help). */
+export const CSV_HELP = `The table (--csv): comma-separated with decimal points, or ';'-separated with decimal commas (a European
+spreadsheet export, R's write.csv2), detected and said on stderr; --delimiter ',' | ';' | tab and --decimal . | ,
+force the reading. A file that reads both ways, or mixes 0,5 and 0.5, is refused with the option that settles it.`;
+
 /** Prints help and returns true when --help was given; rejects positional arguments. */
 export function handleHelp(a: ParsedArgs, command: string, help: string): boolean {
   if (a.flags.has('help')) {
-    process.stdout.write(help + '\n');
+    process.stdout.write(`${help}\n${CSV_HELP}\n`);
     return true;
   }
   if (a.positionals.length) throw new UsageError(`${command}: unexpected argument "${a.positionals[0]}" (options start with --)`);
@@ -30,7 +56,7 @@ export function handleHelp(a: ParsedArgs, command: string, help: string): boolea
 export function loadCsv(a: ParsedArgs, command: string): { table: CsvTable; path: string } {
   const path = opt(a, 'csv');
   if (!path) throw new UsageError(`${command}: --csv FILE is required (a table with one row per lesion or patient)`);
-  return { table: readCsvFile(path), path };
+  return { table: readResearchCsv(path, a), path };
 }
 
 /** Rows complete in `columns` (rows with a missing cell are dropped and counted), after checking the columns exist. */
@@ -57,9 +83,22 @@ export function numbers(rows: ReadonlyArray<{ row: number; cells: Readonly<Recor
   return rows.map((r) => parseNumberCell(r.cells[column], column, r.row, source));
 }
 
-/** Event indicators over the given rows. */
-export function eventFlags(rows: ReadonlyArray<{ row: number; cells: Readonly<Record<string, string>> }>, column: string, source: string): boolean[] {
-  return rows.map((r) => parseEventCell(r.cells[column], column, r.row, source));
+/** Event indicators over the given rows (codes: --event-codes/--censor-codes; see eventIndicators in ./table.ts). */
+export function eventFlags(rows: ReadonlyArray<{ row: number; cells: Readonly<Record<string, string>> }>, column: string, source: string, codes: EventCodes = {}): boolean[] {
+  return eventIndicators(rows.map((r) => r.cells[column]), codes, { rows: rows.map((r) => r.row), column, source });
+}
+
+/** The options that map an event column's own codes (R's survival status 1/2: --event-codes 2). */
+export const EVENT_OPTIONS: Record<string, OptionSpec> = {
+  'event-codes': { type: 'string' },
+  'censor-codes': { type: 'string' },
+};
+
+/** --event-codes and --censor-codes as lists (each undefined when not given). */
+export function eventCodes(a: ParsedArgs): EventCodes {
+  const event = labelListOpt(a, 'event-codes', '2');
+  const censored = labelListOpt(a, 'censor-codes', '1');
+  return { ...(event ? { event } : {}), ...(censored ? { censored } : {}) };
 }
 
 /**

@@ -1,8 +1,10 @@
 /**
- * Cox proportional-hazards regression with Efron's handling of tied event times (Efron, JASA 1977;72:557), fitted
- * by Newton-Raphson with step halving on the log partial likelihood; Wald standard errors from the inverse observed
- * information; hazard ratios exp(b) with 95 % CIs; a likelihood-ratio test of the whole model. Matches statsmodels
- * PHReg(ties='efron') (compared in the tests).
+ * Cox proportional-hazards regression with Efron's handling of tied event times (Efron, JASA 1977;72:557; R's coxph
+ * default), fitted by Newton-Raphson with step halving on the log partial likelihood; Wald standard errors from the
+ * inverse observed information; hazard ratios exp(b) with 95 % CIs; a likelihood-ratio test of the whole model.
+ * Optionally stratified: each stratum has its own baseline hazard and its own risk sets, and the log partial
+ * likelihood is the sum over strata (Kalbfleisch & Prentice 2002, 4.4; R's coxph(... + strata(s))). Matches
+ * statsmodels PHReg(ties='efron') and R's survival::coxph (compared in the tests).
  *
  * Efron's partial log-likelihood, for each distinct event time t with d events (set D) and risk set R(t):
  *   sum_{i in D} eta_i - sum_{l=0}^{d-1} log( S0(R) - (l/d) S0(D) ),  S0(A) = sum_{i in A} exp(eta_i),
@@ -23,6 +25,8 @@ export interface CoxOptions {
   readonly names: readonly string[];
   /** Covariates, one row per subject. */
   readonly x: ReadonlyArray<readonly number[]>;
+  /** Stratum of each subject (undefined: one stratum). Risk sets are formed within strata. */
+  readonly strata?: readonly string[];
   /** Two-sided level for CIs, default 0.05. */
   readonly alpha?: number;
   readonly maxIterations?: number;
@@ -41,6 +45,8 @@ export interface CoxResult {
   readonly iterations: number;
   readonly n: number;
   readonly nEvents: number;
+  /** Number of strata (1 when unstratified). */
+  readonly nStrata: number;
 }
 
 interface Eval {
@@ -49,8 +55,11 @@ interface Eval {
   info: Matrix;
 }
 
-/** Log partial likelihood (Efron), score and information at beta for centred covariates; rows sorted by time. */
-function efron(x: ReadonlyArray<readonly number[]>, times: readonly number[], events: readonly boolean[], order: readonly number[], beta: readonly number[]): Eval {
+/**
+ * Log partial likelihood (Efron), score and information at beta for centred covariates; rows in `order` sorted by
+ * stratum, then time; the risk-set sums restart at each stratum (stratum[i]: the subject's stratum index).
+ */
+function efron(x: ReadonlyArray<readonly number[]>, times: readonly number[], events: readonly boolean[], order: readonly number[], stratum: ArrayLike<number>, beta: readonly number[]): Eval {
   const p = beta.length;
   const n = order.length;
   const eta = x.map((r) => r.reduce((s, v, j) => s + v * beta[j], 0));
@@ -64,7 +73,16 @@ function efron(x: ReadonlyArray<readonly number[]>, times: readonly number[], ev
   const s1 = new Array<number>(p).fill(0);
   const s2 = zeros(p);
   let k = n - 1;
+  let current = -1;
   while (k >= 0) {
+    const st = stratum[order[k]];
+    if (st !== current) {
+      // a new stratum (walking backwards): its risk sets hold only its own subjects
+      current = st;
+      s0 = 0;
+      s1.fill(0);
+      for (const r of s2) r.fill(0);
+    }
     const t = times[order[k]];
     let d0 = 0;
     const d1 = new Array<number>(p).fill(0);
@@ -72,7 +90,7 @@ function efron(x: ReadonlyArray<readonly number[]>, times: readonly number[], ev
     const xSum = new Array<number>(p).fill(0);
     let d = 0;
     let etaSum = 0;
-    for (; k >= 0 && times[order[k]] === t; k--) {
+    for (; k >= 0 && times[order[k]] === t && stratum[order[k]] === st; k--) {
       const i = order[k];
       const xi = x[i];
       s0 += w[i];
@@ -129,16 +147,29 @@ export function coxRegression(opts: CoxOptions): CoxResult {
   const nEvents = events.filter(Boolean).length;
   if (nEvents === 0) throw new StatsError(`Cox: none of the ${n} subjects has an event, so hazards cannot be compared; check the event column (1 = event, 0 = censored)`);
   if (n <= p) throw new StatsError(`Cox: ${n} subjects cannot estimate ${p} coefficients`);
-  // centre the covariates: the partial likelihood is shift-invariant, and centring keeps exp() well scaled
-  const means = names.map((_, j) => opts.x.reduce((s, r) => s + r[j], 0) / n);
-  const x = opts.x.map((r) => r.map((v, j) => v - means[j]));
+  if (opts.strata && opts.strata.length !== n) throw new StatsError(`Cox: ${opts.strata.length} strata labels for ${n} subjects`);
+  // strata as indices in a canonical (sorted) order, so that the fit does not depend on the row order
+  const labels = [...new Set(opts.strata ?? [''])].sort();
+  const index = new Map(labels.map((l, k) => [l, k]));
+  const stratum = Int32Array.from(opts.strata ?? new Array<string>(n).fill(''), (l) => index.get(l)!);
+  // centre the covariates within each stratum: the stratified partial likelihood is invariant to a shift of the
+  // covariates within a stratum, and centring keeps exp() well scaled (and shows a covariate constant within strata)
+  const x = opts.x.map((r) => [...r]);
+  for (let st = 0; st < labels.length; st++) {
+    const members = stratum.reduce<number[]>((acc, s, i) => (s === st ? (acc.push(i), acc) : acc), []);
+    for (let j = 0; j < p; j++) {
+      const mean = members.reduce((s, i) => s + opts.x[i][j], 0) / members.length;
+      for (const i of members) x[i][j] = opts.x[i][j] - mean;
+    }
+  }
   const dep = firstDependentColumn(names.map((_, j) => x.map((r) => r[j])), true);
   if (dep >= 0) {
-    throw new StatsError(`Cox: covariate "${names[dep]}" is constant or a linear combination of ${dep > 0 ? `the covariates before it (${names.slice(0, dep).join(', ')})` : 'nothing (constant)'} (collinear); drop it`);
+    const within = labels.length > 1 ? ' within strata' : '';
+    throw new StatsError(`Cox: covariate "${names[dep]}" is constant${within} or a linear combination of ${dep > 0 ? `the covariates before it (${names.slice(0, dep).join(', ')})` : 'nothing (constant)'}${within} (collinear); drop it`);
   }
-  const order = times.map((_, i) => i).sort((a, b) => times[a] - times[b]);
+  const order = times.map((_, i) => i).sort((a, b) => stratum[a] - stratum[b] || times[a] - times[b]);
   let beta = new Array<number>(p).fill(0);
-  let ev = efron(x, times, events, order, beta);
+  let ev = efron(x, times, events, order, stratum, beta);
   const ll0 = ev.ll;
   const maxIt = opts.maxIterations ?? 100;
   let converged = false;
@@ -152,7 +183,7 @@ export function coxRegression(opts: CoxOptions): CoxResult {
     let ne = ev;
     for (let h = 0; h < 30; h++) {
       nb = beta.map((b, j) => b + t * step[j]);
-      ne = efron(x, times, events, order, nb);
+      ne = efron(x, times, events, order, stratum, nb);
       if (ne.ll >= ev.ll - 1e-12 * Math.abs(ev.ll)) break;
       t /= 2;
     }
@@ -174,5 +205,5 @@ export function coxRegression(opts: CoxOptions): CoxResult {
   const z975 = normalCritical(opts.alpha ?? 0.05);
   const coefficients = beta.map((b, j) => coefficient(names[j], b, Math.sqrt(cov[j][j]), z975));
   const lrChi2 = 2 * (ev.ll - ll0);
-  return { coefficients, covariance: cov, logPartialLikelihood: ev.ll, nullLogPartialLikelihood: ll0, lrChi2, lrDf: p, lrP: chiSquareSf(lrChi2, p), iterations: it, n, nEvents };
+  return { coefficients, covariance: cov, logPartialLikelihood: ev.ll, nullLogPartialLikelihood: ll0, lrChi2, lrDf: p, lrP: chiSquareSf(lrChi2, p), iterations: it, n, nEvents, nStrata: labels.length };
 }

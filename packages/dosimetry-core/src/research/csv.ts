@@ -13,9 +13,10 @@ export interface CsvTable {
 
 /**
  * Splits CSV text into records of fields (RFC 4180). Empty lines are skipped. Throws FormatError on an unterminated
- * quoted field or a quote in the middle of an unquoted field, naming the line.
+ * quoted field or a quote in the middle of an unquoted field, naming the line. `delimiter` separates fields: ','
+ * (default), ';' (European spreadsheet exports) or a tab.
  */
-export function parseCsvRecords(text: string): string[][] {
+export function parseCsvRecords(text: string, delimiter: ',' | ';' | '\t' = ','): string[][] {
   const s = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const records: string[][] = [];
   let field = '';
@@ -46,7 +47,7 @@ export function parseCsvRecords(text: string): string[][] {
         }
         // closing quote: only a delimiter or a line end may follow
         const n = s[i + 1];
-        if (n !== undefined && n !== ',' && n !== '\n' && n !== '\r') {
+        if (n !== undefined && n !== delimiter && n !== '\n' && n !== '\r') {
           throw new FormatError(`CSV line ${line}: unexpected character after a closing quote; write a quote inside a quoted field as ""`);
         }
         quoted = false;
@@ -59,7 +60,7 @@ export function parseCsvRecords(text: string): string[][] {
       i++;
       continue;
     }
-    if (c === ',') {
+    if (c === delimiter) {
       endField();
       i++;
     } else if (c === '\r' || c === '\n') {
@@ -85,12 +86,12 @@ export function parseCsvRecords(text: string): string[][] {
 /**
  * Parses CSV text with a header row. Header names are trimmed; duplicate or empty names, and rows with more fields
  * than the header, are FormatErrors (a row with fewer fields is padded with empty strings: spreadsheets drop
- * trailing empty cells). `source` names the file in messages.
+ * trailing empty cells). `source` names the file in messages; `delimiter` as in {@link parseCsvRecords}.
  */
-export function parseCsv(text: string, source = 'CSV'): CsvTable {
+export function parseCsv(text: string, source = 'CSV', delimiter: ',' | ';' | '\t' = ','): CsvTable {
   let recs: string[][];
   try {
-    recs = parseCsvRecords(text);
+    recs = parseCsvRecords(text, delimiter);
   } catch (err) {
     // name the file: "CSV line 3: ..." alone does not say which of several inputs is malformed
     if (err instanceof FormatError) throw new FormatError(`${source}: ${err.message}`, { cause: err });

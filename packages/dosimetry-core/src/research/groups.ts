@@ -1,6 +1,7 @@
 /**
- * Rank tests between response groups: Mann-Whitney U (two groups) and Kruskal-Wallis H (k groups), plus medians and
- * ranges per group. Conventions follow scipy.stats.mannwhitneyu / kruskal (SciPy 1.10), which the tests compare to.
+ * Rank tests between groups: Mann-Whitney U (two groups), Kruskal-Wallis H (k groups) with pairwise Mann-Whitney
+ * tests adjusted by Holm's method, plus medians and ranges per group. Conventions follow R's wilcox.test (including
+ * its choice of the exact test), kruskal.test and p.adjust("holm"), which the tests compare to (and scipy.stats).
  */
 import { StatsError } from '../errors.ts';
 import { median, midRanks, tieTerm } from './ranks.ts';
@@ -33,8 +34,10 @@ export interface MannWhitneyResult {
   readonly u1: number;
   /** Two-sided p-value. */
   readonly p: number;
-  /** 'exact' (no ties, a sample smaller than 8 unless forced) or 'asymptotic' (normal, tie- and continuity-corrected). */
+  /** 'exact' (no ties and both samples under 50, unless forced) or 'asymptotic' (normal, tie- and continuity-corrected). */
   readonly method: 'exact' | 'asymptotic';
+  /** Why that method ran, in words ("no ties and both groups under 50 values (R's wilcox.test rule)"). */
+  readonly methodReason: string;
   readonly n1: number;
   readonly n2: number;
   /** Whether any values are tied (the exact test then does not apply). */
@@ -67,12 +70,16 @@ export function mannWhitneyExactPmf(m: number, n: number): Float64Array {
   return prev[n];
 }
 
+/** The exact Mann-Whitney test runs (method auto) when both samples are smaller than this and there are no ties (R's wilcox.test). */
+export const MANN_WHITNEY_EXACT_BELOW = 50;
+
 /**
- * Two-sided Mann-Whitney U test of x against y.
+ * Two-sided Mann-Whitney U test of x against y (R's wilcox.test(x, y): its W is U1).
  * U1 = R1 - n1(n1+1)/2 from mid-ranks; U = max(U1, n1 n2 - U1).
  * exact: p = 2 P(U' >= U) from the exact null distribution (capped at 1).
  * asymptotic: z = (U - n1 n2/2 - 1/2) / sigma with sigma^2 = n1 n2/12 ((N+1) - sum(t^3 - t)/(N(N-1))), p = 2 (1 - Phi(z)).
- * method 'auto' (default) takes exact when there are no ties and one sample has fewer than 8 values (SciPy's rule).
+ * method 'auto' (default) chooses as R's wilcox.test does: exact when there are no ties and both samples have fewer
+ * than {@link MANN_WHITNEY_EXACT_BELOW} values, else the normal approximation with continuity and tie corrections.
  */
 export function mannWhitney(opts: { readonly x: readonly number[]; readonly y: readonly number[]; readonly method?: 'auto' | 'exact' | 'asymptotic' }): MannWhitneyResult {
   const { x, y } = opts;
@@ -86,7 +93,14 @@ export function mannWhitney(opts: { readonly x: readonly number[]; readonly y: r
   const u = Math.max(u1, n1 * n2 - u1);
   const ties = tieSizes.length > 0;
   let method = opts.method ?? 'auto';
-  if (method === 'auto') method = !ties && Math.min(n1, n2) < 8 ? 'exact' : 'asymptotic';
+  let methodReason: string;
+  if (method === 'auto') {
+    const small = Math.max(n1, n2) < MANN_WHITNEY_EXACT_BELOW;
+    method = !ties && small ? 'exact' : 'asymptotic';
+    methodReason = method === 'exact'
+      ? `no ties and both groups under ${MANN_WHITNEY_EXACT_BELOW} values (R's wilcox.test rule)`
+      : `${ties ? 'tied values' : `a group of ${MANN_WHITNEY_EXACT_BELOW} or more values`} (R's wilcox.test rule)`;
+  } else methodReason = `--method ${method}`;
   if (method === 'exact' && ties) throw new StatsError('Mann-Whitney: the exact test assumes no ties, but the data hold tied values; use the asymptotic method');
   let p: number;
   if (method === 'exact') {
@@ -100,7 +114,47 @@ export function mannWhitney(opts: { readonly x: readonly number[]; readonly y: r
     if (!(sigma > 0)) throw new StatsError('Mann-Whitney: every value is identical, so the groups cannot be compared');
     p = Math.min(1, 2 * normalSf((u - (n1 * n2) / 2 - 0.5) / sigma));
   }
-  return { u1, p, method, n1, n2, ties };
+  return { u1, p, method, methodReason, n1, n2, ties };
+}
+
+/**
+ * Holm's step-down adjustment of p-values (Holm, Scand J Stat 1979;6:65), as R's p.adjust(p, "holm"): with the
+ * p-values sorted ascending p_(1) <= ... <= p_(m), adjusted p_(i) = max_{j <= i} min(1, (m - j + 1) p_(j));
+ * returned in the input order.
+ */
+export function holmAdjust(p: readonly number[]): number[] {
+  const m = p.length;
+  const order = p.map((_, i) => i).sort((a, b) => p[a] - p[b]);
+  const out = new Array<number>(m);
+  let running = 0;
+  order.forEach((i, k) => {
+    running = Math.max(running, Math.min(1, (m - k) * p[i]));
+    out[i] = running;
+  });
+  return out;
+}
+
+/** One pairwise comparison of {@link pairwiseMannWhitney}. */
+export interface PairwiseComparison extends MannWhitneyResult {
+  readonly groupA: string;
+  readonly groupB: string;
+  /** Holm-adjusted p over all pairs. */
+  readonly pAdjusted: number;
+}
+
+/**
+ * Mann-Whitney U between every pair of groups (A before B in the order given; U1 is A's), each choosing its method
+ * as {@link mannWhitney}, with Holm-adjusted p-values over the k(k-1)/2 pairs (as R's
+ * pairwise.wilcox.test(p.adjust.method = "holm")). Groups without values are left out.
+ */
+export function pairwiseMannWhitney(groups: ReadonlyArray<{ group: string; values: readonly number[] }>, method: 'auto' | 'exact' | 'asymptotic' = 'auto'): PairwiseComparison[] {
+  const used = groups.filter((g) => g.values.length > 0);
+  const raw: Array<MannWhitneyResult & { groupA: string; groupB: string }> = [];
+  for (let a = 0; a < used.length; a++) {
+    for (let b = a + 1; b < used.length; b++) raw.push({ groupA: used[a].group, groupB: used[b].group, ...mannWhitney({ x: used[a].values, y: used[b].values, method }) });
+  }
+  const adj = holmAdjust(raw.map((r) => r.p));
+  return raw.map((r, k) => ({ ...r, pAdjusted: adj[k] }));
 }
 
 export interface KruskalWallisResult {

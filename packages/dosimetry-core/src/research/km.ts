@@ -4,8 +4,10 @@
  *
  * - S(t) = prod_{t_j <= t} (1 - d_j/n_j) (Kaplan & Meier, JASA 1958;53:457).
  * - Greenwood: se S(t) = S(t) sqrt(sum d_j/(n_j (n_j - d_j))) (Greenwood 1926).
- * - Pointwise CI on the complementary log-log scale (Kalbfleisch & Prentice 2002, 1.3):
- *   exp(-exp(log(-log S) -+ z se_G / |log S|)) where se_G^2 = sum d/(n(n-d)); undefined where S is 0 or 1.
+ * - Pointwise CI on the complementary log-log scale (Kalbfleisch & Prentice 2002, 1.3; R's survfit conf.type
+ *   "log-log"): exp(-exp(log(-log S) -+ z se_G / |log S|)) where se_G^2 = sum d/(n(n-d)); undefined where S is 0 or 1.
+ *   Or on the log scale (R's survfit default, conf.type "log"): S exp(-+ z se_G), the upper bound capped at 1;
+ *   undefined where S is 0.
  * - Median: the first event time with S(t) < 0.5 (strict, so where S is exactly 0.5 on a stretch the next event time
  *   is taken, as statsmodels; R's survival takes the midpoint there);
  *   null when S never falls below 0.5. CI (Brookmeyer & Crowley, Biometrics 1982;38:29; SAS LIFETEST, statsmodels
@@ -26,7 +28,7 @@ export interface KmStep {
   readonly survival: number;
   /** Greenwood standard error of S. */
   readonly se: number;
-  /** Pointwise CI (log-log), null where undefined (S = 0 or 1). */
+  /** Pointwise CI (log-log, or log when asked), null where undefined (S = 0, or 1 on the log-log scale). */
   readonly ciLow: number | null;
   readonly ciHigh: number | null;
 }
@@ -45,7 +47,14 @@ export interface KmCurve {
 }
 
 /** Kaplan-Meier estimate for one group. */
-export function kaplanMeier(opts: { readonly times: readonly number[]; readonly events: readonly boolean[]; readonly group?: string; readonly alpha?: number }): KmCurve {
+export function kaplanMeier(opts: {
+  readonly times: readonly number[];
+  readonly events: readonly boolean[];
+  readonly group?: string;
+  readonly alpha?: number;
+  /** Scale of the pointwise CI: 'log-log' (default) or 'log' (R's survfit default). */
+  readonly confType?: 'log-log' | 'log';
+}): KmCurve {
   const { times, events } = opts;
   if (times.length === 0) throw new StatsError(`Kaplan-Meier: group "${opts.group ?? ''}" has no subjects`);
   times.forEach((t, i) => {
@@ -67,7 +76,12 @@ export function kaplanMeier(opts: { readonly times: readonly number[]; readonly 
       gw += atRisk > d ? d / (atRisk * (atRisk - d)) : NaN; // S reaches 0: variance undefined from here
       const se = s * Math.sqrt(gw);
       let lo: number | null = null, hi: number | null = null;
-      if (s > 0 && s < 1 && Number.isFinite(gw)) {
+      if (opts.confType === 'log') {
+        if (s > 0 && Number.isFinite(gw)) {
+          lo = s * Math.exp(-z * Math.sqrt(gw));
+          hi = Math.min(1, s * Math.exp(z * Math.sqrt(gw)));
+        }
+      } else if (s > 0 && s < 1 && Number.isFinite(gw)) {
         const ls = Math.log(s);
         const half = (z * Math.sqrt(gw)) / Math.abs(ls);
         lo = Math.exp(-Math.exp(Math.log(-ls) + half));

@@ -151,6 +151,15 @@ export function logisticRegression(opts: LogisticOptions): LogisticResult {
     const single = names.length === 1 ? separationHint(opts.x.map((r) => r[0]), y, names[0]) : '';
     throw new StatsError(`logistic: the response is ${ll > -1e-6 ? 'completely' : 'quasi-completely'} separated by the covariates${single}; the maximum-likelihood estimates do not exist (coefficients run to infinity). Use fewer covariates, more data or a penalised method`);
   }
+  // the information of the last iteration was taken before its step: evaluate it at the estimates themselves, so the
+  // standard errors belong to the maximum-likelihood estimates (a last step of up to 1e-6 would otherwise show in them)
+  info = zeros(p);
+  for (let i = 0; i < n; i++) {
+    const mu = 1 / (1 + Math.exp(-eta[i]));
+    const w = mu * (1 - mu);
+    for (let j = 0; j < p; j++) for (let k = 0; k <= j; k++) info[j][k] += w * X[i][j] * X[i][k];
+  }
+  for (let j = 0; j < p; j++) for (let k = j + 1; k < p; k++) info[j][k] = info[k][j];
   const L = cholesky(info);
   if (!L) throw new StatsError('logistic: the information matrix is singular at the optimum (collinear covariates or separation); drop a covariate');
   const cov = choleskyInverse(L);

@@ -7,7 +7,9 @@
  *   Sun & Xu (IEEE Signal Process Lett 2014;21:1389); Wald interval AUC +- z se clipped to [0, 1] (as pROC).
  *   With clusters (lesions nested in patients) the CI is a percentile cluster bootstrap instead: whole patients are
  *   resampled with replacement (Obuchowski, Biometrics 1997;53:567 motivates clustering; the percentile bootstrap
- *   follows Efron & Tibshirani 1993), with a fixed seed so results are reproducible.
+ *   follows Efron & Tibshirani 1993), with a fixed seed so results are reproducible, and clusters taken in a
+ *   canonical order (sorted ids) so that the CI does not depend on the order of the rows. Below
+ *   {@link MIN_BOOTSTRAP_CLUSTERS} clusters a warning says the interval is unreliable.
  * - Youden cutoff: the observed dose maximising J = sensitivity + specificity - 1 (Youden, Cancer 1950;3:32);
  *   among thresholds with the same maximal J (within 1e-12) the LOWEST is taken (the most sensitive one).
  */
@@ -23,6 +25,13 @@ import { normalCritical } from './special.ts';
 export const MAX_BOOTSTRAP_REPLICATES = 100_000;
 /** Fewest bootstrap replicates accepted (percentile tails need at least a hundred). */
 export const MIN_BOOTSTRAP_REPLICATES = 100;
+/**
+ * Fewest clusters for a trustworthy cluster bootstrap: with fewer, the resamples take few distinct values and the
+ * percentile interval undercovers (Field & Welsh, JRSS B 2007;69:369; Cameron, Gelbach & Miller, Rev Econ Stat
+ * 2008;90:414 find cluster-robust inference poor below about 10 clusters); the result then carries a warning.
+ */
+export const MIN_BOOTSTRAP_CLUSTERS = 10;
+
 /** Largest seed: the generator (mulberry32) keeps 32 bits, so larger or negative seeds would alias smaller ones. */
 export const MAX_BOOTSTRAP_SEED = 4_294_967_295;
 
@@ -93,6 +102,8 @@ export interface RocResult {
   readonly nNegative: number;
   /** Bootstrap details (cluster CI only). */
   readonly bootstrap?: { readonly replicates: number; readonly used: number; readonly seed: number; readonly clusters: number };
+  /** Cautions about the result (e.g. a cluster bootstrap over fewer than {@link MIN_BOOTSTRAP_CLUSTERS} clusters). */
+  readonly warnings: string[];
 }
 
 /** AUC (Mann-Whitney form) of scores split into positives and negatives, via mid-ranks: (R_pos - n1(n1+1)/2)/(n1 n0). */
@@ -182,10 +193,12 @@ export function rocAnalysis(opts: RocOptions): RocResult {
   const { auc, se } = delongAuc(pos, neg);
   let ci: [number, number] = [Math.max(0, auc - z * se), Math.min(1, auc + z * se)];
   let bootstrap: RocResult['bootstrap'];
+  const warnings: string[] = [];
   if (opts.clusters) {
     const b = clusterBootstrapAuc({ doseGy, positive, clusters: opts.clusters, replicates: opts.bootstrapReplicates ?? 2000, seed: opts.bootstrapSeed ?? 20240101, alpha });
     ci = b.ci;
     bootstrap = { replicates: b.replicates, used: b.used, seed: b.seed, clusters: b.clusters };
+    warnings.push(...b.warnings);
   }
   const curve = rocCurve(doseGy, positive);
   // Youden: maximal J; ties (within 1e-12) resolved to the lowest threshold. The curve runs from high to low
@@ -215,13 +228,17 @@ export function rocAnalysis(opts: RocOptions): RocResult {
     nPositive: pos.length,
     nNegative: neg.length,
     ...(bootstrap ? { bootstrap } : {}),
+    warnings,
   };
 }
 
 /**
- * Percentile cluster-bootstrap CI of the AUC. Each replicate draws as many clusters as there are, uniformly with
- * replacement (index floor(u * nClusters), u from mulberry32(seed)), and pools their lesions; replicates that hold
- * only one response class are skipped (counted in `used`). Quantiles: linear interpolation (numpy's default).
+ * Percentile cluster-bootstrap CI of the AUC. The clusters are put in a canonical order, their ids sorted by UTF-16
+ * code units (as JavaScript's and Python's default sorts), so that shuffled rows give the identical CI; each
+ * replicate draws as many clusters as there are, uniformly with replacement (index floor(u * nClusters) into that
+ * order, u from mulberry32(seed)), and pools their lesions; replicates that hold only one response class are
+ * skipped (counted in `used`). Quantiles: linear interpolation (numpy's default). Fewer than
+ * {@link MIN_BOOTSTRAP_CLUSTERS} clusters give a warning.
  */
 export function clusterBootstrapAuc(opts: {
   readonly doseGy: readonly number[];
@@ -230,20 +247,20 @@ export function clusterBootstrapAuc(opts: {
   readonly replicates: number;
   readonly seed: number;
   readonly alpha?: number;
-}): { ci: [number, number]; replicates: number; used: number; seed: number; clusters: number; aucs: Float64Array } {
+}): { ci: [number, number]; replicates: number; used: number; seed: number; clusters: number; aucs: Float64Array; warnings: string[] } {
   const { doseGy, positive, clusters, replicates, seed } = opts;
   checkBootstrapSettings(replicates, seed);
   if (clusters.length !== doseGy.length) throw new StatsError(`ROC: ${clusters.length} cluster ids for ${doseGy.length} doses`);
   const alpha = opts.alpha ?? 0.05;
-  const ids: string[] = [];
   const members = new Map<string, number[]>();
   clusters.forEach((c, i) => {
-    if (!members.has(c)) {
-      members.set(c, []);
-      ids.push(c);
-    }
-    members.get(c)!.push(i);
+    const m = members.get(c);
+    if (m) m.push(i);
+    else members.set(c, [i]);
   });
+  // canonical order: sorted ids (the AUC of a resample does not depend on the order of its lesions: mid-rank sums
+  // of halves and integers are exact), so the resamples, and the CI, are independent of the row order
+  const ids = [...members.keys()].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
   const groups = ids.map((c) => members.get(c)!);
   if (groups.length < 2) throw new StatsError(`ROC cluster bootstrap needs at least 2 clusters (patients), got ${groups.length}; drop --cluster-column`);
   const rng = mulberry32(seed);
@@ -262,7 +279,11 @@ export function clusterBootstrapAuc(opts: {
     throw new StatsError(`ROC cluster bootstrap: only ${aucs.length} of ${replicates} resamples held both responders and non-responders; too few patients of one class for a cluster bootstrap`);
   }
   const sorted = Float64Array.from(aucs).sort();
+  const warnings = groups.length < MIN_BOOTSTRAP_CLUSTERS
+    ? [`cluster bootstrap over only ${groups.length} clusters (fewer than ${MIN_BOOTSTRAP_CLUSTERS}): the percentile CI takes few distinct values and is too narrow; report it with caution, or give the DeLong CI (no --cluster-column) alongside`]
+    : [];
   return {
+    warnings,
     ci: [quantileSorted(sorted, alpha / 2), quantileSorted(sorted, 1 - alpha / 2)],
     replicates,
     used: aucs.length,

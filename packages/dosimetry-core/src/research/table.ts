@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { FileError, FormatError, InputError } from '../errors.ts';
-import { parseCsv, type CsvTable } from './csv.ts';
+import type { CsvTable } from './csv.ts';
+import { parseCsvDialect, type CsvDialect, type DialectOptions } from './dialect.ts';
 import { decimalProblem, parseDecimal } from '../units/decimal.ts';
 
 /** Cells read as missing: empty, NA, N/A, NaN, null, "." (case-insensitive). */
@@ -14,8 +15,17 @@ export function isMissing(v: string | undefined): boolean {
   return t === '' || t === 'na' || t === 'n/a' || t === 'nan' || t === 'null' || t === '.';
 }
 
-/** Reads and parses a CSV file; FileError when unreadable, FormatError when malformed. */
-export function readCsvFile(path: string): CsvTable {
+/** Reads and parses a CSV file; FileError when unreadable, FormatError when malformed. Dialect: see {@link readCsvTable}. */
+export function readCsvFile(path: string, opts: DialectOptions = {}): CsvTable {
+  return readCsvTable(path, opts).table;
+}
+
+/**
+ * Reads and parses a CSV file in its dialect (',' or ';' separated, decimal points or commas: detected, or forced by
+ * `opts`; see ./dialect.ts) and says which dialect it read. FileError when unreadable, FormatError when malformed
+ * or ambiguous.
+ */
+export function readCsvTable(path: string, opts: DialectOptions = {}): { table: CsvTable; dialect: CsvDialect } {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -26,7 +36,7 @@ export function readCsvFile(path: string): CsvTable {
   if (bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) {
     throw new FormatError(`${path} is UTF-16 text; save it as CSV in UTF-8 (e.g. "CSV UTF-8" in a spreadsheet)`);
   }
-  return parseCsv(bytes.toString('utf8'), path);
+  return parseCsvDialect(bytes.toString('utf8'), path, opts);
 }
 
 /** Throws an InputError listing the available columns when any of `names` is not in the table. */
@@ -45,7 +55,8 @@ export function requireColumns(t: CsvTable, names: readonly string[], source: st
 export function parseNumberCell(v: string, column: string, row: number, source: string): number {
   const n = parseDecimal(v);
   if (n === undefined) {
-    throw new InputError(`${source}: column "${column}" row ${row} holds "${v}", which is not a number (${decimalProblem(v)}); use a plain decimal number with a decimal point and leave missing values empty or NA`);
+    const comma = /^[+-]?\d+,\d+$/.test(v.trim()) ? ' (or read a file written with decimal commas with --decimal ,)' : '';
+    throw new InputError(`${source}: column "${column}" row ${row} holds "${v}", which is not a number (${decimalProblem(v)}); use a plain decimal number with a decimal point${comma} and leave missing values empty or NA`);
   }
   return n;
 }
@@ -61,9 +72,41 @@ export const RECIST_NON_RESPONDERS: readonly string[] = ['SD', 'PD'];
 const BINARY_TRUE = ['1', 'TRUE', 'YES'];
 const BINARY_FALSE = ['0', 'FALSE', 'NO'];
 
-/** A response cell as compared: trimmed and upper-cased (whole label; inner spaces are kept, so "P R" is not "PR"). */
+/**
+ * A response or event cell as compared: trimmed and upper-cased (whole label; inner spaces are kept, so "P R" is not
+ * "PR"); a number in its shortest form, so that "1.0" and "1" (pandas writes a 0/1 column that has missing values
+ * as 1.0/0.0) are the same code.
+ */
 export function normalizeResponseLabel(v: string): string {
-  return v.trim().toUpperCase();
+  const t = v.trim().toUpperCase();
+  const n = parseDecimal(t);
+  return n === undefined ? t : String(n);
+}
+
+/** Whether the distinct codes are R's survival coding 1/2 (or a 1 = yes, 2 = no export): only 1 and 2, and a 2. */
+function isOneTwoCoding(codes: ReadonlySet<string>): boolean {
+  return codes.has('2') && [...codes].every((c) => c === '1' || c === '2');
+}
+
+/** "a", "b" and "c" for messages. */
+function quotedList(v: readonly string[]): string {
+  const q = v.map((x) => `"${x}"`);
+  return q.length > 1 ? `${q.slice(0, -1).join(', ')} and ${q[q.length - 1]}` : q.join('');
+}
+
+/** Distinct values with their counts and first rows, for messages: "P R" (2 rows, row 2, 6). */
+function listValues(values: readonly string[], keep: (i: number) => boolean, rows?: readonly number[]): { n: number; text: string } {
+  const found = new Map<string, { count: number; rows: number[] }>();
+  values.forEach((v, i) => {
+    if (!keep(i)) return;
+    const key = v.trim();
+    const u = found.get(key) ?? { count: 0, rows: [] };
+    u.count++;
+    if (u.rows.length < 3 && rows) u.rows.push(rows[i]);
+    found.set(key, u);
+  });
+  const text = [...found].map(([v, u]) => `"${v}" (${u.count} row${u.count > 1 ? 's' : ''}${u.rows.length ? `, row ${u.rows.join(', ')}${u.count > u.rows.length ? ', ...' : ''}` : ''})`).join(', ');
+  return { n: found.size, text };
 }
 
 /** Options of {@link responseClassifier}. */
@@ -91,54 +134,116 @@ export interface ResponseClasses {
  * counted silently on either side. Cells compare after trimming, case-insensitively, as whole labels (safe for the
  * RECIST/mRECIST abbreviations CR, PR, SD, PD: no two standard labels differ only by case; "P R" or "C.R." match
  * nothing).
- * - No lists given and the column holds only 1/0, true/false or yes/no: 1/true/yes are responders, 0/false/no not.
+ * - No lists given and the column holds only 1/0, true/false or yes/no (numbers compare as numbers: 1.0 is 1):
+ *   1/true/yes are responders, 0/false/no not.
+ * - No lists given and the column holds the codes 1 and 2: refused (R's survival coding has 2 = event, other exports
+ *   2 = no); `--positive 2` (or 1) says which.
  * - Otherwise responders are `positive` (default CR, PR) and non-responders `opts.negative`, by default the other
  *   values of the same vocabulary: SD and PD plus any of CR, PR left out of `positive` (so `--positive CR` compares
- *   CR against PR, SD, PD), or on a 0/1 column the other binary values.
+ *   CR against PR, SD, PD), on a 0/1 column the other binary values, and on a column of numeric codes with numeric
+ *   `positive` codes the one other code present (several others need `negative`).
  * Throws InputError listing each unrecognised value with its count and first rows, and how to map it.
  */
 export function responseClassifier(values: readonly string[], positive: readonly string[] | undefined, opts: ResponseClassifierOptions = {}): ResponseClasses {
   const upper = values.map(normalizeResponseLabel);
   const binaryVocab = [...BINARY_TRUE, ...BINARY_FALSE];
   const binary = upper.length > 0 && upper.every((v) => binaryVocab.includes(v));
+  const codes = new Set(upper);
+  const numericCodes = upper.length > 0 && upper.every((v) => parseDecimal(v) !== undefined);
+  const whereCol = `${opts.source ? `${opts.source}: ` : ''}${opts.column ? `column "${opts.column}"` : 'the response column'}`;
   let pos: string[], neg: string[];
   if (!positive && !opts.negative && binary) {
     pos = [...BINARY_TRUE];
     neg = [...BINARY_FALSE];
+  } else if (!positive && !opts.negative && isOneTwoCoding(codes)) {
+    throw new InputError(
+      `${whereCol} holds the codes 1 and 2, not 0/1: R's survival data code 1 = censored/no and 2 = event/yes, other exports 1 = yes and 2 = no, so the responders are not guessed; say which with --positive 2 (2 = responder, 1 = non-responder) or --positive 1`,
+    );
   } else {
     pos = (positive ?? RECIST_RESPONDERS).map(normalizeResponseLabel);
-    const vocab = binary ? binaryVocab : [...RECIST_RESPONDERS, ...RECIST_NON_RESPONDERS];
-    neg = opts.negative ? opts.negative.map(normalizeResponseLabel) : vocab.filter((v) => !pos.includes(v));
+    if (!opts.negative && !binary && numericCodes && pos.every((v) => parseDecimal(v) !== undefined)) {
+      // numeric codes (1/2, 0/1/2 ...): the other code present is the non-responder; several are not lumped silently
+      const others = [...codes].filter((v) => !pos.includes(v)).sort((a, b) => Number(a) - Number(b));
+      if (others.length > 1) {
+        throw new InputError(
+          `${whereCol} holds the codes ${quotedList([...codes].sort((a, b) => Number(a) - Number(b)))}; --positive ${pos.join(',')} leaves ${quotedList(others)}: say which are non-responders with --negative (e.g. --negative ${others.join(',')}), or leave the other cells empty (NA) to skip those rows`,
+        );
+      }
+      neg = others;
+    } else {
+      const vocab = binary ? binaryVocab : [...RECIST_RESPONDERS, ...RECIST_NON_RESPONDERS];
+      neg = opts.negative ? opts.negative.map(normalizeResponseLabel) : vocab.filter((v) => !pos.includes(v));
+    }
   }
   const both = pos.filter((v) => neg.includes(v));
   if (both.length) throw new InputError(`response label${both.length > 1 ? 's' : ''} ${both.map((v) => `"${v}"`).join(', ')} given as both responder (--positive) and non-responder (--negative): list each label once`);
   const posSet = new Set(pos), negSet = new Set(neg);
-  const unknown = new Map<string, { count: number; rows: number[] }>();
-  upper.forEach((v, i) => {
-    if (posSet.has(v) || negSet.has(v)) return;
-    const key = values[i].trim();
-    const u = unknown.get(key) ?? { count: 0, rows: [] };
-    u.count++;
-    if (u.rows.length < 3 && opts.rows) u.rows.push(opts.rows[i]);
-    unknown.set(key, u);
-  });
-  if (unknown.size) {
-    const list = [...unknown].map(([v, u]) => `"${v}" (${u.count} row${u.count > 1 ? 's' : ''}${u.rows.length ? `, row ${u.rows.join(', ')}${u.count > u.rows.length ? ', ...' : ''}` : ''})`).join(', ');
-    const where = `${opts.source ? `${opts.source}: ` : ''}${opts.column ? `column "${opts.column}"` : 'the response column'}`;
+  const unknown = listValues(values, (i) => !posSet.has(upper[i]) && !negSet.has(upper[i]), opts.rows);
+  if (unknown.n) {
     throw new InputError(
-      `${where} holds ${unknown.size} unrecognised response value${unknown.size > 1 ? 's' : ''}: ${list}; responders are ${pos.join(', ')}, non-responders ${neg.join(', ') || '(none)'}. ` +
+      `${whereCol} holds ${unknown.n} unrecognised response value${unknown.n > 1 ? 's' : ''}: ${unknown.text}; responders are ${pos.join(', ')}, non-responders ${neg.join(', ') || '(none)'}. ` +
         `Say which each is with --positive and --negative (comma-separated, matched whole and case-insensitively, e.g. --positive CR,PR --negative SD,PD), correct the typos, or leave those cells empty (NA) to skip the rows`,
     );
   }
   return { isPositive: (v) => posSet.has(normalizeResponseLabel(v)), labels: pos, negativeLabels: neg };
 }
 
-/** Parses an event indicator cell: 1/0, true/false, yes/no, event/censored. */
+/** Event codes given by the user (--event-codes, --censor-codes); labels compare as in {@link normalizeResponseLabel}. */
+export interface EventCodes {
+  /** Values that mark an event (e.g. ["2"] for R's survival status). */
+  readonly event?: readonly string[];
+  /** Values that mark censoring; default: the one other value present. */
+  readonly censored?: readonly string[];
+}
+
+const EVENT_TRUE = ['1', 'TRUE', 'YES', 'EVENT', 'DEAD', 'PROGRESSED'];
+const EVENT_FALSE = ['0', 'FALSE', 'NO', 'CENSORED'];
+
+/**
+ * Event indicators of a column (true = event, false = censored).
+ * - Without codes: 1/0 (also 1.0/0.0), true/false, yes/no, event/dead/progressed vs censored. A column of 1 and 2
+ *   (R's survival status: 1 = censored, 2 = dead) is refused until --event-codes says which is the event; any other
+ *   value is refused naming its row.
+ * - With `codes.event`: those values are events; censored are `codes.censored`, by default the one other value
+ *   present (several other values must be listed); anything else is refused with its rows.
+ * `rows` (1-based data-row numbers), `column` and `source` name the cells in messages.
+ */
+export function eventIndicators(values: readonly string[], codes: EventCodes, opts: { rows?: readonly number[]; column: string; source: string }): boolean[] {
+  const upper = values.map(normalizeResponseLabel);
+  const col = `${opts.source}: column "${opts.column}"`;
+  if (!codes.event) {
+    if (codes.censored) throw new InputError(`--censor-codes needs --event-codes (the values that mark an event, e.g. --event-codes 2 --censor-codes 1)`);
+    if (isOneTwoCoding(new Set(upper))) {
+      throw new InputError(`${col} holds 1 and 2, not 0/1 (R's survival coding: 1 = censored, 2 = event); say so with --event-codes 2 (or give your own coding: --event-codes E --censor-codes C)`);
+    }
+    return upper.map((v, i) => {
+      if (EVENT_TRUE.includes(v)) return true;
+      if (EVENT_FALSE.includes(v)) return false;
+      throw new InputError(`${col} row ${opts.rows?.[i] ?? i + 1} holds "${values[i]}"; an event indicator must be 1 (event) or 0 (censored) (map other codes with --event-codes E [--censor-codes C])`);
+    });
+  }
+  const ev = new Set(codes.event.map(normalizeResponseLabel));
+  let cens: Set<string>;
+  if (codes.censored) cens = new Set(codes.censored.map(normalizeResponseLabel));
+  else {
+    const others = [...new Set(upper)].filter((v) => !ev.has(v));
+    if (others.length > 1) {
+      throw new InputError(`${col} holds ${quotedList([...new Set(values.map((v) => v.trim()))])}; --event-codes ${[...ev].join(',')} leaves ${quotedList(others)}: say which mean censored with --censor-codes (e.g. --censor-codes ${others.join(',')})`);
+    }
+    cens = new Set(others);
+  }
+  const both = [...ev].filter((v) => cens.has(v));
+  if (both.length) throw new InputError(`${quotedList(both)} given both as event (--event-codes) and as censored (--censor-codes): list each code once`);
+  const unknown = listValues(values, (i) => !ev.has(upper[i]) && !cens.has(upper[i]), opts.rows);
+  if (unknown.n) {
+    throw new InputError(`${col} holds ${unknown.n} value${unknown.n > 1 ? 's' : ''} that --event-codes ${[...ev].join(',')} and --censor-codes ${[...cens].join(',') || '(none)'} do not name: ${unknown.text}; add them to one list, or leave those cells empty (NA) to skip the rows`);
+  }
+  return upper.map((v) => ev.has(v));
+}
+
+/** Parses one event indicator cell: 1/0 (also 1.0/0.0), true/false, yes/no, event/censored (see {@link eventIndicators}). */
 export function parseEventCell(v: string, column: string, row: number, source: string): boolean {
-  const t = v.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'event', 'dead', 'progressed'].includes(t)) return true;
-  if (['0', 'false', 'no', 'censored'].includes(t)) return false;
-  throw new InputError(`${source}: column "${column}" row ${row} holds "${v}"; an event indicator must be 1 (event) or 0 (censored)`);
+  return eventIndicators([v], {}, { rows: [row], column, source })[0];
 }
 
 /**

@@ -102,9 +102,11 @@ describe('commands on the reference data sets', () => {
     expect(j.groups[0].medianGy).toBe(ref.groups.medians.CR);
     expect(readFileSync(svg, 'utf8').match(/<circle /g)?.length).toBe(63); // one point per lesion
   });
-  it('groups text names the test used', async () => {
+  it('groups text names the test used and why (R\'s rule: no ties and both groups under 50 -> exact)', async () => {
     const { out } = await cli(['groups', '--csv', lesionsCsv, '--dose-column', 'doseGy', '--group-column', 'response', '--groups', 'SD,PD']);
-    expect(out).toContain('Mann-Whitney U (normal approximation, tie- and continuity-corrected, two-sided): SD (n=17) vs PD (n=15)');
+    expect(out).toContain("Mann-Whitney U (exact: no ties and both groups under 50 values (R's wilcox.test rule), two-sided): SD (n=17) vs PD (n=15)");
+    const all = await cli(['groups', '--csv', lesionsCsv, '--dose-column', 'doseGy', '--group-column', 'response']);
+    expect(all.out).toContain("Mann-Whitney U (normal approximation, tie- and continuity-corrected: tied values (R's wilcox.test rule), two-sided): CR+PR (n=31) vs SD+PD (n=32)");
     expect(out).toContain('Kruskal-Wallis: not run');
   });
   it('logistic: coefficients and D50 as statsmodels', async () => {
@@ -115,6 +117,18 @@ describe('commands on the reference data sets', () => {
     expect(j.doseResponse.d50Gy).toBeCloseTo(ref.logistic.dose.d50Gy, 6);
     expect(j.doseResponse.gamma50).toBeCloseTo(ref.logistic.dose.gamma50, 6);
     expect(existsSync(join(tmp, 'dr.svg'))).toBe(true);
+  });
+  it('logistic: the text gives D50 in the column\'s unit, none when the column names none (no invented Gy)', async () => {
+    const gy = await cli(['logistic', '--csv', lesionsCsv, '--dose-column', 'doseGy', '--response-column', 'response']);
+    expect(gy.out).toMatch(/D50 = [0-9.]+ Gy \(95 % CI [0-9.]+-[0-9.]+ Gy\)/);
+    const scoreCsv = join(tmp, 'score.csv');
+    writeFileSync(scoreCsv, readFileSync(lesionsCsv, 'utf8').replace('doseGy', 'score'));
+    const plain = await cli(['logistic', '--csv', scoreCsv, '--dose-column', 'score', '--response-column', 'response']);
+    expect(plain.code).toBe(0);
+    expect(plain.out).toMatch(/D50 = [0-9.]+ \(95 % CI [0-9.]+-[0-9.]+\)/);
+    expect(plain.out).not.toContain('Gy');
+    const given = await cli(['logistic', '--csv', scoreCsv, '--dose-column', 'score', '--response-column', 'response', '--unit', 'points', '--figure', join(tmp, 'score.svg')]);
+    expect(given.out).toMatch(/D50 = [0-9.]+ points/);
   });
   it('cox: univariate then multivariate on the significant ones (dose only here); --all fits all', async () => {
     const base = ['cox', '--json', '--csv', patientsCsv, '--time-column', 'pfsMonths', '--event-column', 'pfsEvent', '--covariate', 'doseGy', '--categorical', 'grade:1', '--categorical', 'origin:other'];
@@ -140,7 +154,7 @@ describe('commands on the reference data sets', () => {
     expect(j.curves[0].median).toBe(ref.km.doseGroup.curves.low.median);
     expect(j.curves[1].medianCi).toEqual(ref.km.doseGroup.curves.high.medianCi);
     expect(j.logRank.p / ref.km.doseGroup.logRankP).toBeCloseTo(1, 9);
-    expect(readFileSync(svg, 'utf8')).toContain('log-rank p = 0.0003');
+    expect(readFileSync(svg, 'utf8')).toContain('log-rank p &lt; 0.001'); // journal p format (figures/text.ts)
   });
 });
 

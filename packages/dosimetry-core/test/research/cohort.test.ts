@@ -58,7 +58,8 @@ describe('cohort', () => {
     expect(j.lesions).toBe(4);
     expect(j.patients).toBe(2);
     expect(j.warnings.join('\n')).toMatch(/patient "P03" has no report/);
-    expect(j.warnings.join('\n')).toMatch(/patient "P02" lesion "Tumor C" matches no included lesion/);
+    // the unmatched clinical row is named with its row number and the report's lesions
+    expect(j.warnings.join('\n')).toMatch(/clinical\.csv: row 6 \(patient "P02" lesion "Tumor C"\) matches no lesion of its report \(its lesions: "Tumor A", "Tumor B"\); not used/);
     const les = parseCsv(readFileSync(join(out, 'lesions.csv'), 'utf8')).rows;
     expect(les.map((r) => `${r.patient}/${r.lesion}/${r.response}`)).toEqual(['P01/Tumor #1/PR', 'P01/Tumor #2/SD', 'P02/Tumor A/CR', 'P02/Tumor B/PD']);
     expect(les[0]).toMatchObject({ lesionOf: 'Tumor', meanGy: '220', d70Gy: '176', equivalentDiameterMm: '42.4', diameterSource: 'report', pfsMonths: '14', grade: '2' });

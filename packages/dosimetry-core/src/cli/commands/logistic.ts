@@ -6,10 +6,12 @@
  */
 import { StatsError } from '../../errors.ts';
 import { opt, parseArgs, requireOpt, type OptionSpec } from '../args.ts';
-import { COMMON_OPTIONS, covariateSpecs, handleHelp, loadCsv, negativeLabels, positiveLabels, RESPONSE_OPTIONS, printJson, sig, textTable, usableRows, writeSvg } from '../../research/cli.ts';
+import { COMMON_OPTIONS, covariateSpecs, handleHelp, loadCsv, negativeLabels, positiveLabels, RESPONSE_OPTIONS, printJson, sig, textTable, usableRows } from '../../research/cli.ts';
 import { buildDesign } from '../../research/design.ts';
 import { doseResponse, logisticRegression, type DoseResponse } from '../../research/logistic.ts';
-import { doseResponseSvg } from '../../research/svg.ts';
+import { FIGURE_HELP, FIGURE_OPTIONS, Y_LABEL_OPTION, figureJson, figureRequest, writeFigures } from '../../research/figure-cli.ts';
+import { doseResponseFigure } from '../../research/figures/dose-response.ts';
+import { axisLabel, withUnit } from '../../research/figures/text.ts';
 import { formatP, responseClassifier } from '../../research/table.ts';
 
 const OPTIONS: Record<string, OptionSpec> = {
@@ -19,11 +21,12 @@ const OPTIONS: Record<string, OptionSpec> = {
   ...RESPONSE_OPTIONS,
   covariate: { type: 'string', repeatable: true },
   categorical: { type: 'string', repeatable: true },
-  svg: { type: 'string' },
+  ...FIGURE_OPTIONS,
+  ...Y_LABEL_OPTION,
 };
 
 const HELP = `usage: pnpm -s dosimetry logistic [--json] --csv F --response-column R --dose-column C [--positive CR,PR] [--negative SD,PD]
-  [--covariate NAME ...] [--categorical NAME[:REFERENCE] ...] [--svg FILE]
+  [--covariate NAME ...] [--categorical NAME[:REFERENCE] ...] [--figure FILE.svg|FILE.pdf]
 Logistic regression (Newton-Raphson with step halving) of response (responders positive) on dose and further
 covariates: coefficients, odds ratios with Wald 95 % CIs, p-values. Dose-response curve of the dose-only model:
 P(D) = 1/(1 + exp(-(b0 + b1 D))), D50 = -b0/b1 (delta-method CI), gamma50 = b1 D50/4. Categorical covariates are
@@ -33,7 +36,7 @@ collinear covariates are errors.`;
 /** Runs the command; returns the exit code (errors are thrown as DosimetryError subclasses). */
 export async function run(argv: string[]): Promise<number> {
   const a = parseArgs(argv, OPTIONS, 'logistic');
-  if (handleHelp(a, 'logistic', HELP)) return 0;
+  if (handleHelp(a, 'logistic', `${HELP}\n${FIGURE_HELP} The figure is the dose-only model's curve.`)) return 0;
   const { table, path } = loadCsv(a, 'logistic');
   const doseCol = requireOpt(a, 'dose-column', 'logistic');
   const respCol = requireOpt(a, 'response-column', 'logistic');
@@ -53,8 +56,15 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     drNote = (err as Error).message;
   }
-  if (!dr && opt(a, 'svg')) throw new StatsError(`logistic: cannot draw the dose-response curve: ${drNote}`);
-  const svgPath = dr ? writeSvg(a, () => doseResponseSvg({ doseGy: design.x.map((r) => r[0]), responder: y, probabilityAt: dr!.probabilityAt, d50Gy: dr!.d50Gy, title: `Dose-response: ${respCol} vs ${doseCol}`, xLabel: doseCol })) : undefined;
+  // figure: the dose-only curve with its delta-method band, the observations at 0/1 and D50 with its CI
+  const fig = figureRequest(a, 'logistic', [path]);
+  if (!dr && fig) throw new StatsError(`logistic: cannot draw the dose-response curve: ${drNote}`);
+  const written = dr && fig
+    ? await writeFigures(fig, (q) => doseResponseFigure({
+      doseGy: design.x.map((r) => r[0]), responder: y, fit: doseOnly, doseResponse: dr!, dose: { column: doseCol, label: q.label, unit: q.unit },
+      response: { column: respCol, positive: cls.labels }, yLabel: q.yLabel, style: q.style,
+    }))
+    : undefined;
   const coefficients = fit.coefficients.map((c) => ({
     name: c.name, estimate: c.estimate, se: c.se, z: c.z, p: c.p, ciLow: c.ciLow, ciHigh: c.ciHigh,
     oddsRatio: c.ratio, oddsRatioCiLow: c.ratioCiLow, oddsRatioCiHigh: c.ratioCiHigh,
@@ -64,19 +74,21 @@ export async function run(argv: string[]): Promise<number> {
     coefficients, logLikelihood: fit.logLikelihood, nullLogLikelihood: fit.nullLogLikelihood, pseudoR2: fit.pseudoR2, iterations: fit.iterations,
     doseResponse: dr ? { model: 'dose only', d50Gy: dr.d50Gy, d50SeGy: dr.d50SeGy, d50CiGy: dr.d50CiGy, gamma50: dr.gamma50 } : null,
     ...(drNote ? { doseResponseNote: drNote } : {}),
-    ...(svgPath ? { svg: svgPath } : {}),
+    ...figureJson(written),
   };
   if (a.flags.has('json')) {
     printJson(result);
     return 0;
   }
+  // the unit of the dose column as the figure writes it (--unit, else the unit its name ends in): none is invented
+  const doseUnit = axisLabel({ column: doseCol, unit: opt(a, 'unit') }).unit;
   const lines = [
     `Logistic regression of "${respCol}" (positive: ${cls.labels.join(', ')}) on ${design.names.join(', ')}: n = ${fit.n} (${fit.nPositive} responders)${dropped ? `, ${dropped} rows with missing values skipped` : ''}`,
     textTable(['term', 'estimate', 'SE', 'OR', 'OR 95 % CI', 'p'], coefficients.map((c) => [c.name, sig(c.estimate), sig(c.se), sig(c.oddsRatio), `${sig(c.oddsRatioCiLow)}-${sig(c.oddsRatioCiHigh)}`, formatP(c.p)])),
     `log-likelihood ${fit.logLikelihood.toFixed(4)} (null ${fit.nullLogLikelihood.toFixed(4)}), McFadden R^2 ${fit.pseudoR2.toFixed(3)}`,
-    dr ? `dose-response (dose only): D50 = ${dr.d50Gy.toFixed(1)} Gy (95 % CI ${dr.d50CiGy[0].toFixed(1)}-${dr.d50CiGy[1].toFixed(1)}), gamma50 = ${dr.gamma50.toFixed(3)}` : `dose-response: ${drNote}`,
+    dr ? `dose-response (dose only): D50 = ${withUnit(dr.d50Gy.toFixed(1), doseUnit)} (95 % CI ${dr.d50CiGy[0].toFixed(1)}-${withUnit(dr.d50CiGy[1].toFixed(1), doseUnit)}), gamma50 = ${dr.gamma50.toFixed(3)}` : `dose-response: ${drNote}`,
   ];
-  if (svgPath) lines.push(`plot: ${svgPath}`);
+  if (written) lines.push(`figure: ${written.files.join(', ')}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
 }

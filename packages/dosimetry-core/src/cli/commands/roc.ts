@@ -2,13 +2,16 @@
  * `dosimetry roc`: ROC analysis of dose against response (surface fixed in ../shared/CONTRACT.md).
  * JSON keys: auc, aucCi95, cutoff, sensitivity, specificity, ppv, npv, accuracy, counts {tp, fp, tn, fn},
  * curve [{threshold, tpr, fpr}] (fractions 0..1), plus aucCiMethod, aucSeDeLong, youdenJ, nPositive, nNegative,
- * nDropped, positive, bootstrap. Methods: ../../research/roc.ts.
+ * nDropped, positive, bootstrap, warnings (e.g. a cluster bootstrap over fewer than 10 clusters; also on stderr).
+ * Methods: ../../research/roc.ts.
  */
 import { UsageError } from '../../errors.ts';
 import { numberOpt, opt, parseArgs, requireOpt, type OptionSpec } from '../args.ts';
-import { COMMON_OPTIONS, RESPONSE_OPTIONS, handleHelp, loadCsv, negativeLabels, numbers, positiveLabels, printJson, usableRows, writeSvg } from '../../research/cli.ts';
+import { COMMON_OPTIONS, RESPONSE_OPTIONS, handleHelp, loadCsv, negativeLabels, numbers, positiveLabels, printJson, usableRows } from '../../research/cli.ts';
 import { MAX_BOOTSTRAP_REPLICATES, MAX_BOOTSTRAP_SEED, MIN_BOOTSTRAP_REPLICATES, rocAnalysis } from '../../research/roc.ts';
-import { rocSvg } from '../../research/svg.ts';
+import { FIGURE_HELP, FIGURE_OPTIONS, figureJson, figureRequest, writeFigures } from '../../research/figure-cli.ts';
+import { rocFigure } from '../../research/figures/roc.ts';
+import { rocSensitivityBand } from '../../research/plot-stats.ts';
 import { formatProportion, responseClassifier } from '../../research/table.ts';
 
 const OPTIONS: Record<string, OptionSpec> = {
@@ -19,23 +22,24 @@ const OPTIONS: Record<string, OptionSpec> = {
   'cluster-column': { type: 'string' },
   bootstrap: { type: 'string' },
   seed: { type: 'string' },
-  svg: { type: 'string' },
+  ...FIGURE_OPTIONS,
 };
 
 const HELP = `usage: pnpm -s dosimetry roc [--json] --csv F --dose-column C --response-column R
-  [--positive CR,PR] [--negative SD,PD] [--cluster-column patient [--bootstrap 2000] [--seed 20240101]] [--svg FILE]
+  [--positive CR,PR] [--negative SD,PD] [--cluster-column patient [--bootstrap 2000] [--seed 20240101]] [--figure FILE.svg|FILE.pdf]
 ROC of dose vs response: responders (--positive, default CR,PR; or 1 for a 0/1 column) are positive, non-responders
 (--negative, default SD,PD and any of CR,PR not in --positive; or 0) negative, and a lesion is called a responder
 when its dose is >= the cutoff. Labels match whole, after trimming, case-insensitively; any other value is an error
 that lists it (map it with --positive/--negative, or leave the cell empty to skip the row). --bootstrap: ${MIN_BOOTSTRAP_REPLICATES} to
 ${MAX_BOOTSTRAP_REPLICATES} replicates; --seed: 0 to ${MAX_BOOTSTRAP_SEED}. AUC (Mann-Whitney) with a 95 % CI: DeLong, or a percentile
-cluster bootstrap over --cluster-column (lesions nested in patients) with a fixed seed. Cutoff: the observed dose
+cluster bootstrap over --cluster-column (lesions nested in patients) with a fixed seed, the clusters resampled in
+sorted order of their ids (the CI does not depend on the row order; below 10 clusters a warning). Cutoff: the observed dose
 maximising Youden's J (lowest threshold among equal maxima). Rows with a missing dose or response are skipped.`;
 
 /** Runs the command; returns the exit code (errors are thrown as DosimetryError subclasses). */
 export async function run(argv: string[]): Promise<number> {
   const a = parseArgs(argv, OPTIONS, 'roc');
-  if (handleHelp(a, 'roc', HELP)) return 0;
+  if (handleHelp(a, 'roc', `${HELP}\n${FIGURE_HELP}`)) return 0;
   const { table, path } = loadCsv(a, 'roc');
   const doseCol = requireOpt(a, 'dose-column', 'roc');
   const respCol = requireOpt(a, 'response-column', 'roc');
@@ -64,9 +68,19 @@ export async function run(argv: string[]): Promise<number> {
     positive,
     ...(clusterCol ? { clusters: rows.map((x) => x.cells[clusterCol]), bootstrapReplicates: reps, bootstrapSeed: seed } : {}),
   });
-  const svgPath = writeSvg(a, () => rocSvg(r, { title: `ROC: ${doseCol} vs ${respCol}` }));
+  // figure: the curve with pROC's bootstrap band of the sensitivity (resampled as the AUC CI is: clusters when given)
+  const fig = figureRequest(a, 'roc', [path]);
+  const clusters = clusterCol ? { clusters: rows.map((x) => x.cells[clusterCol]) } : {};
+  const written = fig
+    ? await writeFigures(fig, (q) => rocFigure({
+      roc: r, band: rocSensitivityBand({ doseGy: dose, positive, ...clusters, replicates: reps, seed }), score: { column: doseCol, label: q.label, unit: q.unit },
+      response: { column: respCol, positive: cls.labels }, clusterColumn: clusterCol, style: q.style,
+    }))
+    : undefined;
+  // cautions on stderr as "warning: ..." lines in both modes (also in the JSON)
+  if (r.warnings.length) process.stderr.write(r.warnings.map((w) => `warning: ${w}\n`).join(''));
   if (a.flags.has('json')) {
-    printJson({ ...r, nDropped: dropped, positive: cls.labels, negative: cls.negativeLabels, ...(svgPath ? { svg: svgPath } : {}) });
+    printJson({ ...r, nDropped: dropped, positive: cls.labels, negative: cls.negativeLabels, ...figureJson(written) });
     return 0;
   }
   const { tp, fp, tn, fn } = r.counts;
@@ -80,7 +94,7 @@ export async function run(argv: string[]): Promise<number> {
     `  NPV          ${formatProportion(tn, tn + fn)}`,
     `  accuracy     ${formatProportion(tp + tn, tp + tn + fp + fn)}`,
   ];
-  if (svgPath) lines.push(`  plot         ${svgPath}`);
+  if (written) lines.push(`  figure       ${written.files.join(', ')}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
 }
