@@ -92,6 +92,12 @@ if (args.has('--browser')) {
     // batch --slurm runs on a real single-node Slurm (controller and node daemon on 127.0.0.1, munge for auth)
     ['slurm-wlm', () => have('sh', ['-c', 'command -v slurmctld && command -v slurmd && command -v sbatch'])],
     ['munge', () => have('sh', ['-c', 'command -v munged'])],
+    // DICOMweb is tested against a real PACS (Orthanc with its DICOMweb plugin, on 127.0.0.1)
+    ['orthanc', () => existsSync('/usr/sbin/Orthanc')],
+    ['orthanc-dicomweb', () => existsSync('/usr/share/orthanc/plugins/libOrthancDicomWeb.so')],
+    // compressed DICOM: GDCM recompresses the test studies and decodes the reference pixels independently
+    ['libgdcm-tools', () => have('sh', ['-c', 'command -v gdcmconv'])],
+    ['python3-gdcm', () => have('/usr/bin/python3', ['-c', 'import gdcm'])],
   ].filter(([, ok]) => !ok()).map(([p]) => p);
   if (wanted.length) {
     log(`installing Debian packages for the tests: ${wanted.join(' ')}`);
