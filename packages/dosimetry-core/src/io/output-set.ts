@@ -10,6 +10,8 @@
  *   not write (a `rtdose.dcm` of a run with `--rtdose`) go with it. A run killed at any point leaves either the old
  *   complete set or the new one; leftovers of a killed run (hidden siblings) are cleaned, or the previous set restored,
  *   when the folder is next claimed.
+ * - With the command's argv, manifest.json also records how the set was made (command line, SHA-256 of every input,
+ *   engine version): `batch` skips a case whose set is complete and current.
  * Parent folders are made one level at a time (Node's recursive mkdir never returns on some paths under /proc).
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -32,6 +34,8 @@ import {
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { FileError, UsageError } from '../errors.ts';
+import { ENGINE_VERSION } from '../version.ts';
+import { hashRunInputs, type RecordedInput } from './hash.ts';
 
 /** Name of the file that lists a set's files; a folder with one was written by this engine. */
 export const MANIFEST_NAME = 'manifest.json';
@@ -49,7 +53,10 @@ const LEGACY_OUTPUT_NAMES = new Set([
   'patients.csv',
 ]);
 
-/** One file of a set: its name inside the output folder (no sub-folders) and its bytes. */
+/**
+ * One file of a set: its name inside the output folder and its bytes. A name may hold one sub-folder
+ * ("territories/right-lobe.dose_per_gbq.nii.gz"); the sub-folder belongs to the set like its files.
+ */
 export interface OutputFile {
   readonly name: string;
   readonly data: string | Uint8Array;
@@ -72,6 +79,29 @@ export interface ClaimOutputOptions {
   readonly option?: string;
   /** Input paths of the run: the output folder may neither hold one nor lie inside an input folder. */
   readonly inputs?: ReadonlyArray<string | undefined>;
+  /**
+   * The command's arguments as given (after the command name). With them, manifest.json also records how the set was
+   * made, `run: { argv, inputs: [{ path, sha256 }], version }`: the inputs (`inputs` above and every argument that
+   * names a file, io/hash.ts hashRunInputs) hashed when the folder is claimed, so that `batch` can tell whether a
+   * set is still current (same command line, same input bytes, same engine) without reading its report.
+   */
+  readonly argv?: readonly string[];
+}
+
+/** How a set was made, as manifest.json records it (present when the command passed its argv). */
+export interface OutputRun {
+  readonly argv: string[];
+  readonly inputs: RecordedInput[];
+  readonly version: string;
+}
+
+/** A set's manifest.json as written by `commit`. */
+export interface OutputManifest {
+  readonly generator: 'sirt-dosimetry';
+  readonly schemaVersion: number;
+  readonly command: string;
+  readonly files: ReadonlyArray<{ readonly name: string; readonly bytes: number; readonly sha256: string }>;
+  readonly run?: OutputRun;
 }
 
 const within = (child: string, parent: string) => child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
@@ -141,9 +171,16 @@ function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // a killed process that nobody has reaped yet (a zombie: its parent was killed too, and a container's pid 1 may
+  // never reap) still answers signal 0; on Linux its state in /proc says it is gone
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
@@ -201,10 +238,54 @@ function manifestFiles(dir: string): Set<string> | undefined {
   try {
     const m = JSON.parse(readFileSync(p, 'utf8')) as { generator?: string; files?: Array<{ name?: unknown }> };
     if (m.generator !== 'sirt-dosimetry' || !Array.isArray(m.files)) return undefined;
-    return new Set(m.files.map((f) => String(f.name)));
+    // a file in a sub-folder of the set lists the sub-folder too (the folder's own entry is the sub-folder)
+    return new Set(m.files.flatMap((f) => [String(f.name), String(f.name).split('/')[0]]));
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The manifest.json of an output folder, or undefined when there is none, it is not this engine's or it cannot be
+ * parsed (a set without one is no complete set).
+ */
+export function readOutputManifest(dir: string): OutputManifest | undefined {
+  try {
+    const m = JSON.parse(readFileSync(join(dir, MANIFEST_NAME), 'utf8')) as Partial<OutputManifest>;
+    if (m?.generator !== 'sirt-dosimetry' || typeof m.command !== 'string' || !Array.isArray(m.files)) return undefined;
+    return m as OutputManifest;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The live owner of an output folder's lock (`.NAME.lock` beside it): its pid when that process is alive on this
+ * machine, `'elsewhere'` when the lock was taken on another host (assumed alive), undefined when the folder is free.
+ */
+export function outputLockOwner(outDir: string): number | 'elsewhere' | undefined {
+  const abs = resolve(outDir);
+  const lockPath = join(realOrResolved(dirname(abs)), `.${basename(abs)}.lock`);
+  let owner: { pid?: number; host?: string };
+  try {
+    owner = JSON.parse(readFileSync(lockPath, 'utf8')) as typeof owner;
+  } catch {
+    return undefined; // none, or half-written (takeLock judges those by age)
+  }
+  if (owner.host !== undefined && owner.host !== hostname()) return 'elsewhere';
+  return owner.pid !== undefined && pidAlive(owner.pid) ? owner.pid : undefined;
+}
+
+/**
+ * Takes a lock file for a job that is not one output set (a batch over many): the same pid/host format and
+ * stale-owner takeover as the output folders' locks. Returns its release (also run at exit).
+ */
+export function takeFolderLock(lockPath: string, shown: string, option: string): () => void {
+  takeLock(lockPath, shown, option);
+  return () => {
+    heldLocks.delete(lockPath);
+    rmSync(lockPath, { force: true });
+  };
 }
 
 /** Leftovers of killed runs beside `dir` (`.NAME.new-PID-*`, `.NAME.old-PID-*`): removed, or the old set restored. */
@@ -267,6 +348,7 @@ export function claimOutputDir(outDir: string | undefined, opts: ClaimOutputOpti
 
   const lockPath = join(parent, `.${name}.lock`);
   takeLock(lockPath, outDir, option);
+  let run: OutputRun | undefined;
   let released = false;
   const release = () => {
     if (released) return;
@@ -286,6 +368,7 @@ export function claimOutputDir(outDir: string | undefined, opts: ClaimOutputOpti
         );
       }
     }
+    if (opts.argv) run = { argv: [...opts.argv], inputs: hashRunInputs(opts.argv, opts.inputs ?? [], dir), version: ENGINE_VERSION };
   } catch (err) {
     release();
     throw err;
@@ -303,7 +386,9 @@ export function claimOutputDir(outDir: string | undefined, opts: ClaimOutputOpti
       try {
         const names = new Set<string>();
         for (const f of files) {
-          if (f.name.includes('/') || f.name.includes('\\') || f.name === MANIFEST_NAME || names.has(f.name)) throw new Error(`bad output file name "${f.name}"`);
+          const parts = f.name.split('/');
+          const badPart = parts.length > 2 || parts.some((x) => x === '' || x === '.' || x === '..' || x.includes('\\'));
+          if (badPart || f.name === MANIFEST_NAME || names.has(f.name) || (parts.length === 2 && names.has(parts[0]))) throw new Error(`bad output file name "${f.name}"`);
           names.add(f.name);
         }
         mkdirSync(fresh);
@@ -313,9 +398,11 @@ export function claimOutputDir(outDir: string | undefined, opts: ClaimOutputOpti
           command: opts.command,
           files: files.map((f) => {
             const bytes = typeof f.data === 'string' ? Buffer.from(f.data, 'utf8') : f.data;
+            if (f.name.includes('/')) mkdirSync(join(fresh, dirname(f.name)), { recursive: true });
             writeFileSync(join(fresh, f.name), bytes);
             return { name: f.name, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
           }),
+          ...(run ? { run } : {}),
         };
         writeFileSync(join(fresh, MANIFEST_NAME), JSON.stringify(manifest, null, 2) + '\n');
         if (existsSync(dir)) {

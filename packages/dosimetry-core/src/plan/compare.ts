@@ -13,15 +13,19 @@
 import { InputError } from '../errors.ts';
 import { blandAltman, comparePairs, linConcordance, type BlandAltmanResult, type LinConcordanceResult } from './agreement.ts';
 import { checkPositive } from './checks.ts';
+import { scoutAgreement, type ScoutAgreement } from './scout-agreement.ts';
 
 /** The parts of a case's report.json that the comparison reads (../shared/CONTRACT.md). */
 export interface CaseReportLike {
   readonly isotope?: string;
+  /** Activity in the field of view [GBq] (scoutAgreement: each structure's share of it). */
+  readonly activityInFieldGBq?: number;
   readonly structures: ReadonlyArray<{
     readonly name: string;
     readonly role: string;
     readonly meanGy: number;
     readonly volumeMl?: number;
+    readonly activityGBq?: number;
     readonly minGy?: number;
     readonly maxGy?: number;
     readonly d50Gy?: number;
@@ -34,7 +38,7 @@ export interface CaseReportLike {
     readonly lesionOf?: string;
     readonly dvh?: { readonly doseGy: readonly number[]; readonly volumeFraction: readonly number[] };
   }>;
-  readonly plan?: { readonly activityGBq?: number } | null;
+  readonly plan?: { readonly activityGBq?: number; readonly device?: string; readonly scout?: unknown } | null;
   readonly provenance?: { readonly parameters?: { readonly administeredGBq?: number | null } };
 }
 
@@ -103,6 +107,8 @@ export interface CaseComparison {
   readonly plannedOnly: readonly string[];
   readonly achievedOnly: readonly string[];
   readonly lesionAgreement: LesionAgreement;
+  /** Scout-to-treatment agreement of the activity shares per structure (src/plan/scout-agreement.ts); null without shares. */
+  readonly scoutAgreement: ScoutAgreement | null;
   readonly warnings: readonly string[];
 }
 
@@ -225,6 +231,7 @@ export function compareCases(opts: CompareCasesOptions): CaseComparison {
     plannedOnly,
     achievedOnly,
     lesionAgreement: { lesions: values.labels, blandAltman: ba, blandAltmanLogRatio: baLog, linConcordance: lin, notes },
+    scoutAgreement: scoutAgreement(planned, achieved),
     warnings,
   };
 }

@@ -3,6 +3,7 @@
  * 2022;49:1682), as tabulated in ../shared/PHYSICS.md. Every value is a default, overridable per plan.
  */
 import { InputError, PlanError } from '../errors.ts';
+import { DEVICE_CATALOGUE } from './catalogue.ts';
 import type { Isotope } from '../units/index.ts';
 import { checkNonNegative, checkPositive } from './checks.ts';
 import type { PartitionTargets } from './partition.ts';
@@ -76,27 +77,31 @@ export const DEVICE_PRESETS: Readonly<Record<Device, DevicePreset>> = {
 export interface CalibrationWindow {
   /** Longest time the treatment may precede the calibration time [h]; 0: never before it (refused). */
   readonly maxBeforeCalibrationH: number;
+  /** Longest time the treatment may follow the calibration time [h]. */
+  readonly maxAfterCalibrationH: number;
   /** Why, and what happens inside the window. */
   readonly source: string;
 }
 
 /**
- * Calibration windows (decay of the vial between its calibration time and the treatment):
- * - glass: TheraSphere vials state their activity at a calibration reference time before the treatment week and are
- *   given on a later day (TheraSphere IFU): a treatment before calibration means the times are swapped or mistyped,
- *   and it is refused.
- * - resin: SIR-Spheres vials hold 3 GBq at their calibration date and time (SIR-Spheres IFU) and are commonly
- *   implanted on that day before the calibration hour: up to 24 h before calibration is accepted with a warning (the
- *   vial then holds more than its stated activity), earlier is refused.
+ * Calibration windows (decay of the vial between its calibration time and the treatment), from the device catalogue's
+ * usable windows (src/plan/catalogue-data.ts, where each bound has its source):
+ * - glass: from the calibration time (a treatment before it means the times are swapped or mistyped: refused) to
+ *   12 days after it;
+ * - resin: SIR-Spheres vials hold 3 GBq at their calibration date and time and are commonly implanted on that day
+ *   before the calibration hour: up to 24 h before calibration is accepted with a warning (the vial then holds more
+ *   than its stated activity), earlier is refused; up to 24 h after it;
  * - ho166: QuiremSpheres are made for one patient and calibrated for the planned treatment; a treatment before the
- *   calibration time is refused (a conservative choice: the ordered activity would be lower than at calibration).
+ *   calibration time is refused (a conservative choice: the ordered activity would be lower than at calibration);
+ *   up to 24 h after it.
  * Whatever the device, an interval whose decay factor exceeds {@link MAX_DECAY_FACTOR} is refused.
  */
-export const CALIBRATION_WINDOWS: Readonly<Record<Device, CalibrationWindow>> = {
-  glass: { maxBeforeCalibrationH: 0, source: 'TheraSphere IFU: the vial is calibrated before the treatment week and given after its calibration time' },
-  resin: { maxBeforeCalibrationH: 24, source: 'SIR-Spheres IFU: 3 GBq at the calibration date and time; implanting on the calibration day before the calibration hour is common' },
-  ho166: { maxBeforeCalibrationH: 0, source: 'QuiremSpheres are calibrated for the planned treatment time; treating before it is refused (conservative choice)' },
-};
+export const CALIBRATION_WINDOWS: Readonly<Record<Device, CalibrationWindow>> = Object.fromEntries(
+  (['glass', 'resin', 'ho166'] as const).map((d) => {
+    const w = DEVICE_CATALOGUE.devices[d].usableWindow;
+    return [d, { maxBeforeCalibrationH: w.fromCalibrationH === 0 ? 0 : -w.fromCalibrationH, maxAfterCalibrationH: w.toCalibrationH, source: w.source }];
+  }),
+) as Record<Device, CalibrationWindow>;
 
 /**
  * Largest accepted decay factor exp(lambda (t_tx - t_cal)) between calibration and treatment: 50 (98 % of the vial

@@ -98,7 +98,7 @@ export interface CaseCompartments {
 }
 
 /** Weighted sums over a grid structure: volume [mL], mass [g], activity [Bq], mass-weighted mean dose [Gy]. */
-function sums(result: DoseCaseResult, s: GridStructure) {
+export function sums(result: DoseCaseResult, s: GridStructure) {
   const vVox = voxelVolumeMl(result.dose.geometry);
   const rho = result.densityGPerMl, a = result.activityBqPerMl, d = result.dose.data;
   let w = 0, m = 0, act = 0, e = 0;
@@ -115,7 +115,7 @@ function sums(result: DoseCaseResult, s: GridStructure) {
 }
 
 /** Union (weights min(1, sum)) or difference (base minus min(1, sum of others)) of grid structures. */
-function combine(name: string, origin: string, nVox: number, base: GridStructure | null, parts: readonly GridStructure[]): GridStructure {
+export function combine(name: string, origin: string, nVox: number, base: GridStructure | null, parts: readonly GridStructure[]): GridStructure {
   const frac = new Float32Array(nVox);
   for (const p of parts) for (let n = 0; n < p.voxelIndices.length; n++) frac[p.voxelIndices[n]] += p.weights[n];
   const idx: number[] = [], w: number[] = [];
@@ -582,10 +582,23 @@ export async function scaleDoseCase(result: DoseCaseResult, factor: number, opts
   for (let n = 0; n < dose.length; n++) dose[n] = result.dose.data[n] * factor;
   const act = new Float32Array(result.activityBqPerMl.length);
   for (let n = 0; n < act.length; n++) act[n] = result.activityBqPerMl[n] * factor;
+  return withDoseMaps(result, dose, act, { activityInFieldGBq: result.activityInFieldGBq * factor, dvhBins: opts.dvhBins });
+}
+
+/**
+ * The case with other dose [Gy] and activity [Bq/mL] maps on its grid (a scaled case, or the sum of territories'
+ * cases): every structure's statistics recomputed on the case's back end.
+ */
+export async function withDoseMaps(
+  result: DoseCaseResult,
+  doseGy: Float32Array,
+  activityBqPerMl: Float32Array,
+  opts: { activityInFieldGBq: number; dvhBins?: number },
+): Promise<DoseCaseResult> {
   const backend = await selectBackend(result.backend);
   const stats = await backend.stats({
-    doseGy: dose,
-    activityBqPerMl: act,
+    doseGy,
+    activityBqPerMl,
     densityGPerMl: result.densityGPerMl,
     voxelVolumeMl: voxelVolumeMl(result.dose.geometry),
     structures: result.gridStructures,
@@ -593,10 +606,10 @@ export async function scaleDoseCase(result: DoseCaseResult, factor: number, opts
   });
   return {
     ...result,
-    dose: { geometry: result.dose.geometry, data: dose },
-    activityBqPerMl: act,
+    dose: { geometry: result.dose.geometry, data: doseGy },
+    activityBqPerMl,
     structures: result.structures.map((s, i) => ({ ...s, ...stats[i] })),
-    activityInFieldGBq: result.activityInFieldGBq * factor,
+    activityInFieldGBq: opts.activityInFieldGBq,
   };
 }
 

@@ -11,3 +11,8 @@ export * from './image.ts';
 export * from './compare.ts';
 export * from './order.ts';
 export * from './time.ts';
+export * from './catalogue.ts';
+export * from './schedule.ts';
+export * from './vials.ts';
+export * from './scout.ts';
+export * from './scout-agreement.ts';

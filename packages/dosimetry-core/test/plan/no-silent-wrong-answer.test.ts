@@ -13,6 +13,8 @@ import { InputError } from '../../src/errors.ts';
 import { encodeNrrd, encodeSegNrrd } from '../../src/io/index.ts';
 import { CALIBRATION_WINDOWS, MAX_DECAY_FACTOR, type Device } from '../../src/plan/devices.ts';
 import { orderActivity } from '../../src/plan/order.ts';
+import { validateCatalogue, type DeviceCatalogue } from '../../src/plan/catalogue.ts';
+import { CATALOGUE_DATA } from '../../src/plan/catalogue-data.ts';
 import { parseZonedDateTime } from '../../src/plan/time.ts';
 import { capture, countsImage, geometry, inBox, LESIONS, LIVER, mask, MASKS, N, NORMAL_COUNTS, type Box } from './phantom.ts';
 
@@ -237,14 +239,22 @@ describe('orderActivity: calibration windows', () => {
   });
   it('windows: glass and ho166 never before calibration, resin up to 24 h', () => {
     expect(CALIBRATION_WINDOWS).toMatchObject({ glass: { maxBeforeCalibrationH: 0 }, resin: { maxBeforeCalibrationH: 24 }, ho166: { maxBeforeCalibrationH: 0 } });
-    const at = (device: Device, h: number) => orderActivity({ device, activityGBq: 1, calibrationTime: t('2025-03-09T12:00:00Z'), treatmentTime: new Date(t('2025-03-09T12:00:00Z').getTime() + h * 3.6e6) });
+    const at = (device: Device, h: number, catalogue?: DeviceCatalogue) => orderActivity({ device, activityGBq: 1, calibrationTime: t('2025-03-09T12:00:00Z'), treatmentTime: new Date(t('2025-03-09T12:00:00Z').getTime() + h * 3.6e6), catalogue });
     expect(() => at('glass', -0.01)).toThrow(InputError);
     expect(() => at('ho166', -0.01)).toThrow(InputError);
     expect(at('resin', -24).warnings).toHaveLength(1);
     expect(() => at('resin', -24.01)).toThrow(InputError);
-    // decay-factor ceiling: 90Y 50x at 64.05 log2(50) = 361.5 h, 166Ho at 26.8 log2(50) = 151.3 h
-    expect(at('glass', 361).decayFactor).toBeLessThan(MAX_DECAY_FACTOR);
-    expect(() => at('glass', 362)).toThrow(InputError);
-    expect(() => at('ho166', 152)).toThrow(InputError);
+    // usable windows after calibration (device catalogue): glass 288 h, resin and ho166 24 h
+    expect(at('glass', 288).warnings).toEqual([]);
+    expect(() => at('glass', 288.01)).toThrow(/outside the usable window/);
+    expect(() => at('ho166', 24.01)).toThrow(/outside the usable window/);
+    // decay-factor ceiling, reached with a site catalogue whose windows end later (30 days):
+    // 90Y 50x at 64.05 log2(50) = 361.5 h, 166Ho at 26.8 log2(50) = 151.3 h
+    const data = JSON.parse(JSON.stringify(CATALOGUE_DATA));
+    for (const d of ['glass', 'ho166']) data.devices[d].usableWindow.toCalibrationH = 720;
+    const wide = validateCatalogue(data, 'wide windows');
+    expect(at('glass', 361, wide).decayFactor).toBeLessThan(MAX_DECAY_FACTOR);
+    expect(() => at('glass', 362, wide)).toThrow(/decays by a factor/);
+    expect(() => at('ho166', 152, wide)).toThrow(/decays by a factor/);
   });
 });

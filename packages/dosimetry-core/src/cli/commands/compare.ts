@@ -24,8 +24,10 @@ const OPTIONS: Record<string, OptionSpec> = {
 const HELP = `usage: pnpm -s dosimetry compare --planned DIR --achieved DIR --out DIR [--scale-planned-to-gbq A] [--json]
 Pairs the structures of two case folders (report.json from plan or dose) by name: per structure the predicted and
 achieved mean absorbed doses, difference (achieved - predicted), ratio (achieved / predicted), Dx/V pairs and DVHs;
-over lesions Bland-Altman bias and limits of agreement and Lin's concordance. --scale-planned-to-gbq scales the
-predicted doses to the activity actually given (dose is linear in activity). Writes DIR/compare.json, compare.csv.`;
+over lesions Bland-Altman bias and limits of agreement and Lin's concordance; scoutAgreement: each structure's share
+of each image's activity, scout (planned) against treatment (achieved), and their mean absolute difference.
+--scale-planned-to-gbq scales the predicted doses to the activity actually given (dose is linear in activity).
+Writes DIR/compare.json, compare.csv.`;
 
 function readCase(dir: string, what: string): { report: CaseReportLike; path: string } {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new FileError(`${what} case folder ${dir} does not exist: give a folder written by dose or plan`);
@@ -105,6 +107,9 @@ function runCompare(a: ParsedArgs, plannedDir: string, achievedDir: string, outD
       ? `  Lin's concordance ${fmt(la.linConcordance.ccc, 3)}${la.linConcordance.ci95 ? ` (95 % CI ${fmt(la.linConcordance.ci95[0], 3)} to ${fmt(la.linConcordance.ci95[1], 3)})` : ''}`
       : "  Lin's concordance: -",
     ...la.notes.map((n) => `  note: ${n}`),
+    ...(c.scoutAgreement
+      ? [`scout-to-treatment activity shares: mean |difference| ${(100 * c.scoutAgreement.meanAbsoluteDifference).toFixed(2)} percentage points, largest ${(100 * c.scoutAgreement.maxAbsoluteDifference).toFixed(2)} (${c.scoutAgreement.maxAbsoluteDifferenceStructure})${c.scoutAgreement.scoutIsHo166 ? ', 166Ho scout' : ''}`]
+      : []),
     `wrote ${join(outDir, 'compare.json')}, compare.csv`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
