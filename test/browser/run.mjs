@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDemoCase } from './fixtures.mjs';
 import { REPO_ROOT, guardedPage, launchBrowser, openViewer, startViewer } from './harness.mjs';
-import { checks, dropChecks } from './viewer.spec.mjs';
+import { checks, cohortFigureChecks, dropChecks } from './viewer.spec.mjs';
+import { runTerritorySection } from './territory-section.mjs';
 
 const only = process.argv.includes('--backend') ? [process.argv[process.argv.indexOf('--backend') + 1]] : ['webgpu', 'cpu'];
 const results = [];
@@ -131,6 +132,8 @@ try {
     await g.context.close();
   }
 
+  await runTerritorySection({ browser, dir: join(work, 'territories'), phantomDir: demo.phantomDir, backends: only, check, shots });
+
   console.log('cohort folder');
   const cohort = await startViewer(demo.cohortDir);
   try {
@@ -152,6 +155,7 @@ try {
       assert.deepEqual(g.foreign, [], 'no request leaves 127.0.0.1');
       await g.page.screenshot({ path: join(shots, 'viewer-cohort.png'), fullPage: true });
     });
+    for (const [name, fn] of cohortFigureChecks) await check(name, () => fn({ ...g, demo, shots }));
     await g.context.close();
   } finally {
     await cohort.stop();

@@ -7,6 +7,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { decodePng } from './png.mjs';
 
+/** Checks of the Territories panel on a multi-territory plan (run by territory-section.mjs on their own case). */
+export { refusedMapChecks, territoryChecks } from './territories.spec.mjs';
+
+/** Checks of the cohort page's figures (run by run.mjs on the demo cohort folder). */
+export { cohortFigureChecks } from './cohort-figures.spec.mjs';
+
 /** Turbo, polynomial approximation (A. Mikhailov, Google AI Blog 2019), the reference for the overlay colours. */
 function turboRef(x) {
   const t = Math.min(1, Math.max(0, x));

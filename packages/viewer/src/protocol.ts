@@ -53,6 +53,43 @@ export interface CaseJson {
   warnings: string[];
   /** Display name of the case (folder name). */
   caseName: string;
+  /**
+   * Territories of a multi-territory `plan` (report.json plan.territories[]), each with its dose map per GBq when it
+   * could be loaded. Absent for a case without territories (the page then looks as it always did).
+   */
+  territories?: TerritoryEntry[];
+}
+
+/**
+ * One territory of a multi-territory plan, as the page shows it: its planned activity and slider range, the mean dose
+ * per GBq it gives each structure, and its dose map per GBq (Gy/GBq, float32 on the grid of dose.nii.gz).
+ */
+export interface TerritoryEntry {
+  /** Index into report.plan.territories. */
+  index: number;
+  name: string;
+  /** Device of the territory (glass, resin, ho166), when the report gives one. */
+  device?: string;
+  /** The optimised activity of the plan [GBq] (0 with a warning when the report gives none). */
+  plannedActivityGBq: number;
+  /** The largest activity the plan allows for this territory [GBq], when the report gives one. */
+  maxAllowedActivityGBq?: number;
+  /**
+   * The activity its vial delivers [GBq] (report.json plan.territories[].order.deliveredActivityGBq, with
+   * --treatment-time), when the report gives one; the dose maps and structures are at the planned activity.
+   */
+  deliveredActivityGBq?: number;
+  /** The constraints that bind this territory, as the report names them. */
+  limitingConstraints: string[];
+  /** Mean dose per GBq administered to this territory [Gy/GBq], by structure name (finite values only). */
+  structures: Array<{ name: string; meanGyPerGBq: number }>;
+  /** The path report.json gives for the map (relative to the case folder), if any. */
+  doseMapPath?: string;
+  /**
+   * The dose map per GBq [Gy/GBq], float32 little-endian, x-fastest, on the grid of dose.nii.gz; null when it is
+   * absent, refused (outside the case folder, another grid) or unreadable: `warnings` of the case says why.
+   */
+  doseMapPerGBq: { grid: GridJson; url: string; byteLength: number } | null;
 }
 
 /** The fields of report.json the viewer reads (CONTRACT.md). */

@@ -2,7 +2,7 @@
  * A case as the page shows it, wherever it came from: a case folder served by the viewer's server
  * (loadServerCase) or files dropped into the page and computed there (drop.ts).
  */
-import type { CaseJson, ReportJson, StructureEntry } from '../protocol.ts';
+import type { CaseJson, ReportJson, StructureEntry, TerritoryEntry } from '../protocol.ts';
 import { type ClientVolume, makeClientVolume } from './views.ts';
 
 /** Everything the views, the table and the DVH need. */
@@ -19,6 +19,11 @@ export interface ViewerCase {
   readonly structures: StructureEntry[];
   readonly labels?: ClientVolume<Uint32Array>;
   readonly warnings: string[];
+  /**
+   * The territories of a multi-territory plan with their dose maps per GBq [Gy/GBq] (undefined where the server could
+   * not load one); absent for other cases.
+   */
+  readonly territories?: { readonly entries: TerritoryEntry[]; readonly maps: Array<ClientVolume | undefined> };
 }
 
 async function fetchBytes(url: string): Promise<ArrayBuffer> {
@@ -37,6 +42,10 @@ export async function loadServerCase(): Promise<ViewerCase> {
     }),
   );
   const labels = cj.labels ? makeClientVolume(cj.labels.grid, new Uint32Array(await fetchBytes(cj.labels.url))) : undefined;
+  const entries = cj.territories ?? [];
+  const maps = await Promise.all(
+    entries.map(async (t) => (t.doseMapPerGBq ? makeClientVolume(t.doseMapPerGBq.grid, new Float32Array(await fetchBytes(t.doseMapPerGBq.url))) : undefined)),
+  );
   return {
     caseName: cj.caseName,
     report: cj.report,
@@ -47,5 +56,6 @@ export async function loadServerCase(): Promise<ViewerCase> {
     structures: cj.structures,
     labels,
     warnings: cj.warnings,
+    ...(entries.length ? { territories: { entries, maps } } : {}),
   };
 }

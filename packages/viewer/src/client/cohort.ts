@@ -1,10 +1,11 @@
 /**
  * Cohort view: the plots (SVG, shown as images so nothing in them runs) and tables (CSV, parsed with the core's CSV
  * reader and shown as HTML tables) and JSON results of a cohort folder, as written by `dosimetry cohort`, `roc`,
- * `groups`, `logistic` and `km` with --svg.
+ * `groups`, `logistic` and `km` with --figure/--svg, and the figures of its tables drawn in the page (cohort-figures.ts).
  */
 import { parseCsv } from '../../../dosimetry-core/src/research/csv.ts';
 import type { CohortJson } from '../protocol.ts';
+import { cohortFigures } from './cohort-figures.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -73,6 +74,8 @@ export async function showCohort(c: CohortJson): Promise<void> {
   resultList.append(...results);
   view.replaceChildren(
     Object.assign(document.createElement('h2'), { textContent: `cohort ${c.name}` }),
+    // figures drawn in the page from the tables, by the commands' own figure code
+    await cohortFigures(c.tables),
     Object.assign(document.createElement('div'), { className: 'plots' }),
     ...tables,
     ...(results.length ? [resultList] : []),

@@ -46,12 +46,24 @@ function asDevice(x: unknown): Device | undefined {
   return typeof x === 'string' && (DEVICES as readonly string[]).includes(x) ? (x as Device) : undefined;
 }
 
+/** The device of a multi-territory plan's first territory that names one (report.plan.territories[].device). */
+function territoryDevice(report: ReportJson): Device | undefined {
+  const list = (planOf(report) as { territories?: unknown } | undefined)?.territories;
+  if (!Array.isArray(list)) return undefined;
+  for (const t of list) {
+    const d = asDevice((t as { device?: unknown } | null)?.device);
+    if (d) return d;
+  }
+  return undefined;
+}
+
 /**
- * The device a case was planned for: report.plan.device (or provenance.parameters.device) of a `plan` report,
- * else from the isotope (Y90 -> glass, Ho166 -> ho166), else glass.
+ * The device a case was planned for: report.plan.device (or provenance.parameters.device) of a `plan` report, or
+ * the first territory's device of a multi-territory plan, else from the isotope (Y90 -> glass, Ho166 -> ho166), else
+ * glass.
  */
 export function defaultDevice(report: ReportJson): Device {
-  const named = asDevice(planOf(report)?.device) ?? asDevice(report.provenance?.parameters?.device);
+  const named = asDevice(planOf(report)?.device) ?? asDevice(report.provenance?.parameters?.device) ?? territoryDevice(report);
   if (named) return named;
   const iso = String(report.isotope ?? '').toLowerCase().replace(/[-\s]/g, '');
   if (iso === 'ho166' || iso === '166ho') return 'ho166';

@@ -29,6 +29,11 @@ import { type ViewerCase, loadServerCase } from './case-data.ts';
 import { showCohort } from './cohort.ts';
 import { setupDrop } from './drop-ui.ts';
 import { DEVICES, DEVICE_LABELS, type DeviceBounds, type Device, defaultDevice, describeBounds, deviceBounds } from './limits.ts';
+import { type TerritoryController, createTerritoryPanel } from './territory-panel.ts';
+import { combineDoseCpu } from './territories.ts';
+
+/** Relative tolerance of the limit and target flags (the planner's: src/plan checks limits to 1e-6 relative). */
+const FLAG_TOLERANCE = 1e-6;
 
 /** CT window presets [HU]. */
 const WINDOWS: Record<string, { centreHu: number; widthHu: number }> = {
@@ -75,6 +80,20 @@ export interface ViewerHooks {
   nav(): { mmPerPx: number; centre: Lps };
   /** Canvas pixel (x, y) of an LPS point in a view. */
   pixelOf(view: ViewName, p: Lps): [number, number];
+  /** Moves the crosshair to an LPS point [mm] and redraws. */
+  setCrosshair(p: Lps): Promise<void>;
+  /**
+   * Multi-territory plans: sets every territory's activity [GBq] (report order), recomputes and redraws; returns ms
+   * (numbers, dose sum and drawing). Rejects for a case without territories.
+   */
+  setTerritoryActivities(gbq: number[]): Promise<number>;
+  /** ms of the last setTerritoryActivities without drawing: means, voxel DVHs and the dose sum (GPU work finished). */
+  territoryUpdateMs(): number;
+  /**
+   * Multi-territory plans: the dose the renderer draws from (WebGPU: read back from its texture) against the CPU
+   * oracle combineDoseCpu at the current activities: largest absolute [Gy] and relative difference.
+   */
+  compareDoseWithCpu(): Promise<{ maxAbsDiffGy: number; maxRelDiff: number; voxels: number }>;
   error?: string;
 }
 
@@ -125,6 +144,14 @@ function newHooks(): ViewerHooks {
     crosshair: () => [0, 0, 0],
     nav: () => ({ mmPerPx: NaN, centre: [0, 0, 0] }),
     pixelOf: () => [NaN, NaN],
+    setCrosshair: async () => {},
+    setTerritoryActivities: async () => {
+      throw new Error('this case has no territories');
+    },
+    territoryUpdateMs: () => NaN,
+    compareDoseWithCpu: async () => {
+      throw new Error('this case has no territories');
+    },
     compareWithCpu: async () => ({ maxDiff: NaN, fractionOver: NaN, pixels: 0 }),
   };
 }
@@ -148,7 +175,15 @@ async function showCase(vc: ViewerCase): Promise<void> {
   $('case-meta').textContent = `${report.isotope} · ${report.method} · computed on ${report.backend}`;
   $('warnings').textContent = vc.warnings.join(' · ');
   const labels = vc.labels;
-  const vols: SceneVolumes = { ct: vc.ct, dose: vc.dose, labels };
+  // A multi-territory plan: one slider per territory; the drawn dose is sum_t A_t x map_t (territory-panel.ts).
+  const terr: TerritoryController | undefined = createTerritoryPanel({
+    vc,
+    onChange: (draw) => {
+      updateNumbers();
+      if (draw) requestRender();
+    },
+  });
+  const vols: SceneVolumes = terr?.live ? { ct: vc.ct, dose: terr.dose, labels, doseTerms: terr.doseTerms } : { ct: vc.ct, dose: vc.dose, labels };
   const units = vc.units;
   const loaded = { activity: vc.activity };
   const caseJson = { caseName: vc.caseName, warnings: vc.warnings, structures: vc.structures };
@@ -169,6 +204,7 @@ async function showCase(vc: ViewerCase): Promise<void> {
     }
   }
   renderer ??= createCpuRenderer(vols);
+  await terr?.attach(renderer);
   current = { renderer, abort };
   hooks.backend = renderer.backend;
   $('backend').textContent = renderer.backend;
@@ -257,7 +293,7 @@ async function showCase(vc: ViewerCase): Promise<void> {
     const p = nav.crosshair;
     const hu = vols.ct ? sampleAt(vols.ct, p) : undefined;
     const act = loaded.activity ? sampleAt(loaded.activity, p) : undefined;
-    const dose = vols.dose ? sampleAt(vols.dose, p) : undefined;
+    const dose = terr?.live ? terr.doseAt(p) : vols.dose ? sampleAt(vols.dose, p) : undefined;
     const bits = labels ? sampleAt(labels, p) ?? 0 : 0;
     const names = structs.filter((s) => s.bit >= 0 && bits & (1 << s.bit)).map((s) => s.name);
     const actScaled = act === undefined ? undefined : units.activity === 'counts' ? act : act * settings.doseScale;
@@ -400,6 +436,11 @@ async function showCase(vc: ViewerCase): Promise<void> {
     return structs.map((e) => {
       const s = report.structures[e.index];
       const b = limitBounds.byRole[s.role];
+      if (terr) {
+        // at the territories' activities: means from the report's per-GBq means, DVH numbers from the combined map
+        const t = terr.row(e.index);
+        return { e, s: t.structure, mad: t.meanGy, d70: t.d70Gy, v100: t.v100, v205: t.v205, limit: b?.kind === 'limit' ? b.gy : undefined, target: b?.kind === 'target' ? b.gy : undefined };
+      }
       return {
         e,
         s,
@@ -424,10 +465,12 @@ async function showCase(vc: ViewerCase): Promise<void> {
       (tr.querySelector('.d70') as HTMLElement).textContent = fmt(r.d70);
       (tr.querySelector('.v100') as HTMLElement).textContent = fmt(100 * r.v100);
       (tr.querySelector('.v205') as HTMLElement).textContent = fmt(100 * r.v205);
-      const over = r.limit !== undefined && r.mad > r.limit;
+      // 1e-6 relative, the planner's tolerance: a dose map's float32 mean of a lesion planned exactly at its target
+      // reads 204.99998 Gy, which is the target met, not missed
+      const over = r.limit !== undefined && r.mad > r.limit * (1 + FLAG_TOLERANCE);
       tr.classList.toggle('exceeded', over);
       if (over) exceeded.push(`${r.s.name}: mean ${fmt(r.mad)} Gy exceeds the ${r.limit} Gy ${device} limit for ${r.s.role}`);
-      const below = r.target !== undefined && r.mad < r.target;
+      const below = r.target !== undefined && r.mad < r.target * (1 - FLAG_TOLERANCE);
       tr.classList.toggle('under-target', below);
       if (below) under.push(`${r.s.name}: mean ${fmt(r.mad)} Gy is under the ${r.target} Gy ${device} tumour target`);
     }
@@ -447,8 +490,12 @@ async function showCase(vc: ViewerCase): Promise<void> {
     drawDvh(
       $('dvh') as unknown as SVGSVGElement,
       rows.filter((r) => dvhChosen.has(r.e.index)).map((r) => ({ s: r.s, colorRgb: r.e.colorRgb })),
-      settings.doseScale,
+      terr ? 1 : settings.doseScale,
     );
+    if (terr) {
+      activityGBq = terr.totalGBq();
+      terr.showSummary(exceeded, under);
+    }
   }
 
   // Legend.
@@ -560,6 +607,8 @@ async function showCase(vc: ViewerCase): Promise<void> {
   slider.addEventListener('input', () => setActivity(Number(slider.value)));
   gbqInput.addEventListener('change', () => setActivity(Number(gbqInput.value)));
   setActivity(activityGBq);
+  // With territories their sliders set the activities; the single activity slider would scale the sum of all of them.
+  if (terr) (slider.closest('label') as HTMLElement).hidden = true;
 
   // Mouse and keyboard.
   for (const v of views) {
@@ -681,15 +730,50 @@ async function showCase(vc: ViewerCase): Promise<void> {
   hooks.crosshair = () => [...nav.crosshair];
   hooks.nav = () => ({ mmPerPx: nav.mmPerPx, centre: [...nav.centre] });
   hooks.pixelOf = (view, p) => lpsToCanvas(view, pixelToLps(view, nav, sizePx, sizePx), p);
+  hooks.setCrosshair = async (p) => {
+    nav.crosshair = [...p];
+    await renderNow();
+  };
+  if (terr) {
+    let territoryMs = NaN;
+    hooks.setTerritoryActivities = async (gbq) => {
+      while (pending) await pending;
+      const t0 = performance.now();
+      await terr.setActivities(gbq, { draw: false });
+      await renderer!.settle(); // the GPU's sum done, for timing it apart from the drawing
+      territoryMs = performance.now() - t0;
+      await renderNow();
+      return performance.now() - t0;
+    };
+    hooks.territoryUpdateMs = () => territoryMs;
+    hooks.compareDoseWithCpu = async () => {
+      if (!terr.live || !renderer!.readDose || !terr.doseTerms) throw new Error('the dose view does not follow the territories (a map is missing)');
+      await renderer!.settle();
+      const drawn = await renderer!.readDose();
+      const oracle = combineDoseCpu(terr.doseTerms.map((t) => t.data), terr.activities());
+      let maxAbsDiffGy = 0, maxRelDiff = 0;
+      for (let v = 0; v < oracle.length; v++) {
+        const d = Math.abs(drawn[v] - oracle[v]);
+        maxAbsDiffGy = Math.max(maxAbsDiffGy, d);
+        if (oracle[v] !== 0) maxRelDiff = Math.max(maxRelDiff, d / Math.abs(oracle[v]));
+        else if (d > 0) maxRelDiff = Infinity;
+      }
+      return { maxAbsDiffGy, maxRelDiff, voxels: oracle.length };
+    };
+  }
   hooks.report = report;
   hooks.compareWithCpu = async (tolerance) => {
     await renderNow();
     const m = matrices();
     let maxDiff = 0, over = 0, pixels = 0;
+    // the oracle's dose: with territories, their sum at the current activities by the CPU (combineDoseCpu)
+    const oracleVols: SceneVolumes = terr?.live && vols.dose && terr.doseTerms
+      ? { ...vols, dose: makeClientVolume(vols.dose.grid, combineDoseCpu(terr.doseTerms.map((t) => t.data), terr.activities())) }
+      : vols;
     for (const v of views) {
       const drawn = v.canvas.getContext('2d')!.getImageData(0, 0, sizePx, sizePx).data;
       const ref = new Uint8ClampedArray(drawn.length);
-      renderSliceCpu(vols, m.get(v.view)!, sizePx, sizePx, settings, ref);
+      renderSliceCpu(oracleVols, m.get(v.view)!, sizePx, sizePx, settings, ref);
       for (let p = 0; p < drawn.length; p += 4) {
         let d = 0;
         for (let c = 0; c < 3; c++) d = Math.max(d, Math.abs(drawn[p + c] - ref[p + c]));

@@ -7,6 +7,7 @@
  */
 import { COLORMAP, ISODOSE_COLORS, colormapIndex } from './colormap.ts';
 import { type DisplaySettings, MAX_ISODOSE_LEVELS, type SceneVolumes, type SliceRenderer, type ViewTarget } from './renderer.ts';
+import { combineDoseCpu } from './territories.ts';
 import { type ClientVolume, type Mat4ColMajor, pixelToIndex } from './views.ts';
 
 /** Samples a volume at every pixel centre of a W x H canvas (nearest voxel); `outside` where off the grid. */
@@ -117,5 +118,15 @@ export function createCpuRenderer(vols: SceneVolumes): SliceRenderer {
       }
     },
     async settle(): Promise<void> {},
+    ...(vols.doseTerms && vols.dose
+      ? {
+          async combineDose(weightsGBq: readonly number[]): Promise<void> {
+            combineDoseCpu(vols.doseTerms!.map((t) => t.data), weightsGBq, vols.dose!.data);
+          },
+          async readDose(): Promise<Float32Array> {
+            return Float32Array.from(vols.dose!.data);
+          },
+        }
+      : {}),
   };
 }

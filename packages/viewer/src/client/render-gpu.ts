@@ -5,6 +5,7 @@
  */
 import shaderSource from './slice.wgsl?raw';
 import { COLORMAP, ISODOSE_COLORS } from './colormap.ts';
+import { type DoseCombinerGpu, createDoseCombinerGpu, readTexture3d } from './combine-gpu.ts';
 import { type DisplaySettings, MAX_ISODOSE_LEVELS, type SceneVolumes, type SliceRenderer, type ViewTarget } from './renderer.ts';
 import { type ClientVolume, type Mat4ColMajor, pixelToIndex } from './views.ts';
 
@@ -51,7 +52,7 @@ function pipelinesFor(device: GPUDevice, format: GPUTextureFormat): Pipelines {
  * Observed on Chromium/SwiftShader: the first slab write asks Dawn for a staging buffer of the whole texture (its
  * zero-fill, it seems), so a texture larger than the device's maxBufferSize fails to upload (see requestGpuDevice).
  */
-function volumeTexture(device: GPUDevice, v: ClientVolume<Float32Array | Uint32Array> | undefined, format: 'r32float' | 'r32uint'): GPUTexture {
+function volumeTexture(device: GPUDevice, v: ClientVolume<Float32Array | Uint32Array> | undefined, format: 'r32float' | 'r32uint', extraUsage = 0): GPUTexture {
   const [nx, ny, nz] = v ? v.grid.dims : [1, 1, 1];
   const lim = device.limits.maxTextureDimension3D;
   if (nx > lim || ny > lim || nz > lim) throw new Error(`volume ${nx}x${ny}x${nz} exceeds this GPU's 3-D texture limit ${lim}`);
@@ -59,7 +60,7 @@ function volumeTexture(device: GPUDevice, v: ClientVolume<Float32Array | Uint32A
     size: [nx, ny, nz],
     dimension: '3d',
     format,
-    usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+    usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | extraUsage,
   });
   const data = v ? v.data : format === 'r32float' ? new Float32Array(1) : new Uint32Array(1);
   const slab = Math.max(1, Math.floor((32 * 1024 * 1024) / (4 * nx * ny)));
@@ -146,7 +147,12 @@ export function createGpuRenderer(device: GPUDevice, vols: SceneVolumes): SliceR
   const format: GPUTextureFormat = 'rgba8unorm';
   const { layout, pipeline } = pipelinesFor(device, format);
   const ctTex = volumeTexture(device, vols.ct, 'r32float');
-  const doseTex = volumeTexture(device, vols.dose, 'r32float');
+  // With territory maps the dose texture is also written by the territory sum (combine.wgsl) and read back in checks.
+  const territorial = vols.doseTerms !== undefined && vols.dose !== undefined;
+  const doseTex = volumeTexture(device, vols.dose, 'r32float', territorial ? GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_SRC : 0);
+  const combiner: DoseCombinerGpu | undefined = territorial
+    ? createDoseCombinerGpu(device, { dims: vols.dose!.grid.dims, terms: vols.doseTerms!.map((t) => t.data), target: doseTex })
+    : undefined;
   const labelTex = volumeTexture(device, vols.labels, 'r32uint');
   const palette = device.createBuffer({ size: 16 * PALETTE_ENTRIES, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
   const views = [ctTex, doseTex, labelTex].map((t) => t.createView());
@@ -224,9 +230,18 @@ export function createGpuRenderer(device: GPUDevice, vols: SceneVolumes): SliceR
       await done;
     },
     settle: () => device.queue.onSubmittedWorkDone(),
+    ...(combiner
+      ? {
+          async combineDose(weightsGBq: readonly number[]): Promise<void> {
+            combiner.combine(weightsGBq);
+          },
+          readDose: () => readTexture3d(device, doseTex, vols.dose!.grid.dims),
+        }
+      : {}),
     destroy(): void {
       for (const t of [ctTex, doseTex, labelTex]) t.destroy();
       palette.destroy();
+      combiner?.destroy();
     },
   };
 }

@@ -9,6 +9,11 @@ export interface SceneVolumes {
   readonly ct?: ClientVolume;
   readonly dose?: ClientVolume;
   readonly labels?: ClientVolume<Uint32Array>;
+  /**
+   * Dose per GBq of each territory of a multi-territory plan [Gy/GBq], on the grid of `dose`: when given, the shown
+   * dose is sum_t A_t x doseTerms_t, set by `combineDose` (and `dose` holds that sum).
+   */
+  readonly doseTerms?: readonly ClientVolume[];
 }
 
 /** Display settings shared by the three views. */
@@ -49,6 +54,13 @@ export interface SliceRenderer {
   settle(): Promise<void>;
   /** Frees GPU resources (textures, buffers); the renderer is not used afterwards. */
   destroy?(): void;
+  /**
+   * With `doseTerms`: makes the drawn dose sum_t weightsGBq[t] x doseTerms_t [Gy] (WebGPU: a compute pass into the
+   * dose texture; CPU: combineDoseCpu into dose.data). The next `render` shows it.
+   */
+  combineDose?(weightsGBq: readonly number[]): Promise<void>;
+  /** The dose the renderer draws from [Gy] (WebGPU: read back from its texture), for checks against the CPU oracle. */
+  readDose?(): Promise<Float32Array>;
 }
 
 /** Largest number of isodose levels. */

@@ -7,6 +7,9 @@
  *
  * An input outside the case folder is read only when its content hashes to the sha256 the report records for it
  * (guard.ts): a report edited to name another file gets a warning, not that file's voxels.
+ *
+ * A multi-territory `plan` folder also holds each territory's dose map per GBq (report.json plan.territories[]
+ * doseMapPerGBq); territories.ts loads them, from inside the case folder only and on the grid of dose.nii.gz.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
@@ -26,6 +29,7 @@ import {
   sha256OfPath,
 } from './core.ts';
 import { inputRefusal, realPathOf, recordedSha256 } from './guard.ts';
+import { type LoadedTerritory, loadTerritories } from './territories.ts';
 
 /** A volume ready to send: float32 voxels and the grid. */
 export interface LoadedVolume {
@@ -45,6 +49,8 @@ export interface LoadedCase {
   readonly warnings: string[];
   /** The inputs of report.json's provenance, in its order (GET /inputs/N serves the N-th). */
   readonly inputs: LoadedInput[];
+  /** Territories of a multi-territory plan (report.json plan.territories), with their dose maps per GBq; often none. */
+  readonly territories: LoadedTerritory[];
 }
 
 /** An input file named by report.json, as the viewer found it. */
@@ -156,6 +162,8 @@ export async function loadCase(options: LoadCaseOptions): Promise<LoadedCase> {
   const inputs = report.provenance?.inputs ?? [];
   const params = report.provenance?.parameters ?? {};
   const caseRoot = realPathOf(caseDir) ?? caseDir;
+  const terr = await loadTerritories({ report, caseRoot, doseGeometry: dose.geometry });
+  warnings.push(...terr.warnings);
   const loadedInputs: LoadedInput[] = [];
   const segs: Array<{ path: string; labels?: string }> = [];
   const labelTables = Array.isArray(params.labels) ? (params.labels as Array<string | null>) : [];
@@ -245,6 +253,7 @@ export async function loadCase(options: LoadCaseOptions): Promise<LoadedCase> {
     labels: labelGeometry && bits.labels ? { geometry: labelGeometry, data: bits.labels } : null,
     warnings,
     inputs: loadedInputs,
+    territories: terr.territories,
   };
 }
 
@@ -263,5 +272,13 @@ export function caseJson(c: LoadedCase): CaseJson {
     labels: c.labels ? { grid: gridJson(c.labels.geometry), url: '/api/labels', byteLength: c.labels.data.byteLength } : null,
     warnings: c.warnings,
     caseName: basename(c.caseDir),
+    ...(c.territories.length
+      ? {
+          territories: c.territories.map((t, n) => ({
+            ...t.entry,
+            doseMapPerGBq: t.map ? { grid: gridJson(t.map.geometry), url: `/api/territory/${n}`, byteLength: t.map.data.byteLength } : null,
+          })),
+        }
+      : {}),
   };
 }

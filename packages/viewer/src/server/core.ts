@@ -12,6 +12,7 @@ export {
   worldToIndex,
   voxelCount,
   voxelVolumeMl,
+  sameGrid,
 } from '../../../dosimetry-core/src/volume/geometry.ts';
 export { type Volume, toFloat32 } from '../../../dosimetry-core/src/volume/volume.ts';
 export type { StructureMask } from '../../../dosimetry-core/src/volume/structure.ts';

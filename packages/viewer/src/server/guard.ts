@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
-import { isAbsolute, relative, sep } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 
 /**
  * Content-Security-Policy of every response. The page talks to this server only and nothing is loaded from
@@ -106,4 +106,28 @@ export function inputRefusal(
     return `${realPath} lies outside the case folder and its sha256 (${actual.slice(0, 12)}…) is not the one report.json records (${sha256.slice(0, 12)}…): it is not the file dose read`;
   }
   return undefined;
+}
+
+/**
+ * A file that report.json names as one of the case's own outputs (a territory's dose map, e.g.
+ * "territories/right.dose_per_gbq.nii.gz"): its real path when it may be read, else why not. It must be a regular
+ * file whose real path (symlinks and `..` resolved) lies inside the case folder. Unlike the inputs (inputRefusal), no
+ * sha256 vouches for a file outside: a case's outputs are written into its folder, so one named outside is refused.
+ * Read the file through the returned real path, so that what was checked is what is read.
+ *
+ * @param caseRoot real path of the case folder
+ * @param reportedPath the path as report.json gives it, relative to the case folder (or absolute)
+ */
+export function caseFile(caseRoot: string, reportedPath: string): { realPath: string } | { refused: string } {
+  if (reportedPath === '' || reportedPath.includes('\0')) return { refused: `${JSON.stringify(reportedPath)} is not a file name` };
+  const lexical = resolve(caseRoot, reportedPath);
+  if (!isInside(caseRoot, lexical)) return { refused: `${reportedPath} points outside the case folder ${caseRoot}: only files inside it are read` };
+  const real = realPathOf(lexical);
+  if (real === undefined) return { refused: `${reportedPath} does not exist in the case folder ${caseRoot}` };
+  if (!isInside(caseRoot, real)) {
+    return { refused: `${reportedPath} resolves to ${real}, outside the case folder ${caseRoot}: only files inside it are read` };
+  }
+  const st = statSync(real, { throwIfNoEntry: false });
+  if (!st || !st.isFile()) return { refused: `${reportedPath} is not a regular file` };
+  return { realPath: real };
 }

@@ -1,7 +1,8 @@
 /**
  * The viewer's HTTP server: plain node:http, bound to 127.0.0.1 only. Serves the page, the esbuild bundle of
  * src/client (built in memory at start), the case (GET /api/case, /api/volume/NAME, /api/labels), the case folder's
- * own files (/files/NAME) and the input files the report names (/inputs/N). Anything else, and any path that
+ * own files (/files/NAME), the input files the report names (/inputs/N) and the territories' dose maps per GBq of a
+ * multi-territory plan (/api/territory/N). Anything else, and any path that
  * resolves outside the case folder, is refused. Nothing is fetched from elsewhere; nothing is accepted but GET/HEAD.
  *
  * Guards (guard.ts): a request whose Host header is not 127.0.0.1, localhost or [::1] with this server's port is
@@ -241,6 +242,11 @@ export async function startViewerServer(options: ViewerServerOptions): Promise<V
       if (!loaded) return send(res, 404, 'text/plain', 'no case', head);
       const v = loaded.volumes.find((x) => x.name === path.slice('/api/volume/'.length));
       return v ? send(res, 200, 'application/octet-stream', bytesOf(v.data), head) : send(res, 404, 'text/plain', 'no such volume', head);
+    }
+    if (path.startsWith('/api/territory/')) {
+      const tail = path.slice('/api/territory/'.length);
+      const map = /^(0|[1-9][0-9]*)$/.test(tail) ? loaded?.territories[Number(tail)]?.map : undefined;
+      return map ? send(res, 200, 'application/octet-stream', bytesOf(map.data), head) : send(res, 404, 'text/plain', 'no such territory dose map', head);
     }
     if (path === '/api/labels') {
       return loaded?.labels
