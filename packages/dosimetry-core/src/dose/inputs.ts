@@ -8,6 +8,8 @@ import { checkInputPath } from '../io/files.ts';
 import type { DicomSeriesMeta, DicomVolumeModality, EncodeRtDoseOptions, RtPlanReference } from '../io/dicom/index.ts';
 import { NUCLIDES, type Isotope } from '../units/index.ts';
 import type { Geometry } from '../volume/geometry.ts';
+import type { LabelTable } from '../io/label-table.ts';
+import type { LabelCoverage } from '../io/labels.ts';
 import type { StructureMask } from '../volume/structure.ts';
 import type { Volume } from '../volume/volume.ts';
 import { checkDicomConsistency, type DicomInputIdentity, readSegmentationIdentity, seriesIdentity } from './dicom-consistency.ts';
@@ -61,17 +63,25 @@ export async function readImage(
  */
 export async function readStructures(
   path: string,
-  opts: { labels?: string; referenceGrid?: Geometry; cropToContours?: boolean; cropToExtent?: boolean },
+  opts: {
+    labels?: string | LabelTable;
+    referenceGrid?: Geometry;
+    cropToContours?: boolean;
+    cropToExtent?: boolean;
+    /** Label maps with a table: unnamed labels (with voxel counts) and labels the map lacks, for the report. */
+    warnings?: string[];
+    onCoverage?: (coverage: LabelCoverage) => void;
+  },
 ): Promise<StructureMask[]> {
   checkInputPath(path, 'segmentation', { allowFolder: true });
   const d = await dicom();
   if (d.isDicomPath(path)) {
-    if (opts.labels) throw new InputError(`--labels does not apply to the DICOM segmentation ${path}: its structures are named inside it`);
+    if (opts.labels) throw new InputError(`--labels${typeof opts.labels === 'object' ? ` @${opts.labels.source}` : ''} does not apply to the DICOM segmentation ${path}: its structures are named inside it`);
     return d.readDicomSegmentation(path, { referenceGrid: opts.referenceGrid, cropToContours: opts.cropToContours });
   }
   if (statSync(path).isDirectory()) throw notDicomFolder(path, 'segmentation');
   const { readSegmentation } = await import('../io/index.ts');
-  return readSegmentation(path, { labels: opts.labels, cropToExtent: opts.cropToExtent });
+  return readSegmentation(path, { labels: opts.labels, cropToExtent: opts.cropToExtent, warnings: opts.warnings, onCoverage: opts.onCoverage });
 }
 
 /** A scan later than this many half-lives after the implant is refused (under 0.1 % of the activity left). */
@@ -125,6 +135,8 @@ function seriesSummary(m: DicomSeriesMeta): Record<string, unknown> {
     units: m.units,
     sliceCount: m.sliceCount,
     transferSyntaxUid: m.transferSyntaxUid,
+    // JPEG, JPEG-LS, JPEG 2000 pixel data: decoded by the codec, and whether the compression lost information
+    ...(m.compression ? { compression: { lossy: m.compression.lossy, how: m.compression.how } } : {}),
     ...(m.emission
       ? {
           decayCorrection: m.emission.decayCorrection ?? null,

@@ -2,8 +2,9 @@
  * Label maps (integer images where each value is a structure) and the label table that names their values.
  */
 import { FormatError, InputError } from '../errors.ts';
+import type { LabelTable } from './label-table.ts';
 import { ExtentBuilder, type MaskExtent, type StructureMask, rememberMaskExtent } from '../volume/structure.ts';
-import { indexToWorld } from '../volume/geometry.ts';
+import { indexToWorld, voxelVolumeMl } from '../volume/geometry.ts';
 import type { Volume } from '../volume/volume.ts';
 
 /** One entry of a label table: integer label value and structure name. */
@@ -43,10 +44,30 @@ export function parseLabelTable(table: string): LabelEntry[] {
   return out;
 }
 
+/** How a label map and its table matched: what the report says besides the structures. */
+export interface LabelCoverage {
+  /** The label map (`LabelMapOptions.sourceName`). */
+  readonly labelMap: string;
+  /** The table: `inline` for "1=Liver,...", else the file it was read from. */
+  readonly table: string;
+  /** Labels in the map that the table does not name, each reported as "label N": value and voxel count. */
+  readonly unnamed: ReadonlyArray<{ readonly value: number; readonly voxelCount: number; readonly volumeMl: number }>;
+  /** Labels a shared table (file) names that the map lacks: not reported as structures. */
+  readonly absent: ReadonlyArray<{ readonly value: number; readonly name: string }>;
+}
+
 /** Options of `labelMapToStructures`. */
 export interface LabelMapOptions {
-  /** Label table "1=Liver,2=Tumor A"; without it, every nonzero value becomes a structure named "label N". */
-  readonly labels?: string;
+  /**
+   * Label table: inline "1=Liver,2=Tumor A", or a table read from a file (`LabelTable`, label-table.ts). Without one,
+   * every nonzero value becomes a structure named "label N". A table file is shared between label maps: a label it
+   * names that this map lacks is noted in `warnings`, not refused (an inline table's is refused: a typo).
+   */
+  readonly labels?: string | LabelTable;
+  /** Collects what the user must be told (labels the table leaves unnamed, with their voxel counts; absent ones). */
+  readonly warnings?: string[];
+  /** Receives how the map and its table matched (for the report). Called only when there is a table. */
+  readonly onCoverage?: (coverage: LabelCoverage) => void;
   /** Name of the source for `StructureMask.origin` and messages (usually the file name). */
   readonly sourceName: string;
   /**
@@ -69,7 +90,9 @@ export function labelMapToStructures(volume: Volume, options: LabelMapOptions): 
   const d = volume.data;
   const n = d.length;
   const src = options.sourceName;
-  const table = options.labels !== undefined ? parseLabelTable(options.labels) : undefined;
+  const shared = typeof options.labels === 'object' ? options.labels : undefined;
+  const table: ReadonlyArray<{ value: number; name: string; colorRgb?: readonly [number, number, number] }> | undefined =
+    options.labels === undefined ? undefined : shared ? shared.entries : parseLabelTable(options.labels as string);
   const [nx, ny, nz] = volume.geometry.dims;
   const crop = options.cropToExtent === true;
   // A label's entry; its extent is accumulated by runs: the first and last voxel of the current x-row (rows are
@@ -128,19 +151,28 @@ export function labelMapToStructures(volume: Volume, options: LabelMapOptions): 
     throw new FormatError(`${src}: has ${values.length} distinct nonzero values${table ? ' besides those of the label table' : ''}; that is an image, not a label map`);
   }
   const out: StructureMask[] = [];
+  const absent: Array<{ value: number; name: string }> = [];
   if (table) {
     for (const e of table) {
       const w = wanted.get(e.value)!;
       if (w.count === 0) {
+        if (shared) {
+          absent.push({ value: e.value, name: e.name });
+          continue;
+        }
         throw new InputError(`${src}: label ${e.value} ("${e.name}") from the label table does not occur in the label map; check the table`);
       }
       const extent = w.extent.build()!;
+      const colour = e.colorRgb ? { colorRgb: e.colorRgb } : {};
       if (crop) {
-        out.push(croppedLabelMask(volume, e.value, extent, { name: e.name, origin: `${src} label ${e.value}` }));
+        out.push({ ...croppedLabelMask(volume, e.value, extent, { name: e.name, origin: `${src} label ${e.value}` }), ...colour });
         continue;
       }
       rememberMaskExtent(w.occ, extent);
-      out.push({ name: e.name, origin: `${src} label ${e.value}`, geometry: volume.geometry, occupancy: w.occ });
+      out.push({ name: e.name, origin: `${src} label ${e.value}`, geometry: volume.geometry, occupancy: w.occ, ...colour });
+    }
+    if (absent.length === table.length) {
+      throw new InputError(`${src}: none of the labels of the label table ${shared!.source} occurs in the label map (it holds ${values.length ? values.join(', ') : 'no nonzero label'}); check that the table belongs to this label map`);
     }
     const clash = values.find((v) => table.some((e) => e.name === `label ${v}`));
     if (clash !== undefined) {
@@ -156,6 +188,23 @@ export function labelMapToStructures(volume: Volume, options: LabelMapOptions): 
     if (m) m[i] = 255;
   }
   for (const v of values) out.push({ name: `label ${v}`, origin: `${src} label ${v}`, geometry: volume.geometry, occupancy: masks.get(v)! });
+  if (table) {
+    const tableName = shared ? shared.source : 'inline';
+    const mlPerVoxel = voxelVolumeMl(volume.geometry);
+    const unnamed = values.map((v) => ({ value: v, voxelCount: found.get(v)!, volumeMl: found.get(v)! * mlPerVoxel }));
+    const ofTable = shared ? `the label table ${shared.source}` : 'the --labels table';
+    for (const u of unnamed) {
+      options.warnings?.push(
+        `${src}: label ${u.value} (${u.voxelCount} voxels, ${+u.volumeMl.toPrecision(4)} mL) is not in ${ofTable}; it is reported as "label ${u.value}" with role other: name it in the table to give it a role`,
+      );
+    }
+    if (absent.length) {
+      options.warnings?.push(
+        `${src}: ${ofTable} names ${absent.length === 1 ? 'a label' : `${absent.length} labels`} the label map lacks (${absent.map((a) => `${a.value} "${a.name}"`).join(', ')}); noted, not an error: a shared table may name more labels than one map holds`,
+      );
+    }
+    options.onCoverage?.({ labelMap: src, table: tableName, unnamed, absent });
+  }
   return out;
 }
 

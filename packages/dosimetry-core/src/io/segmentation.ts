@@ -14,7 +14,8 @@ import { type StructureMask, boxOfIndices } from '../volume/structure.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { gzipDeterministicAsync, gzipDeterministicGenerated } from './gzip.ts';
 import { lowerName, readFileBytes } from './files.ts';
-import { labelMapToStructures } from './labels.ts';
+import { type LabelCoverage, labelMapToStructures } from './labels.ts';
+import type { LabelTable } from './label-table.ts';
 import { readMha } from './mha.ts';
 import { readNiftiAsync } from './nifti.ts';
 import { type NrrdData, assembleNrrd, decodeNrrd, nrrdFileBytes, nrrdGeometry, nrrdSpaceLines, nrrdToVolume } from './nrrd.ts';
@@ -124,8 +125,15 @@ export function segNrrdToStructures(n: NrrdData, file: string): StructureMask[] 
 
 /** Options of `readSegmentation`. */
 export interface ReadSegmentationOptions {
-  /** Label table "1=Liver,2=Tumor A" for label maps; not allowed for .seg.nrrd (its segments are named inside). */
-  readonly labels?: string;
+  /**
+   * Label table for label maps: inline "1=Liver,2=Tumor A" or one read from a file (`--labels @FILE`,
+   * label-table-file.ts); not allowed for .seg.nrrd (its segments are named inside).
+   */
+  readonly labels?: string | LabelTable;
+  /** Label maps with a table: collects the labels it leaves unnamed (with voxel counts) and those the map lacks. */
+  readonly warnings?: string[];
+  /** Label maps with a table: how map and table matched (`LabelMapOptions.onCoverage`). */
+  readonly onCoverage?: (coverage: LabelCoverage) => void;
   /** Label maps: each named structure on the crop of the grid that holds it (see `LabelMapOptions.cropToExtent`). */
   readonly cropToExtent?: boolean;
 }
@@ -141,18 +149,18 @@ export async function readSegmentation(path: string, opts: ReadSegmentationOptio
     const n = decodeNrrd(readFileBytes(path, 'segmentation'), path);
     if (isSegNrrd(n)) {
       if (opts.labels !== undefined) {
-        throw new InputError(`--labels does not apply to ${short}: a 3D Slicer segmentation names its segments inside the file`);
+        throw new InputError(`--labels${typeof opts.labels === 'object' ? ` @${opts.labels.source}` : ''} does not apply to ${short}: a 3D Slicer segmentation names its segments inside the file`);
       }
       return segNrrdToStructures(n, path);
     }
-    return labelMapToStructures(nrrdToVolume(n, path), { labels: opts.labels, sourceName: short, cropToExtent: opts.cropToExtent });
+    return labelMapToStructures(nrrdToVolume(n, path), { labels: opts.labels, sourceName: short, cropToExtent: opts.cropToExtent, warnings: opts.warnings, onCoverage: opts.onCoverage });
   }
   if (lower.endsWith('.nii') || lower.endsWith('.nii.gz')) {
     const img = await readNiftiAsync(path, 'segmentation');
-    return labelMapToStructures(img.volume, { labels: opts.labels, sourceName: short, cropToExtent: opts.cropToExtent });
+    return labelMapToStructures(img.volume, { labels: opts.labels, sourceName: short, cropToExtent: opts.cropToExtent, warnings: opts.warnings, onCoverage: opts.onCoverage });
   }
   if (lower.endsWith('.mha') || lower.endsWith('.mhd')) {
-    return labelMapToStructures(await readMha(path), { labels: opts.labels, sourceName: short, cropToExtent: opts.cropToExtent });
+    return labelMapToStructures(await readMha(path), { labels: opts.labels, sourceName: short, cropToExtent: opts.cropToExtent, warnings: opts.warnings, onCoverage: opts.onCoverage });
   }
   readFileBytes(path, 'segmentation'); // a missing file is a FileError before the format question
   throw new FormatError(
