@@ -43,7 +43,7 @@ export async function readSegmentationIdentity(path: string, role = 'segmentatio
   for (const p of listDicomFiles(path)) {
     const ds = loadDicomFile(p).dataset;
     const sop = ds.string(TAG.SOPClassUID);
-    if (sop !== SOP_CLASS.rtStruct && sop !== SOP_CLASS.seg) continue;
+    if (sop !== SOP_CLASS.rtStruct && sop !== SOP_CLASS.seg && sop !== SOP_CLASS.labelMapSeg) continue;
     const uids = new Set<string>();
     const own = ds.string(TAG.FrameOfReferenceUID);
     if (own) uids.add(own);
@@ -60,7 +60,7 @@ export async function readSegmentationIdentity(path: string, role = 'segmentatio
     return {
       role,
       path: p,
-      kind: sop === SOP_CLASS.seg ? 'SEG' : 'RTSTRUCT',
+      kind: sop === SOP_CLASS.seg || sop === SOP_CLASS.labelMapSeg ? 'SEG' : 'RTSTRUCT',
       patientId: ds.string(TAG.PatientID)?.trim() || undefined,
       frameOfReferenceUids: [...uids],
     };

@@ -16,7 +16,9 @@ export { mosaicEvidence } from './mosaic.ts';
 export { scanDelayFromDicom, type DicomScanDelay } from './timing.ts';
 export { encodeRtDose, rtDoseFrameOfReferenceFrom, rtDoseQuantisation, type EncodeRtDoseOptions, type RtDoseFrameOfReference, type RtDoseQuantisation, type DoseSummationType } from './rtdose.ts';
 export { rasterizeContours, readRoiContours, gridFromContours, type RoiContours, type Contour, type RasterizeOptions } from './rtstruct.ts';
-export { readSegMasks, dicomLabToRgb } from './seg.ts';
+export { readSegMasks, dicomLabToRgb, rgbToDicomLab } from './seg.ts';
+export { encodeDicomSeg, dicomSegSourcesFrom, segmentCodes, type EncodeDicomSegOptions, type DicomSegStructure, type DicomSegSource, type DicomSegResult, type DicomSegType } from './seg-write.ts';
+export { encodeEncapsulatedPdf, type EncodeEncapsulatedPdfOptions } from './encapsulated-pdf.ts';
 export { parseDicom, DicomDataset, type DicomFile, type DicomElement, TS } from './parser.ts';
 export { writePart10, put, dataset, makeElement, formatDS } from './writer.ts';
 export { TAG, SOP_CLASS, tagString } from './tags.ts';
@@ -39,7 +41,7 @@ export interface ReadDicomSegmentationOptions {
 
 /**
  * Reads an RT Structure Set (closed planar contours rasterised with partial-volume weights; names from ROI Name) or a
- * DICOM SEG (BINARY or FRACTIONAL; names from Segment Label) from a file or a folder holding exactly one of them.
+ * DICOM SEG (BINARY, FRACTIONAL or LABELMAP; names from Segment Label) from a file or a folder holding exactly one of them.
  */
 export async function readDicomSegmentation(path: string, opts: ReadDicomSegmentationOptions = {}): Promise<StructureMask[]> {
   const files = listDicomFiles(path);
@@ -47,7 +49,7 @@ export async function readDicomSegmentation(path: string, opts: ReadDicomSegment
   for (const p of files) {
     const f = loadDicomFile(p);
     const sop = f.dataset.string(TAG.SOPClassUID) ?? f.meta.string(TAG.MediaStorageSOPClassUID);
-    if (sop === SOP_CLASS.rtStruct || sop === SOP_CLASS.seg) found.push(f);
+    if (sop === SOP_CLASS.rtStruct || sop === SOP_CLASS.seg || sop === SOP_CLASS.labelMapSeg) found.push(f);
   }
   if (found.length === 0) {
     throw new InputError(`${path} holds no RT Structure Set or DICOM SEG${files.length ? ` (only ${files.length} other DICOM file(s))` : ''}; give the RTSTRUCT or SEG file`);
@@ -56,7 +58,8 @@ export async function readDicomSegmentation(path: string, opts: ReadDicomSegment
     throw new InputError(`${path} holds ${found.length} segmentations (${found.map((f) => f.path).join(', ')}); give one file`);
   }
   const f = found[0];
-  if (f.dataset.string(TAG.SOPClassUID) === SOP_CLASS.seg) return readSegMasks(f);
+  const sop = f.dataset.string(TAG.SOPClassUID);
+  if (sop === SOP_CLASS.seg || sop === SOP_CLASS.labelMapSeg) return readSegMasks(f);
   const rois = readRoiContours(f.dataset, f.path);
   if (rois.length === 0) throw new FormatError(`${f.path}: the structure set holds no closed planar contours`);
   return rasterizeContours(rois, f.path, { referenceGrid: opts.referenceGrid, spacingMm: opts.spacingMm, subsamples: opts.subsamples, cropToContours: opts.cropToContours });

@@ -1,7 +1,9 @@
 /**
  * DICOM Segmentation (SEG, PS3.3 A.51, C.8.20) reading: BINARY (1 bit per pixel, packed LSB first across frames) and
  * FRACTIONAL (8 bit, value / Maximum Fractional Value) segments, placed by the per-frame functional groups (Plane
- * Position Sequence, Segment Identification Sequence > Referenced Segment Number) onto one grid along the slice normal.
+ * Position Sequence, Segment Identification Sequence > Referenced Segment Number) onto one grid along the slice normal;
+ * and LABELMAP (DICOM 2024, Supplement 243, Label Map Segmentation Storage 1.2.840.10008.5.1.4.1.1.66.7, as highdicom
+ * writes it: 8 or 16 bit, each pixel holds the number of its segment, 0 none; frames carry no Segment Identification).
  */
 import { FormatError } from '../../errors.ts';
 import type { Geometry, Mat3ColMajor, Vec3 } from '../../volume/geometry.ts';
@@ -26,12 +28,33 @@ export function dicomLabToRgb(lab: readonly number[]): [number, number, number] 
   return [g[0], g[1], g[2]];
 }
 
-/** Reads the segments of a DICOM SEG file as masks on the grid its frames span. */
+/**
+ * sRGB 0..1 to CIELab scaled for DICOM (0..65535, PS3.3 C.10.7.1.1), the inverse of `dicomLabToRgb` (D65 white,
+ * IEC 61966-2-1 transfer function, CIE 15 Lab): for Recommended Display CIELab Value (0062,000D).
+ */
+export function rgbToDicomLab(rgb: readonly number[]): [number, number, number] {
+  const lin = rgb.slice(0, 3).map((v) => {
+    const c = Math.min(1, Math.max(0, v));
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  // sRGB (D65) to XYZ: the inverse of the matrix in dicomLabToRgb
+  const X = 0.4124 * lin[0] + 0.3576 * lin[1] + 0.1805 * lin[2];
+  const Y = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2];
+  const Z = 0.0193 * lin[0] + 0.1192 * lin[1] + 0.9505 * lin[2];
+  const f = (t: number) => (t > (6 / 29) ** 3 ? Math.cbrt(t) : t / (3 * (6 / 29) ** 2) + 4 / 29);
+  const [fx, fy, fz] = [f(X / 0.95047), f(Y), f(Z / 1.08883)];
+  const L = 116 * fy - 16, a = 500 * (fx - fy), b = 200 * (fy - fz);
+  const clamp = (v: number) => Math.min(65535, Math.max(0, Math.round(v)));
+  return [clamp((L / 100) * 65535), clamp(((a + 128) / 255) * 65535), clamp(((b + 128) / 255) * 65535)];
+}
+
+/** Reads the segments of a DICOM SEG file (BINARY, FRACTIONAL or LABELMAP) as masks on the grid its frames span. */
 export function readSegMasks(f: DicomFile & { path: string }): StructureMask[] {
   const ds = f.dataset;
   const what = f.path;
   const type = ds.string(TAG.SegmentationType) ?? 'BINARY';
-  if (type !== 'BINARY' && type !== 'FRACTIONAL') throw new FormatError(`${what}: Segmentation Type ${type} is not BINARY or FRACTIONAL`);
+  if (type !== 'BINARY' && type !== 'FRACTIONAL' && type !== 'LABELMAP') throw new FormatError(`${what}: Segmentation Type ${type} is not BINARY, FRACTIONAL or LABELMAP`);
+  const labelMap = type === 'LABELMAP';
   const fmt = pixelFormat(ds, what);
   const shared = ds.item(TAG.SharedFunctionalGroupsSequence);
   const perFrame = ds.sequence(TAG.PerFrameFunctionalGroupsSequence);
@@ -52,7 +75,8 @@ export function readSegMasks(f: DicomFile & { path: string }): StructureMask[] {
     const ori = pick(fg, TAG.PlaneOrientationSequence)?.numbers(TAG.ImageOrientationPatient) ?? ds.numbers(TAG.ImageOrientationPatient);
     const seg = pick(fg, TAG.SegmentIdentificationSequence)?.number(TAG.ReferencedSegmentNumber);
     if (pos.length !== 3 || ori.length !== 6) throw new FormatError(`${what}: frame ${k + 1} has no Plane Position/Orientation in its functional groups`);
-    if (seg === undefined) throw new FormatError(`${what}: frame ${k + 1} names no Referenced Segment Number`);
+    // a label map's frames hold every segment (the pixel value is the segment number)
+    if (seg === undefined && !labelMap) throw new FormatError(`${what}: frame ${k + 1} names no Referenced Segment Number`);
     return { ipp: pos as unknown as Vec3, ori, seg, k };
   });
   const ori0 = frames[0].ori;
@@ -90,14 +114,27 @@ export function readSegMasks(f: DicomFile & { path: string }): StructureMask[] {
   const pixel = ds.get(TAG.PixelData);
   if (!pixel) throw new FormatError(`${what}: no Pixel Data`);
   const maxFrac = ds.number(TAG.MaximumFractionalValue) ?? 255;
-  for (const [q, fr] of frames.entries()) {
-    let target = occ.get(fr.seg);
+  const targetOf = (num: number) => {
+    let target = occ.get(num);
     if (!target) {
       target = new Uint8Array(plane * nz);
-      occ.set(fr.seg, target);
-      segments.set(fr.seg, { label: `segment ${fr.seg}` });
+      occ.set(num, target);
+      segments.set(num, { label: `segment ${num}` });
     }
+    return target;
+  };
+  for (const [q, fr] of frames.entries()) {
     const off = Math.round((d[q] - d0) / dz) * plane;
+    if (labelMap) {
+      if (fmt.bitsAllocated !== 8 && fmt.bitsAllocated !== 16) throw new FormatError(`${what}: LABELMAP segmentation with ${fmt.bitsAllocated} bits allocated (must be 8 or 16)`);
+      const v = frameStoredValues(ds, f.transferSyntaxUid, fr.k, fmt, `${what} frame ${fr.k + 1}`);
+      for (let p = 0; p < plane; p++) {
+        const num = v[p];
+        if (num > 0) targetOf(num)[off + p] = 255;
+      }
+      continue;
+    }
+    const target = targetOf(fr.seg!);
     if (type === 'BINARY') {
       if (fmt.bitsAllocated !== 1) throw new FormatError(`${what}: BINARY segmentation with ${fmt.bitsAllocated} bits allocated (must be 1)`);
       if (pixel.fragments) throw new FormatError(`${what}: compressed BINARY segmentation; decompress it first with \`gdcmconv --raw in.dcm out.dcm\``);

@@ -383,5 +383,8 @@ export const SOP_CLASS = {
   rtPlan: '1.2.840.10008.5.1.4.1.1.481.5',
   rtIonPlan: '1.2.840.10008.5.1.4.1.1.481.8',
   seg: '1.2.840.10008.5.1.4.1.1.66.4',
+  /** Label Map Segmentation Storage (DICOM 2024, Supplement 243: Segmentation Type LABELMAP). */
+  labelMapSeg: '1.2.840.10008.5.1.4.1.1.66.7',
+  encapsulatedPdf: '1.2.840.10008.5.1.4.1.1.104.1',
   mediaStorageDirectory: '1.2.840.10008.1.3.10',
 } as const;
