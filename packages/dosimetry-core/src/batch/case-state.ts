@@ -9,7 +9,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256OfPath } from '../io/hash.ts';
-import { outputLockOwner, readOutputManifest } from '../io/output-set.ts';
+import { outputLockOwner, readOutputManifest, withoutOutOption } from '../io/output-set.ts';
 import { ENGINE_VERSION } from '../version.ts';
 import type { BatchCase } from './manifest.ts';
 
@@ -33,7 +33,7 @@ export function caseState(c: BatchCase, caseDir: string): CaseState {
   if (!m) return { current: false, reason: 'no complete outputs yet' };
   if (m.command !== c.command) return { current: false, reason: `its folder holds ${m.command} outputs` };
   if (!m.run) return { current: false, reason: 'its outputs do not record how they were made (written before batch existed)' };
-  if (!sameArgv(m.run.argv, caseArgv(c, caseDir))) return { current: false, reason: 'its command line changed' };
+  if (!sameArgv(m.run.argv, withoutOutOption(caseArgv(c, caseDir)))) return { current: false, reason: 'its command line changed' };
   if (m.run.version !== ENGINE_VERSION) return { current: false, reason: `its outputs were made by engine ${m.run.version}, this is ${ENGINE_VERSION}` };
   for (const f of m.files) {
     let bytes: number | undefined;

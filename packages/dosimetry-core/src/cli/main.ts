@@ -25,6 +25,7 @@ const COMMANDS: Record<string, Command> = {
   logistic: { what: 'logistic regression of response on dose', load: () => import('./commands/logistic.ts') },
   cox: { what: 'Cox proportional hazards for PFS/OS', load: () => import('./commands/cox.ts') },
   km: { what: 'Kaplan-Meier curves and log-rank test', load: () => import('./commands/km.ts') },
+  batch: { what: 'run a manifest of dose/plan cases on every core or as a Slurm job array', load: () => import('./commands/batch.ts') },
 };
 
 function usage(): string {

@@ -2,31 +2,13 @@
  * report.json and structures.csv of a dose case (fields fixed by ../shared/CONTRACT.md, extended freely).
  * Output is deterministic: the same inputs and options give byte-identical files (no timestamps, fixed order).
  */
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { sha256OfPath } from '../io/hash.ts';
 import { BQ_PER_GBQ } from '../units/index.ts';
 import { ENGINE_VERSION } from '../version.ts';
 import type { DoseCaseResult, StructureReport } from './pipeline.ts';
 
-/** SHA-256 of a file, or of a folder's files (sorted relative paths and contents). */
-export function sha256OfPath(path: string): string {
-  const h = createHash('sha256');
-  const st = statSync(path);
-  if (st.isDirectory()) {
-    const walk = (dir: string, rel: string): string[] =>
-      readdirSync(dir, { withFileTypes: true })
-        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-        .flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name), `${rel}${e.name}/`) : e.isFile() ? [`${rel}${e.name}`] : []));
-    for (const f of walk(path, '')) {
-      h.update(f + '\0');
-      h.update(readFileSync(join(path, f)));
-    }
-  } else {
-    h.update(readFileSync(path));
-  }
-  return h.digest('hex');
-}
+/** SHA-256 of a file, or of a folder's files (sorted relative paths and contents); see io/hash.ts. */
+export { sha256OfPath };
 
 export interface ReportContext {
   readonly isotope: string;

@@ -88,6 +88,19 @@ export interface ClaimOutputOptions {
   readonly argv?: readonly string[];
 }
 
+/**
+ * The command line as manifest.json records it: without `--out DIR` (or `--out=DIR`), which is where the set itself
+ * lies, so that the same run into two folders writes byte-identical manifests and a moved folder stays current.
+ */
+export function withoutOutOption(argv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--out') i++;
+    else if (!argv[i].startsWith('--out=')) kept.push(argv[i]);
+  }
+  return kept;
+}
+
 /** How a set was made, as manifest.json records it (present when the command passed its argv). */
 export interface OutputRun {
   readonly argv: string[];
@@ -368,7 +381,7 @@ export function claimOutputDir(outDir: string | undefined, opts: ClaimOutputOpti
         );
       }
     }
-    if (opts.argv) run = { argv: [...opts.argv], inputs: hashRunInputs(opts.argv, opts.inputs ?? [], dir), version: ENGINE_VERSION };
+    if (opts.argv) run = { argv: withoutOutOption(opts.argv), inputs: hashRunInputs(opts.argv, opts.inputs ?? [], dir), version: ENGINE_VERSION };
   } catch (err) {
     release();
     throw err;

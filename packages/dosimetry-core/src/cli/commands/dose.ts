@@ -17,15 +17,22 @@ import { computeDoseCase, type DoseCaseOptions, type DoseCaseResult, type Segmen
 import { dicomCaseContext, readImage, readRtPlan, readStructures } from '../../dose/inputs.ts';
 import type { EncodeRtDoseOptions } from '../../io/dicom/index.ts';
 import { lowerName } from '../../io/files.ts';
+import { type LabelsSpec, labelCoverageParameters, labelInputs, labelTablePaths, resolveLabelSpecs } from './labels-option.ts';
 import type { StructureMask } from '../../volume/structure.ts';
 import { buildReport, structuresCsv, structuresTable, type ReportStructure } from '../../dose/report.ts';
 import { asOutputFiles, claimOutputDir, type OutputSet } from '../../io/output-set.ts';
+import { administrationReport } from '../../dose/delivered.ts';
+import { deliveredFromArgs, deliveredParameters } from './dose-delivered.ts';
+import { SEG_DICOM_HELP, SEG_DICOM_NAME, SEG_DICOM_OPTIONS, segDicomFile, segDicomFromArgs, type SegDicomRequest } from './seg-dicom.ts';
 import { numberOpt, opt, optAll, parseArgs, requireOpt, type OptionSpec, type ParsedArgs } from '../args.ts';
+import { resolveDicomwebInputs } from '../../dicomweb/inputs.ts';
+import { checkStorableIdentity, parseStoreSpec, storeCaseOutputs, storeSummaryLines } from '../../dicomweb/store.ts';
 
 export const DOSE_OPTIONS: Record<string, OptionSpec> = {
   activity: { type: 'string' },
   'activity-unit': { type: 'string' },
   'administered-gbq': { type: 'string' },
+  'residual-gbq': { type: 'string' }, // dose only (plan refuses it): measured waste, see dose/delivered.ts
   'normalize-to': { type: 'string' },
   'restrict-to': { type: 'string' },
   'lung-shunt-fraction': { type: 'string' },
@@ -45,10 +52,16 @@ export const DOSE_OPTIONS: Record<string, OptionSpec> = {
   'mask-mode': { type: 'string' },
   backend: { type: 'string' },
   rtdose: { type: 'flag' },
+  report: { type: 'flag' }, // --report: DIR/report.pdf (src/report/)
+  ...SEG_DICOM_OPTIONS, // --seg-dicom [--seg-dicom-type]: DIR/structures.seg.dcm (./seg-dicom.ts)
   // DICOM input: which series when a folder holds several; the RT Plan an RT Dose belongs to.
   'activity-series': { type: 'string' },
   'ct-series': { type: 'string' },
   rtplan: { type: 'string' },
+  // DICOMweb (src/dicomweb/): a study's series by QIDO-RS; --store sends the results by STOW-RS (implies --rtdose)
+  study: { type: 'string' },
+  dicomweb: { type: 'string' },
+  store: { type: 'string' },
   'allow-mismatched-dicom': { type: 'flag' }, // Patient ID / Frame of Reference mismatch across DICOM inputs: warn, not refuse
   out: { type: 'string' },
   json: { type: 'flag' },
@@ -58,17 +71,31 @@ export const DOSE_OPTIONS: Record<string, OptionSpec> = {
 
 export const DOSE_HELP = `usage: pnpm -s dosimetry dose --activity FILE --activity-unit bq-per-ml|counts
   [--administered-gbq A] [--normalize-to NAME] [--lung-shunt-fraction F] [--restrict-to NAME]
-  --segmentation FILE [--labels "1=Liver,2=Tumor A"] (repeatable)
+  [--residual-gbq R]  waste measured in vial, tubing and catheter, at the reference time of --administered-gbq: counts
+                      are normalised to the delivered A - R; a Bq/mL image is not rescaled but compared with A - R
+  --segmentation FILE [--labels "1=Liver,2=Tumor A" | --labels @FILE] (repeatable; FILE: ITK-SNAP label
+                      description, 3D Slicer color table or JSON, shared by several label maps)
   --liver NAME [--tumor NAME ...] [--lung NAME] [--perfused NAME]
   [--ct FILE] [--scan-delay-h H] [--split-lesions]
   --isotope Y90|Ho166 --method ldm|dvk [--density 1.05] [--lung-density 0.30]
-  [--mask-mode fractional|nearest] [--backend auto|webgpu|cpu] [--rtdose [--rtplan FILE]] --out DIR [--json] [--quiet]
+  [--mask-mode fractional|nearest] [--backend auto|webgpu|cpu] [--rtdose [--rtplan FILE]] [--report] --out DIR [--json] [--quiet]
+  [--report]  also DIR/report.pdf: the case as a clinical record (structures, DVH, dose images, warnings, approval)
+${SEG_DICOM_HELP}
   [--allow-mismatched-dicom]  DICOM inputs of different patients or Frames of Reference: a warning instead of a refusal
   DICOM: --activity/--ct take a folder or file (--activity-series UID / --ct-series UID pick a series when the folder
-  holds several); --segmentation takes an RTSTRUCT or DICOM SEG file.`;
+  holds several); --segmentation takes an RTSTRUCT or DICOM SEG file.
+  DICOMweb: --activity/--ct/--segmentation take dicomweb:BASE_URL/studies/UID/series/UID; or --study UID --dicomweb
+  BASE_URL takes each one not given from the study (chosen as in a folder; the choice is said on stderr). Fetched
+  series are cached by SOP Instance UID in $DOSIMETRY_CACHE/dicomweb (default ~/.cache/sirt-dosimetry/dicomweb).
+  [--store dicomweb:BASE_URL]  after the outputs are written, send rtdose.dcm (implies --rtdose), structures.seg.dcm
+                      and report.pdf (as Encapsulated PDF) to the server by STOW-RS. Credentials from the environment
+                      only: DOSIMETRY_DICOMWEB_TOKEN (bearer) or DOSIMETRY_DICOMWEB_USER + DOSIMETRY_DICOMWEB_PASSWORD.`;
 
 /** Reads the inputs named by the dose/plan options and builds the pipeline options. */
 export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress: (m: string) => void) {
+  // dicomweb: series (and --study) are fetched into the cache and read from there as DICOM folders
+  const web = await resolveDicomwebInputs(a, { command, progress, say: (l) => process.stderr.write(`${l}\n`) });
+  a = web.args;
   const activityPath = requireOpt(a, 'activity', command);
   const unit = parseActivityUnit(requireOpt(a, 'activity-unit', command));
   const isotope = parseIsotope(requireOpt(a, 'isotope', command));
@@ -90,7 +117,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
   });
   actRead.catch(() => {}); // awaited below, before anything else is reported
   // --labels applies to the --segmentation it follows.
-  const segSpecs: Array<{ path: string; labels?: string; early?: Promise<StructureMask[]> }> = [];
+  const segSpecs: Array<{ path: string; labels?: string; early?: Promise<StructureMask[]> } & LabelsSpec> = [];
   let specError: unknown;
   try {
     for (const item of a.sequence) {
@@ -102,6 +129,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
         last.labels = String(item.value);
       }
     }
+    resolveLabelSpecs(segSpecs); // --labels @FILE: the table file read (and checked) now
   } catch (err) {
     specError = err;
   }
@@ -113,7 +141,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
   if (specError === undefined) {
     for (const s of segSpecs) {
       if (!/\.(nii|nii\.gz|nrrd|nhdr)$/.test(lowerName(s.path))) continue;
-      s.early = readStructures(s.path, { labels: s.labels, cropToExtent });
+      s.early = readStructures(s.path, { labels: s.table, cropToExtent, ...s.labelReport });
       s.early.catch(() => {});
     }
   }
@@ -137,7 +165,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
   for (const s of segSpecs) {
     progress(`reading segmentation ${s.path}`);
     const raster = fineCt ? { referenceGrid: ct!.geometry, cropToContours: true } : { referenceGrid: act.volume.geometry };
-    segmentations.push({ path: s.path, masks: await (s.early ?? readStructures(s.path, { labels: s.labels, cropToExtent, ...raster })) });
+    segmentations.push({ path: s.path, masks: await (s.early ?? readStructures(s.path, { labels: s.table, cropToExtent, ...raster, ...s.labelReport })) });
   }
   const rtPlanPath = opt(a, 'rtplan');
   const dicomCtx = await dicomCaseContext({
@@ -179,6 +207,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
   const inputs = [
     { role: 'activity', path: activityPath },
     ...segSpecs.map((s) => ({ role: 'segmentation', path: s.path })),
+    ...labelInputs(segSpecs),
     ...(ctPath ? [{ role: 'ct', path: ctPath }] : []),
     ...(rtPlanPath ? [{ role: 'rtplan', path: rtPlanPath }] : []),
   ];
@@ -191,6 +220,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     lung: options.lung ?? null,
     perfused: options.perfused ?? null,
     labels: segSpecs.map((s) => s.labels ?? null),
+    ...labelCoverageParameters(segSpecs),
     administeredGBq: options.administeredGBq ?? null,
     normalizeTo: options.normalizeTo ?? liver,
     restrictTo: options.restrictTo ?? null,
@@ -208,9 +238,13 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     dvhBins: 2000,
     ...(methodText === 'dvk' ? { dvkLocalElectronEnergyMeV: localElectronEnergyMeV(isotope), dvkLungDensityThresholdGPerMl: DVK_LUNG_DENSITY_THRESHOLD_G_PER_ML } : {}),
     ...(act.dicom || ctDicom ? { dicom: dicomCtx.provenance } : {}),
+    ...(web.provenance ? { dicomweb: web.provenance } : {}),
   };
+  // --seg-dicom: the SEG's identity and source images (DICOM inputs), or a warning that it starts a new study
+  const segDicom = await segDicomFromArgs(a, command, { activity: act.dicom, ct: ctDicom, identity: dicomCtx.rtDose.frameOfReference });
+  dicomCtx.warnings.push(...segDicom.warnings);
   // inputWarnings: add them to the result's warnings; rtDose: pass to caseOutputs.
-  return { options, inputs, parameters, activityMeta: act.meta, ctPath, inputWarnings: dicomCtx.warnings, rtDose: dicomCtx.rtDose };
+  return { options, inputs, parameters, activityMeta: act.meta, ctPath, inputWarnings: [...segSpecs.flatMap((s) => s.labelReport?.warnings ?? []), ...dicomCtx.warnings], rtDose: dicomCtx.rtDose, segDicom: segDicom.request };
 }
 
 /** Optional outputs' settings of `caseOutputs`. */
@@ -219,6 +253,8 @@ export interface CaseOutputExtras {
   readonly rtDose?: EncodeRtDoseOptions;
   /** structures.seg.nrrd already being encoded (from computeDoseCase's onStructuresReady), else encoded here. */
   readonly segNrrd?: Promise<Uint8Array | undefined>;
+  /** --seg-dicom: DIR/structures.seg.dcm (from `doseCaseFromArgs(...).segDicom`). */
+  readonly segDicom?: SegDicomRequest;
 }
 
 /**
@@ -247,6 +283,7 @@ export async function caseOutputs(outDir: string, result: DoseCaseResult, report
     const { encodeRtDose } = await import('../../io/dicom/index.ts');
     files.push({ path: join(outDir, 'rtdose.dcm'), data: encodeRtDose(result.dose, extra.rtDose ?? {}) });
   }
+  if (extra.segDicom) files.push(await segDicomFile(outDir, result, extra.segDicom));
   return files;
 }
 
@@ -259,9 +296,13 @@ export async function run(argv: string[]): Promise<number> {
   const outDir = requireOpt(a, 'out', 'dose');
   const quiet = a.flags.has('quiet') || a.flags.has('json');
   const progress = progressReporter(quiet);
+  if (opt(a, 'store') !== undefined) {
+    parseStoreSpec(opt(a, 'store')!, 'dose');
+    a.flags.add('rtdose'); // --store sends the RT Dose: implied
+  }
   if (!a.flags.has('rtdose') && opt(a, 'rtplan') !== undefined) throw new UsageError('dose: --rtplan names the plan of the RT Dose: give it with --rtdose');
   // the output folder is checked and locked before any work; the set is swapped in whole at the end
-  const out = claimOutputDir(outDir, { command: 'dose', inputs: caseInputPaths(a) });
+  const out = claimOutputDir(outDir, { command: 'dose', inputs: caseInputPaths(a), argv });
   try {
     return await runDose(a, outDir, out, progress);
   } finally {
@@ -276,24 +317,36 @@ export function printWarnings(warnings: readonly string[]): void {
 
 /** Every input path named by the dose/plan options (the output folder may not hold them). */
 export function caseInputPaths(a: ParsedArgs): string[] {
-  return ['activity', 'segmentation', 'ct', 'rtplan'].flatMap((n) => optAll(a, n));
+  return [...['activity', 'segmentation', 'ct', 'rtplan'].flatMap((n) => optAll(a, n)), ...labelTablePaths(optAll(a, 'labels'))];
 }
 
 async function runDose(a: ParsedArgs, outDir: string, out: OutputSet, progress: Progress): Promise<number> {
-  const { options, inputs, parameters, inputWarnings, rtDose } = await doseCaseFromArgs(a, 'dose', progress);
+  const delivered = deliveredFromArgs(a); // --residual-gbq: refused before any image is read
+  const { options, inputs, parameters, inputWarnings, rtDose, segDicom } = await doseCaseFromArgs(a, 'dose', progress);
+  if (opt(a, 'store') !== undefined) checkStorableIdentity(rtDose?.frameOfReference, 'dose'); // before any work
   // structures.seg.nrrd needs only the structures: encoded while the dose is still being computed
   let segNrrd: Promise<Uint8Array | undefined> | undefined;
   const { encodeGridStructuresSegNrrdAsync } = await import('../../io/index.ts');
   const result = await computeDoseCase({
     ...options,
+    // counts: normalised to the delivered activity; Bq/mL: the image measures it (administered only compared, below)
+    ...(delivered ? { administeredGBq: options.activityUnit === 'counts' ? delivered.deliveredGBq : undefined } : {}),
     onStructuresReady: (structures) => {
       segNrrd = encodeGridStructuresSegNrrdAsync(options.activity.geometry, structures);
       segNrrd.catch(() => {}); // awaited in caseOutputs
     },
   });
   result.warnings.unshift(...inputWarnings);
-  const report = buildReport(result, { isotope: options.isotope, method: options.method, inputs, parameters });
-  out.commit(asOutputFiles(await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose, segNrrd })));
+  const administered = delivered && administrationReport(delivered, options.activityUnit, result.activityInFieldGBq);
+  if (administered) result.warnings.push(...administered.warnings);
+  const report = buildReport(result, {
+    isotope: options.isotope, method: options.method, inputs,
+    parameters: delivered ? { ...parameters, ...deliveredParameters(delivered) } : parameters,
+    ...(administered ? { extra: { administration: administered.administration } } : {}),
+  });
+  const files = await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose, segNrrd, segDicom });
+  if (a.flags.has('report')) files.push(await (await import('../../report/index.ts')).reportPdfFile(files, { command: 'dose', report, result, ct: options.ct, identity: rtDose?.frameOfReference }));
+  out.commit(asOutputFiles(files));
   progress.done();
   // every assumption that changes a dose is said on stderr (with --json too) as well as in report.json
   printWarnings(result.warnings);
@@ -304,8 +357,18 @@ async function runDose(a: ParsedArgs, outDir: string, out: OutputSet, progress: 
       `${options.isotope} ${options.method.toUpperCase()} dose on the ${result.backend} back end${result.backendReason ? ` (${result.backendReason})` : ''}; ${result.activityInFieldGBq.toFixed(4)} GBq in the field\n` +
         structuresTable(report as { structures: ReportStructure[] }) +
         '\n' +
-        `wrote ${join(outDir, 'dose.nii.gz')}, report.json, structures.csv, structures.seg.nrrd${a.flags.has('rtdose') ? ', rtdose.dcm' : ''}\n`,
+        `wrote ${join(outDir, 'dose.nii.gz')}, report.json, structures.csv, structures.seg.nrrd${a.flags.has('rtdose') ? ', rtdose.dcm' : ''}${segDicom ? `, ${SEG_DICOM_NAME}` : ''}${a.flags.has('report') ? ', report.pdf' : ''}\n`,
     );
   }
+  if (opt(a, 'store') !== undefined) await storeAndSay(a, 'dose', outDir, rtDose?.frameOfReference, progress);
   return 0;
+}
+
+/**
+ * --store: sends the committed outputs by STOW-RS and says what was stored (stdout; stderr with --json, whose stdout is
+ * the report alone). A failure throws one line that says the local outputs are kept (the exit is non-zero).
+ */
+export async function storeAndSay(a: ParsedArgs, command: string, outDir: string, identity: NonNullable<EncodeRtDoseOptions['frameOfReference']> | undefined, progress: (m: string) => void): Promise<void> {
+  const stored = await storeCaseOutputs({ command, spec: opt(a, 'store')!, outDir, identity, http: { onRetry: progress } });
+  (a.flags.has('json') ? process.stderr : process.stdout).write(storeSummaryLines(stored).join('\n') + '\n');
 }

@@ -18,13 +18,19 @@ import {
 } from '../../plan/image.ts';
 import { checkPlausibleBsaM2, checkPlausibleHeightCm, checkPlausibleWeightKg, PLAUSIBLE_HEIGHT_CM, PLAUSIBLE_WEIGHT_KG } from '../../plan/models.ts';
 import { orderActivity } from '../../plan/order.ts';
-import { NORMAL_LIVER_LQ, TUMOR_LQ } from '../../plan/radiobiology.ts';
-import { parseZonedDateTime, ZONED_TIME_EXAMPLE } from '../../plan/time.ts';
+import { ZONED_TIME_EXAMPLE } from '../../plan/time.ts'; // times: ./plan-order.ts
 import { parseIsotope } from '../../units/index.ts';
 import { numberOpt, opt, parseArgs, requireOpt, type OptionSpec, type ParsedArgs } from '../args.ts';
-import { DOSE_OPTIONS, caseInputPaths, caseOutputs, doseCaseFromArgs } from './dose.ts';
+import { DOSE_OPTIONS, caseInputPaths, caseOutputs, doseCaseFromArgs, storeAndSay } from './dose.ts';
+import { checkStorableIdentity, parseStoreSpec } from '../../dicomweb/store.ts';
+import {
+  catalogueFromArgs, orderLines, planOrder, planScout, planTimesFromArgs, priorLungWithScout, scoutCase, scoutFromArgs,
+  PLAN_ORDER_HELP, PLAN_ORDER_OPTIONS,
+} from './plan-order.ts';
+import { radiobiologyFromArgs, radiobiologyJson } from './plan-radiobiology.ts';
 
-const OPTIONS: Record<string, OptionSpec> = {
+/** Options of `plan` (exported for `batch`, which checks each manifest row before running any). */
+export const OPTIONS: Record<string, OptionSpec> = {
   ...DOSE_OPTIONS,
   device: { type: 'string' },
   prescribe: { type: 'string' },
@@ -48,21 +54,28 @@ const OPTIONS: Record<string, OptionSpec> = {
   'normal-alpha-beta-gy': { type: 'string' },
   'normal-repair-half-time-h': { type: 'string' },
   'eud-alpha-per-gy': { type: 'string' },
+  ...PLAN_ORDER_OPTIONS,
+  territories: { type: 'string' }, // several territories, one activity each: ./plan-territories.ts
 };
 
 const HELP = `usage: pnpm -s dosimetry plan --device glass|resin|ho166
   --activity SCOUT [--activity-unit counts] --segmentation FILE [--labels ...] (repeatable)
   --liver NAME --tumor NAME [--tumor NAME ...] [--lung NAME] [--perfused NAME] [--normalize-to NAME]
   [--lung-shunt-fraction F] [--ct FILE] [--split-lesions] [--method ldm|dvk] [--density 1.05] [--lung-density 0.30]
-  [--backend auto|webgpu|cpu] [--rtdose] --out DIR [--json] [--quiet]
+  [--backend auto|webgpu|cpu] [--rtdose] [--report] --out DIR [--json] [--quiet]   (--report: also DIR/report.pdf)
+  [--seg-dicom [--seg-dicom-type auto|binary|fractional]]   also DIR/structures.seg.dcm (DICOM SEG; see dose --help)
+  [--store dicomweb:BASE_URL] [--study UID --dicomweb BASE_URL]   DICOMweb in and out, as for dose (dose --help)
+several territories (catheter positions), one activity each, optimised together: --territories FILE.json
+  (see plan --territories FILE --help)
 targets and limits [Gy] (device defaults, EANM 2022; "none" removes one):
   [--tumor-gy DT] [--normal-liver-gy DN] [--whole-normal-liver-gy DWN] [--lung-gy DL] [--lung-cumulative-gy 50]
   [--prior-lung-gy 0] [--lung-mass-g M] [--tumor-basis every-lesion|mean] [--mird-gy D]
   [--prescribe mird|bsa|partition|voxel]   default: partition (glass, resin), mird = 166Ho standard (ho166)
 BSA method (resin): [--bsa-m2 B | --height-cm H --weight-kg W]   (adults: ${PLAUSIBLE_HEIGHT_CM[0]}-${PLAUSIBLE_HEIGHT_CM[1]} cm, ${PLAUSIBLE_WEIGHT_KG[0]}-${PLAUSIBLE_WEIGHT_KG[1]} kg)
-activity to order: [--calibration-time T --treatment-time T] [--residual-fraction 0]
+activity to order: --treatment-time T [--calibration-time T] [--residual-fraction 0]
   T: ISO 8601 with its zone, e.g. ${ZONED_TIME_EXAMPLE}; treatment before calibration is refused
-  (resin: accepted up to 24 h before, with a warning)
+  (resin: accepted up to 24 h before, with a warning), as is one after the device's usable window
+${PLAN_ORDER_HELP}
 With --perfused and without --normalize-to, the scout counts are normalised to the perfused volume (it receives
 A (1 - LSF)), not to the whole liver. Warnings go to stderr ("warning: ...") and to report.json "warnings".
 radiobiology: [--tumor-alpha-beta-gy 10] [--tumor-repair-half-time-h 1.5] [--normal-alpha-beta-gy 2.5]
@@ -71,17 +84,11 @@ The scout is computed at ${REFERENCE_ACTIVITY_GBQ} GBq administered and scaled (
 (dose.nii.gz, report.json with "plan", structures.csv, structures.seg.nrrd) are at the prescribed activity.`;
 
 /** A target/limit option: a number [Gy], "none" (removes it) or absent (device default). */
-function limitOpt(a: ParsedArgs, name: string): number | null | undefined {
+export function limitOpt(a: ParsedArgs, name: string): number | null | undefined {
   const v = opt(a, name);
   if (v === undefined) return undefined;
   if (v.trim().toLowerCase() === 'none') return null;
   return numberOpt(a, name, 'plan');
-}
-
-/** A date-time option: ISO 8601 with an explicit zone (a zone-less time would follow the machine's TZ). */
-function isoTime(a: ParsedArgs, name: string): Date | undefined {
-  const v = opt(a, name);
-  return v === undefined ? undefined : parseZonedDateTime(v, `plan: --${name}`);
 }
 
 const fmt = (x: number | null | undefined, digits = 1) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
@@ -108,6 +115,8 @@ export function planTable(plan: ImagePlan): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  // --territories FILE.json: several perfused territories, one activity each, optimised together
+  if (argv.some((x) => x === '--territories' || x.startsWith('--territories='))) return (await import('./plan-territories.ts')).run(argv);
   // the output folder is claimed (checked and locked) once --out is known, and released however the run ends
   const claimed: { out?: OutputSet } = {};
   try {
@@ -130,15 +139,20 @@ async function runPlan(argv: string[], claimed: { out?: OutputSet }): Promise<nu
   if (isoText !== undefined && parseIsotope(isoText) !== isotope) {
     throw new UsageError(`plan: --isotope ${isoText} contradicts --device ${device} (${isotope}); leave --isotope out`);
   }
-  const unit = opt(a, 'activity-unit') ?? 'counts';
-  if (unit.trim().toLowerCase() !== 'counts' && unit.trim().toLowerCase() !== 'count') {
-    throw new UsageError(`plan: the scout is used as a relative distribution: give --activity-unit counts (or leave it out), not "${unit}"`);
+  const catalogue = catalogueFromArgs(a);
+  const scout = scoutFromArgs(a, device, catalogue); // counts, or a quantitative 166Ho scout (Bq/mL, --scout-gbq)
+  if (opt(a, 'residual-gbq') !== undefined) {
+    throw new UsageError('plan: --residual-gbq is the waste measured after a treatment: give it to dose with --administered-gbq; plan takes the expected share as --residual-fraction');
   }
   if (opt(a, 'administered-gbq') !== undefined) {
     throw new UsageError('plan: --administered-gbq is not an input of plan: the plan computes the activity (use dose to compute a given activity)');
   }
   const outDir = requireOpt(a, 'out', 'plan');
-  claimed.out = claimOutputDir(outDir, { command: 'plan', inputs: caseInputPaths(a) });
+  if (opt(a, 'store') !== undefined) {
+    parseStoreSpec(opt(a, 'store')!, 'plan');
+    a.flags.add('rtdose'); // --store sends the RT Dose: implied
+  }
+  claimed.out = claimOutputDir(outDir, { command: 'plan', inputs: caseInputPaths(a), argv });
   const prescribe = opt(a, 'prescribe') === undefined ? undefined : parsePlanMethod(opt(a, 'prescribe')!);
   const basis = opt(a, 'tumor-basis') ?? 'every-lesion';
   if (basis !== 'every-lesion' && basis !== 'mean') throw new UsageError(`plan: --tumor-basis must be every-lesion or mean, got "${basis}"`);
@@ -163,64 +177,61 @@ async function runPlan(argv: string[], claimed: { out?: OutputSet }): Promise<nu
   if (device !== 'resin' && (heightCm !== undefined || bsaM2 !== undefined)) {
     earlyWarnings.push(`--height-cm, --weight-kg and --bsa-m2 serve the BSA method, which applies to resin only: ignored for ${device}`);
   }
-  const calTime = isoTime(a, 'calibration-time');
-  const txTime = isoTime(a, 'treatment-time');
-  if ((calTime === undefined) !== (txTime === undefined)) throw new UsageError('plan: give both --calibration-time and --treatment-time (ISO) for the activity to order');
-  const residualFraction = numberOpt(a, 'residual-fraction', 'plan');
-  // The calibration window (swapped or mistyped times) is checked now, before any image is read.
-  if (calTime && txTime) orderActivity({ device, activityGBq: 1, calibrationTime: calTime, treatmentTime: txTime, residualFraction });
-  const lq = (ab: string, rep: string, def: typeof TUMOR_LQ) => ({
-    alphaBetaGy: numberOpt(a, ab, 'plan') ?? def.alphaBetaGy,
-    repairHalfTimeH: numberOpt(a, rep, 'plan') ?? def.repairHalfTimeH,
-  });
-  const radiobiology = {
-    tumorLq: lq('tumor-alpha-beta-gy', 'tumor-repair-half-time-h', TUMOR_LQ),
-    normalLq: lq('normal-alpha-beta-gy', 'normal-repair-half-time-h', NORMAL_LIVER_LQ),
-    eudAlphaPerGy: numberOpt(a, 'eud-alpha-per-gy', 'plan'),
-  };
+  // The times, the calibration rule and the usable window (swapped or mistyped times) are checked now, before any
+  // image is read; calTime is the given calibration or the device's (glass: weekly schedule; ho166: treatment time).
+  const times = planTimesFromArgs(a, device, catalogue);
+  const { calibrationTime: calTime, treatmentTime: txTime, residualFraction } = times;
+  earlyWarnings.push(...scout.warnings);
+  const radiobiology = radiobiologyFromArgs(a);
 
   const quiet = a.flags.has('quiet') || a.flags.has('json');
   const progress = progressReporter(quiet);
   // The dose inputs, at the reference activity, for the device's isotope.
   const values = new Map(a.values);
   values.set('isotope', [isotope]);
-  values.set('activity-unit', ['counts']);
-  values.set('administered-gbq', [String(REFERENCE_ACTIVITY_GBQ)]);
+  values.set('activity-unit', [scout.unit]);
+  if (scout.unit === 'counts') values.set('administered-gbq', [String(REFERENCE_ACTIVITY_GBQ)]);
+  const referenceGBq = scout.referenceActivityGBq; // counts: 1 GBq; a quantitative 166Ho scout: its own A_s
   // Lobar / selective treatment: the activity goes into the perfused territory, so its counts carry A (1 - LSF)
   // (the whole liver's would spread A over tissue the catheter does not feed and underdose the treated volume).
   const perfusedName = opt(a, 'perfused');
   const normalizeGiven = opt(a, 'normalize-to');
-  const normalization = normalizeGiven !== undefined
+  const normalization = scout.unit === 'bq-per-ml'
+    ? { structure: null, source: 'quantitative 166Ho scout in Bq/mL: not normalised, scaled by A_treatment / A_scout' }
+    : normalizeGiven !== undefined
     ? { structure: normalizeGiven, source: 'given (--normalize-to)' }
     : perfusedName !== undefined
       ? { structure: perfusedName, source: 'perfused volume (--perfused): lobar/selective treatment' }
       : { structure: requireOpt(a, 'liver', 'plan'), source: 'liver (--liver): whole-liver treatment' };
-  if (normalizeGiven === undefined && perfusedName !== undefined) {
+  if (normalizeGiven === undefined && perfusedName !== undefined && scout.unit === 'counts') {
     values.set('normalize-to', [perfusedName]);
     earlyWarnings.push(`scout counts normalised to the perfused volume "${perfusedName}" (it receives A (1 - LSF)), not to the whole liver: give --normalize-to NAME to choose another structure`);
   }
-  const { options, inputs, parameters, inputWarnings, rtDose } = await doseCaseFromArgs({ ...a, values }, 'plan', progress);
-  progress(`scout case at ${REFERENCE_ACTIVITY_GBQ} GBq administered`);
-  const unitCase = await computeDoseCase(options);
+  const { options, inputs, parameters, inputWarnings, rtDose, segDicom } = await doseCaseFromArgs({ ...a, values }, 'plan', progress);
+  if (opt(a, 'store') !== undefined) checkStorableIdentity(rtDose?.frameOfReference, 'plan'); // before any work
+  progress(`scout case at ${referenceGBq} GBq administered`);
+  const unitCase = scoutCase(await computeDoseCase(options), scout);
   unitCase.warnings.unshift(...earlyWarnings, ...inputWarnings);
-  const compartments = caseCompartments({ result: unitCase, isotope, referenceActivityGBq: REFERENCE_ACTIVITY_GBQ, lungMassG: numberOpt(a, 'lung-mass-g', 'plan') });
+  const compartments = caseCompartments({ result: unitCase, isotope, referenceActivityGBq: referenceGBq, lungMassG: numberOpt(a, 'lung-mass-g', 'plan') });
   const plan = planFromCase({
     compartments,
     device,
     overrides: lungOff ? { ...overrides, lungCumulativeGy: null } : overrides,
-    priorLungGy: numberOpt(a, 'prior-lung-gy', 'plan'),
+    priorLungGy: priorLungWithScout(numberOpt(a, 'prior-lung-gy', 'plan'), compartments, scout), // + the 166Ho scout's lung dose
     tumorBasis: basis,
     mirdGy: numberOpt(a, 'mird-gy', 'plan'),
     bsa: { bsaM2, heightM: heightCm === undefined ? undefined : heightCm / 100, weightKg },
     prescribe,
   });
   const calibration = calTime && txTime
-    ? orderActivity({ device, activityGBq: plan.activityGBq, calibrationTime: calTime, treatmentTime: txTime, residualFraction })
+    ? orderActivity({ device, activityGBq: plan.activityGBq, calibrationTime: calTime, treatmentTime: txTime, residualFraction, catalogue })
     : null;
-  const planWarnings = [...plan.warnings, ...(calibration?.warnings ?? [])];
+  const order = planOrder(plan, compartments, device, times, catalogue);
+  const scoutJson = planScout(plan, unitCase, compartments, scout, numberOpt(a, 'prior-lung-gy', 'plan'));
+  const planWarnings = [...new Set([...plan.warnings, ...(calibration?.warnings ?? []), ...(order?.warnings ?? [])])];
   progress(`prescribed ${plan.activityGBq.toFixed(4)} GBq (${plan.prescribedMethod}); dose map at that activity`);
   // report.json "warnings" holds every warning: the plan's first, then the dose case's.
-  const result = { ...(await scaleDoseCase(unitCase, plan.activityGBq / REFERENCE_ACTIVITY_GBQ)), warnings: [...planWarnings, ...unitCase.warnings] };
+  const result = { ...(await scaleDoseCase(unitCase, plan.activityGBq / referenceGBq)), warnings: [...planWarnings, ...unitCase.warnings] };
   const rb = structureRadiobiology(result, isotope, radiobiology);
 
   const planJson = {
@@ -237,7 +248,9 @@ async function runPlan(argv: string[], claimed: { out?: OutputSet }): Promise<nu
     isotope,
     targets: plan.targets,
     calibration,
-    referenceActivityGBq: REFERENCE_ACTIVITY_GBQ,
+    order,
+    scout: scoutJson,
+    referenceActivityGBq: referenceGBq,
     lungShuntFraction: compartments.lungShuntFraction,
     lungShuntFractionSource: compartments.lungShuntFractionSource,
     lungMassG: compartments.lungMassG,
@@ -253,15 +266,7 @@ async function runPlan(argv: string[], claimed: { out?: OutputSet }): Promise<nu
     },
     methods: plan.methods,
     predicted: plan.predicted,
-    radiobiology: {
-      model: 'BED = D (1 + D lambda / ((mu + lambda) alpha/beta)), permanent implant (Dale 1985); EUD = -ln(sum v_i exp(-alpha D_i)) / alpha (Niemierko 1997)',
-      tumorLq: radiobiology.tumorLq,
-      normalLq: radiobiology.normalLq,
-      source: 'tumour alpha/beta 10 Gy, T_rep 1.5 h; normal tissue 2.5 Gy, 2.5 h (Strigari et al., J Nucl Med 2010;51:1377; Cremonesi et al., Front Oncol 2014;4:210)',
-      eudAlphaPerGy: radiobiology.eudAlphaPerGy ?? null,
-      eudNote: radiobiology.eudAlphaPerGy === undefined ? 'no EUD: give --eud-alpha-per-gy (published alpha values differ by an order of magnitude)' : null,
-      structures: rb,
-    },
+    radiobiology: radiobiologyJson(radiobiology, rb),
     warnings: planWarnings,
   };
   const report = buildReport(result, {
@@ -281,13 +286,16 @@ async function runPlan(argv: string[], claimed: { out?: OutputSet }): Promise<nu
   });
   const structures = report.structures as ReportStructure[];
   report.structures = structures.map((s, i) => ({ ...s, meanBedGy: rb[i].meanBedGy, eudGy: rb[i].eudGy, eubedGy: rb[i].eubedGy }));
-  claimed.out.commit(asOutputFiles(await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose })));
+  const files = await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose, segDicom });
+  if (a.flags.has('report')) files.push(await (await import('../../report/index.ts')).reportPdfFile(files, { command: 'plan', report, result, ct: options.ct, identity: rtDose?.frameOfReference }));
+  claimed.out.commit(asOutputFiles(files));
   progress.done();
   // Warnings on stderr whatever the output mode (--json and --quiet included): they are never to be missed.
   if (result.warnings.length) process.stderr.write(result.warnings.map((w) => `warning: ${w}`).join('\n') + '\n');
 
   if (a.flags.has('json')) {
     process.stdout.write(JSON.stringify(report) + '\n');
+    if (opt(a, 'store') !== undefined) await storeAndSay(a, 'plan', outDir, rtDose?.frameOfReference, progress);
     return 0;
   }
   const lines = [
@@ -299,14 +307,16 @@ async function runPlan(argv: string[], claimed: { out?: OutputSet }): Promise<nu
     '  (mean absorbed doses in Gy from the dose map at each activity; * prescribed; n/a not applicable; n/c not computed)',
     '',
     `prescribed ${plan.activityGBq.toFixed(3)} GBq (${plan.prescribedMethod}), limited by ${plan.limitingConstraint}${plan.targetMet === false ? ' (tumour target NOT met: best allowed plan)' : plan.tumorTargetReached === false ? ' (tumour target NOT reached)' : ''}${plan.contraindications.length ? ` - CONTRAINDICATED: ${plan.contraindications.join('; ')}` : ''}`,
-    `scout counts normalised to "${normalization.structure}" (${normalization.source})`,
+    normalization.structure === null ? `scout: ${normalization.source}` : `scout counts normalised to "${normalization.structure}" (${normalization.source})`,
     ...(calibration ? [`order ${calibration.calibrationActivityGBq.toFixed(3)} GBq at calibration ${calibration.calibrationTime} (decay factor ${calibration.decayFactor.toFixed(4)} to ${calibration.treatmentTime})`] : []),
+    ...orderLines(order, scoutJson),
     '',
     structuresTable(report as { structures: ReportStructure[] }),
     '',
     ...(result.warnings.length ? [`${result.warnings.length} warning${result.warnings.length > 1 ? 's' : ''} on stderr and in report.json`] : []),
-    `wrote ${join(outDir, 'dose.nii.gz')}, report.json, structures.csv, structures.seg.nrrd`,
+    `wrote ${join(outDir, 'dose.nii.gz')}, report.json, structures.csv, structures.seg.nrrd${segDicom ? ', structures.seg.dcm' : ''}${a.flags.has('report') ? ', report.pdf' : ''}`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
+  if (opt(a, 'store') !== undefined) await storeAndSay(a, 'plan', outDir, rtDose?.frameOfReference, progress);
   return 0;
 }
