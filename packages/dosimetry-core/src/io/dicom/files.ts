@@ -2,10 +2,11 @@
  * Finding and loading DICOM files on disk, and DICOM dates and times.
  */
 import { closeSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { FileError } from '../../errors.ts';
 import { checkInputPath, fileProblemOf, readFileBytes } from '../files.ts';
 import { type DicomFile, hasDicmPreamble, parseDicom } from './parser.ts';
+import { SOP_CLASS, TAG } from './tags.ts';
 
 /**
  * True when the regular file `path` starts with the DICOM Part 10 preamble. A file that cannot be opened or read is a
@@ -75,13 +76,60 @@ export function isDicomPath(path: string): boolean {
   return files.some(hasPreambleOnDisk);
 }
 
-/** The DICOM Part 10 files at `path` (a file, or every DICM file in a folder tree up to 4 levels deep). */
-export function listDicomFiles(path: string): string[] {
+/** Options of `listDicomFiles`. */
+export interface ListDicomFilesOptions {
+  /**
+   * Receives one line per DICOMDIR in the folder tree that is malformed (truncated, no "DICM" marker, not DICOM, not a
+   * Media Storage Directory): it is left out either way, and without this collector it is not even opened.
+   */
+  readonly warnings?: string[];
+}
+
+/** True for a file named DICOMDIR (PS3.10 8.6: the File-set's directory, never an image or structure set). */
+export function isDicomdirName(path: string): boolean {
+  return basename(path).toUpperCase() === 'DICOMDIR';
+}
+
+/**
+ * The DICOM Part 10 files at `path` (a file, or every DICM file in a folder tree up to 4 levels deep). In a folder, a
+ * DICOMDIR is left out: it only indexes the files, which are read directly, so a DICOMDIR that a CD burner or a PACS
+ * export wrote badly does not stop the folder from being read (see `ListDicomFilesOptions.warnings`).
+ */
+export function listDicomFiles(path: string, opts: ListDicomFilesOptions = {}): string[] {
   const st = checkInputPath(path, 'DICOM input', { allowFolder: true });
   if (st.isFile()) return hasPreambleOnDisk(path) ? [path] : [];
   const files: string[] = [];
   walk(path, 4, files);
-  return files.filter(hasPreambleOnDisk);
+  return files.filter((f) => {
+    if (!isDicomdirName(f)) return hasPreambleOnDisk(f);
+    const problem = opts.warnings ? dicomdirProblem(f) : undefined;
+    if (problem) opts.warnings!.push(`${f}: a malformed DICOMDIR (${problem}); the folder is read without it (a DICOMDIR only indexes the image files, which are read directly)`);
+    return false;
+  });
+}
+
+/** Directory Record Sequence (0004,1220), SQ: the records of a DICOMDIR (PS3.3 F.3). */
+const DIRECTORY_RECORD_SEQUENCE = 0x00041220;
+
+/** What is wrong with the DICOMDIR file at `path`, or undefined when it is a readable Media Storage Directory. */
+function dicomdirProblem(path: string): string | undefined {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileBytes(path, 'DICOMDIR');
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (!hasDicmPreamble(bytes)) return bytes.length < 132 ? `${bytes.length} bytes, shorter than the DICOM preamble` : 'no "DICM" marker at byte 128: not a DICOM file';
+  let f: DicomFile;
+  try {
+    f = parseDicom(bytes, path);
+  } catch (err) {
+    return `cannot be parsed: ${(err as Error).message}`;
+  }
+  const sop = f.meta.string(TAG.MediaStorageSOPClassUID) ?? f.dataset.string(TAG.SOPClassUID);
+  if (sop !== SOP_CLASS.mediaStorageDirectory) return `Media Storage SOP Class ${sop ?? 'missing'}, not a Media Storage Directory (1.2.840.10008.1.3.10)`;
+  if (!f.dataset.has(DIRECTORY_RECORD_SEQUENCE)) return 'no Directory Record Sequence (0004,1220)';
+  return undefined;
 }
 
 /** Reads and parses one file (FileError when unreadable, FormatError when malformed). */
