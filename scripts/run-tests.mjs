@@ -19,6 +19,8 @@ const steps = [
   ['unit, GPU and CLI tests', 'pnpm', ['-s', 'exec', 'vitest', 'run']],
 ];
 if (existsSync(join(root, 'test', 'browser', 'run.mjs'))) steps.push(['browser tests', 'node', ['test/browser/run.mjs']]);
+// compressed DICOM dropped on the viewer (GDCM in WebAssembly in the page); skips itself without the real study
+if (existsSync(join(root, 'test', 'browser', 'run-dicom-drop.mjs'))) steps.push(['browser tests: compressed DICOM drop', 'node', ['test/browser/run-dicom-drop.mjs']]);
 
 let failed = 0;
 for (const [name, cmd, argv] of steps) {

@@ -136,6 +136,21 @@ export const dropChecks = [
     assertSameMads(got, demo.expected.structures, 1e-4, 'MHA drop vs analytic');
     assert.deepEqual(foreign, [], 'itk-wasm fetched nothing from elsewhere');
   }],
+  ['a dropped label table file names a dropped label map, as --labels @FILE does', async ({ page, demo }) => {
+    if (await page.locator('#drop-clear').isVisible()) await page.locator('#drop-clear').click();
+    const d = demo.phantomDir;
+    // a 3D Slicer color table naming tumours_labels' 1..3 (not 4) under other names than the .seg.nrrd's
+    writeFileSync(`${d}/lesions.ctbl`, '# 3D Slicer color table\n0 background 0 0 0 0\n1 Lesion A 255 0 0 255\n2 Lesion B 0 255 0 255\n3 Lesion C 0 0 255 255\n');
+    await dropFiles(page, [`${d}/activity_bqml.nii.gz`, `${d}/segmentation.seg.nrrd`, `${d}/tumors_labels.nrrd`, `${d}/lesions.ctbl`]);
+    const roles = await page.locator('[data-testid="drop-role"]').evaluateAll((els) => els.map((e) => e.value));
+    assert.deepEqual(roles, ['activity', 'segmentation', 'label-map', 'label-table'], 'roles guessed from the files');
+    const got = await computeDropped(page);
+    const mad = (n) => got.structures.find((s) => s.name === n)?.meanGy;
+    // label 1 of tumors_labels is the .seg.nrrd's Tumor A, voxel for voxel: the same MAD (1e-6: summation order)
+    assert.ok(Math.abs(mad('Lesion A') / mad('Tumor A') - 1) < 1e-6, `Lesion A ${mad('Lesion A')} Gy vs Tumor A ${mad('Tumor A')} Gy`);
+    assert.ok(mad('label 4') > 0, 'label 4, not in the table, is reported as "label 4"');
+    assert.ok(got.warnings.some((w) => /label 4 \(\d+ voxels/.test(w)), `warnings name label 4 with its voxel count: ${got.warnings.join(' | ')}`);
+  }],
 ];
 
 export const checks = [

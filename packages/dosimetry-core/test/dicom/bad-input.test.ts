@@ -74,9 +74,15 @@ const CASES: Case[] = [
     ok: sameVoxels,
   },
   {
-    name: 'JPEG baseline (not decoded: named with its UID and a fix)',
+    // JPEG is decoded now (codec.ts; test/dicom/compressed.test.ts): a codestream with no image in it is named as such
+    name: 'JPEG baseline holding an empty codestream (SOI, EOI): the codec says it does not decode, naming file and syntax',
     build: (d, ct) => editAll(d, ct, (ds) => ds.set({ tag: TAG.PixelData, vr: 'OB', value: new Uint8Array(0), fragments: [new Uint8Array([0xff, 0xd8, 0xff, 0xd9])] }), '1.2.840.10008.1.2.4.50'),
-    error: [FormatError, /JPEG Baseline.*1\.2\.840\.10008\.1\.2\.4\.50.*dcmdjpeg.*gdcmconv --raw/],
+    error: [FormatError, /\.dcm \(JPEG Baseline \(process 1\), transfer syntax 1\.2\.840\.10008\.1\.2\.4\.50\): the pixel data does not decode/],
+  },
+  {
+    name: 'HTJ2K (no codec here: named with its UID and a fix)',
+    build: (d, ct) => editAll(d, ct, (ds) => ds.set({ tag: TAG.PixelData, vr: 'OB', value: new Uint8Array(0), fragments: [new Uint8Array([0xff, 0x4f, 0xff, 0x51])] }), '1.2.840.10008.1.2.4.201'),
+    error: [FormatError, /HTJ2K Lossless \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.201\), which this reader does not decode.*gdcmconv --raw/],
   },
   {
     name: 'slices shuffled, file names and instance numbers reversed',

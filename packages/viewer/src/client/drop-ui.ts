@@ -4,7 +4,7 @@
  */
 import type { Isotope } from '../../../dosimetry-core/src/units/index.ts';
 import type { ViewerCase } from './case-data.ts';
-import { type DroppedFile, computeDropped, decodeDropped, droppedMasks } from './drop.ts';
+import { type DroppedFile, computeDropped, decodeDropped, decodeDroppedDicom, droppedMasks, isDroppedDicom } from './drop.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -16,7 +16,7 @@ export interface DropUiOptions {
   readonly show: (c: ViewerCase) => Promise<void>;
 }
 
-const ROLES: DroppedFile['role'][] = ['activity', 'ct', 'segmentation', 'label-map', 'ignore'];
+const ROLES: DroppedFile['role'][] = ['activity', 'ct', 'segmentation', 'label-map', 'label-table', 'ignore'];
 
 /** Wires the drop target, the file button and the panel. */
 export function setupDrop(opts: DropUiOptions): void {
@@ -56,7 +56,12 @@ export function setupDrop(opts: DropUiOptions): void {
     const rows = files.map((f) => {
       const tr = document.createElement('tr');
       tr.dataset.file = f.name;
-      const what = f.masks ? `${f.masks.length} segments` : f.volume ? f.volume.geometry.dims.join('x') : '';
+      if (f.volume) {
+        let sum = 0;
+        for (let i = 0; i < f.volume.data.length; i++) sum += f.volume.data[i];
+        tr.dataset.voxelSum = String(sum); // for automated checks of what was decoded
+      }
+      const what = f.masks ? `${f.masks.length} segments` : f.volume ? f.volume.geometry.dims.join('x') : f.table ? `${f.table.entries.length} labels (${f.table.format})` : '';
       tr.innerHTML = `<td class="name"></td><td>${what}</td><td><select class="role"></select></td><td><input class="labels" size="18" placeholder="1=Liver,2=Tumor A"></td>`;
       (tr.querySelector('.name') as HTMLElement).textContent = f.name;
       const sel = tr.querySelector('select') as HTMLSelectElement;
@@ -69,6 +74,9 @@ export function setupDrop(opts: DropUiOptions): void {
       const lab = tr.querySelector('input.labels') as HTMLInputElement;
       lab.dataset.file = f.name;
       lab.hidden = !f.volume;
+      // a dropped table file applies to label maps whose field is empty (one table), or is named as @NAME
+      const tableNames = files.filter((t) => t.role === 'label-table').map((t) => `@${t.name}`);
+      if (tableNames.length) lab.placeholder = tableNames.length === 1 ? `${tableNames[0]} (dropped)` : tableNames.join(' or ');
       lab.addEventListener('change', fillStructureChoices);
       return tr;
     });
@@ -80,7 +88,21 @@ export function setupDrop(opts: DropUiOptions): void {
   const add = async (picked: File[]) => {
     say(`reading ${picked.length} file(s)…`);
     const errors: string[] = [];
-    for (const file of picked) {
+    const notes: string[] = [];
+    // DICOM files are read together (a series is many files), the others one by one
+    const bytesOf = await Promise.all(picked.map(async (file) => ({ name: file.name, bytes: new Uint8Array(await file.arrayBuffer()) })));
+    const dicom = bytesOf.filter((f) => isDroppedDicom(f.name, f.bytes));
+    if (dicom.length) {
+      try {
+        for (const d of await decodeDroppedDicom(dicom)) {
+          files = [...files.filter((f) => f.name !== d.name), d];
+          notes.push(...(d.warnings ?? []).map((w) => `warning: ${w}`));
+        }
+      } catch (err) {
+        errors.push(`DICOM: ${(err as Error).message}`);
+      }
+    }
+    for (const file of picked.filter((_, k) => !dicom.includes(bytesOf[k]))) {
       try {
         const d = await decodeDropped(file.name, new Uint8Array(await file.arrayBuffer()));
         files = [...files.filter((f) => f.name !== d.name), d];
@@ -89,7 +111,7 @@ export function setupDrop(opts: DropUiOptions): void {
       }
     }
     list();
-    say(errors.length ? errors.join(' · ') : `${files.length} file(s) ready; check the roles and compute`, errors.length > 0);
+    say(errors.length ? errors.join(' · ') : [`${files.length} file(s) ready; check the roles and compute`, ...notes].join(' · '), errors.length > 0);
   };
 
   document.addEventListener('dragover', (ev) => {

@@ -3,14 +3,18 @@
  * buildReport). Nothing is uploaded: files are read with File.arrayBuffer() and decoded here.
  *
  * Formats: NIfTI (.nii, .nii.gz), NRRD (.nrrd; a 3D Slicer .seg.nrrd is a segmentation), MetaImage (.mha, through
- * itk-wasm pipelines served by the viewer's own server, see mha.ts). Label maps become segmentations when their role
- * is set to "label map" with a table "1=Liver,2=Tumor A". Roles are guessed (CT when the name says so or values go
+ * itk-wasm pipelines served by the viewer's own server, see mha.ts), DICOM image series (any number of files: the core's
+ * reader; JPEG, JPEG-LS and JPEG 2000 pixel data decoded by GDCM in WebAssembly, see dicom.ts). Label maps become segmentations when their role
+ * is set to "label map" with a table "1=Liver,2=Tumor A", or with a dropped label table file (ITK-SNAP label
+ * description, 3D Slicer color table or JSON, as `--labels @FILE` reads): "@NAME" in a label map's table field names
+ * it, and a label map whose field is empty takes the one table dropped, if there is exactly one. Roles are guessed (CT when the name says so or values go
  * below -200 HU) and can be changed before computing.
  */
 import { computeDoseCase, type DoseMethod } from '../../../dosimetry-core/src/dose/pipeline.ts';
 import { buildReport } from '../../../dosimetry-core/src/dose/report.ts';
 import type { ActivityUnit } from '../../../dosimetry-core/src/dose/calibration.ts';
 import { labelMapToStructures } from '../../../dosimetry-core/src/io/labels.ts';
+import { type LabelTable, parseLabelTableText } from '../../../dosimetry-core/src/io/label-table.ts';
 import { decodeNifti } from '../../../dosimetry-core/src/io/nifti.ts';
 import { decodeNrrd, nrrdToVolume } from '../../../dosimetry-core/src/io/nrrd.ts';
 import { isSegNrrd, segNrrdToStructures } from '../../../dosimetry-core/src/io/segmentation.ts';
@@ -29,9 +33,35 @@ export interface DroppedFile {
   /** An image (activity, CT or label map) or a segmentation's structures. */
   readonly volume?: Volume;
   readonly masks?: StructureMask[];
+  /** A label table file (ITK-SNAP, 3D Slicer color table or JSON) for the label maps. */
+  readonly table?: LabelTable;
   /** Guessed role. */
-  role: 'activity' | 'ct' | 'segmentation' | 'label-map' | 'ignore';
+  role: 'activity' | 'ct' | 'segmentation' | 'label-map' | 'label-table' | 'ignore';
+  /** What the reader noticed (a DICOM series: lossy compression, resampling), shown with the drop. */
+  readonly warnings?: readonly string[];
 }
+
+/** True for a dropped DICOM file: named .dcm, or with the Part 10 "DICM" marker at byte 128 (names often lack .dcm). */
+export function isDroppedDicom(name: string, bytes: Uint8Array): boolean {
+  return name.toLowerCase().endsWith('.dcm') || (bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d);
+}
+
+/**
+ * Decodes dropped DICOM files into one entry per image series (through /dicom.js: the core's DICOM reader, and GDCM in
+ * WebAssembly for JPEG, JPEG-LS and JPEG 2000 pixel data); CT series take the CT role, the others the activity role.
+ */
+export async function decodeDroppedDicom(files: ReadonlyArray<{ name: string; bytes: Uint8Array }>): Promise<DroppedFile[]> {
+  const mod = (await import('/dicom.js' as string)) as typeof import('./dicom.ts');
+  const series = await mod.decodeDicomFiles(files);
+  if (series.length === 0) throw new Error(`${files.length} DICOM file(s) but no image series among them (structure sets and segmentations: drop a .seg.nrrd or a label map)`);
+  const all = new Uint8Array(files.reduce((n, f) => n + f.bytes.length, 0));
+  let o = 0;
+  for (const f of files) (all.set(f.bytes, o), (o += f.bytes.length));
+  return series.map((s) => ({ name: s.name, bytes: all, volume: s.volume, role: s.modality === 'CT' ? 'ct' : 'activity', warnings: s.warnings }));
+}
+
+/** File names read as label tables (by content: label-table.ts tells the three formats apart). */
+const TABLE_EXT = ['.txt', '.ctbl', '.json', '.label'];
 
 const IMAGE_EXT = ['.nii', '.nii.gz', '.nrrd', '.mha'];
 
@@ -48,12 +78,15 @@ export async function decodeDropped(name: string, bytes: Uint8Array): Promise<Dr
     const volume = decodeNifti(bytes, name).volume;
     return { name, bytes, volume, role: guessImageRole(name, volume) };
   }
+  if (TABLE_EXT.some((e) => lower.endsWith(e))) {
+    return { name, bytes, table: parseLabelTableText(new TextDecoder().decode(bytes), name), role: 'label-table' };
+  }
   if (lower.endsWith('.mha')) {
     const mod = (await import('/mha.js' as string)) as typeof import('./mha.ts');
     const volume = await mod.decodeMha(bytes, name);
     return { name, bytes, volume, role: guessImageRole(name, volume) };
   }
-  throw new Error(`${name}: unknown format; drop NIfTI (${IMAGE_EXT.join(', ')}) images or a 3D Slicer .seg.nrrd`);
+  throw new Error(`${name}: unknown format; drop NIfTI (${IMAGE_EXT.join(', ')}) images, a 3D Slicer .seg.nrrd or a label table (${TABLE_EXT.join(', ')})`);
 }
 
 function guessImageRole(name: string, v: Volume): DroppedFile['role'] {
@@ -79,13 +112,32 @@ export interface DropChoices {
   readonly backend: 'auto' | 'webgpu' | 'cpu';
 }
 
-/** Structures of the dropped segmentations (seg.nrrd, and label maps with their tables). */
-export function droppedMasks(files: readonly DroppedFile[], labelTables: Record<string, string>): Array<{ path: string; masks: StructureMask[] }> {
+/**
+ * The table a label map's field names: "1=Liver,..." as written, "@NAME" the dropped table file NAME, empty the one
+ * dropped table (none or several: no table, every label "label N").
+ */
+export function labelTableFor(files: readonly DroppedFile[], field: string | undefined): string | LabelTable | undefined {
+  const tables = files.filter((f) => f.role === 'label-table' && f.table);
+  const text = (field ?? '').trim();
+  if (text.startsWith('@')) {
+    const t = tables.find((f) => f.name === text.slice(1).trim());
+    if (!t) throw new Error(`no dropped label table named ${text.slice(1).trim()}; drop the file, or write the table as 1=Liver,2=Tumor A`);
+    return t.table;
+  }
+  if (text) return text;
+  return tables.length === 1 ? tables[0].table : undefined;
+}
+
+/**
+ * Structures of the dropped segmentations (seg.nrrd, and label maps with their tables). `warnings` receives the labels
+ * a table leaves unnamed (with voxel counts) and those a table file names that a map lacks, as in the CLI.
+ */
+export function droppedMasks(files: readonly DroppedFile[], labelTables: Record<string, string>, warnings?: string[]): Array<{ path: string; masks: StructureMask[] }> {
   const out: Array<{ path: string; masks: StructureMask[] }> = [];
   for (const f of files) {
     if (f.role === 'segmentation' && f.masks) out.push({ path: f.name, masks: f.masks });
     if (f.role === 'label-map' && f.volume) {
-      out.push({ path: f.name, masks: labelMapToStructures(f.volume, { labels: labelTables[f.name] || undefined, sourceName: f.name }) });
+      out.push({ path: f.name, masks: labelMapToStructures(f.volume, { labels: labelTableFor(files, labelTables[f.name]), sourceName: f.name, warnings }) });
     }
   }
   return out;
@@ -107,7 +159,8 @@ export async function computeDropped(files: readonly DroppedFile[], c: DropChoic
   if (act.length !== 1 || !act[0].volume) throw new Error(`give exactly one activity image (now ${act.length}); set the roles of the dropped files`);
   const cts = files.filter((f) => f.role === 'ct');
   if (cts.length > 1) throw new Error('give at most one CT');
-  const segmentations = droppedMasks(files, c.labelTables);
+  const labelWarnings: string[] = [];
+  const segmentations = droppedMasks(files, c.labelTables, labelWarnings);
   if (!segmentations.length) throw new Error('drop a segmentation (3D Slicer .seg.nrrd, or a label map with its table)');
   const activity = act[0].volume;
   const ct = cts[0]?.volume;
@@ -125,6 +178,7 @@ export async function computeDropped(files: readonly DroppedFile[], c: DropChoic
     backend: c.backend,
     onProgress: progress,
   });
+  result.warnings.unshift(...labelWarnings); // as the CLI says them: in the report's warnings
   const used = files.filter((f) => f.role !== 'ignore');
   const report = buildReport(result, {
     isotope: c.isotope,

@@ -31,9 +31,9 @@ const CORE_DIR = resolve(HERE, '../../../dosimetry-core');
  * itk-wasm's image-io pipelines (emscripten .js + zstd-compressed .wasm), served under /itk/image-io/ so that the
  * page reads MetaImage files without fetching anything from elsewhere. Undefined when the package is not installed.
  */
-function itkPipelinesDir(): string | undefined {
+function itkPipelinesDir(pkg = '@itk-wasm/image-io'): string | undefined {
   try {
-    const entry = createRequire(join(CORE_DIR, 'package.json')).resolve('@itk-wasm/image-io');
+    const entry = createRequire(join(CORE_DIR, 'package.json')).resolve(pkg);
     let dir = dirname(entry);
     while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
     const p = join(dir, 'dist', 'pipelines');
@@ -132,6 +132,8 @@ export interface ClientBundle {
   readonly js: string;
   /** MetaImage reader (src/client/mha.ts with itk-wasm), loaded by the page only when an .mha/.mhd is dropped. */
   readonly mhaJs: string;
+  /** DICOM reader (src/client/dicom.ts: the core's reader, itk-wasm's GDCM pipeline for compressed pixel data), loaded when DICOM is dropped. */
+  readonly dicomJs: string;
   readonly html: string;
   readonly css: string;
 }
@@ -151,13 +153,15 @@ export async function bundleClient(options: { minify?: boolean } = {}): Promise<
     nodePaths: [join(CORE_DIR, 'node_modules')],
     plugins: browserPlugins,
   };
-  const [app, mha] = await Promise.all([
-    build({ ...common, entryPoints: [join(CLIENT_DIR, 'main.ts')], external: ['/mha.js', '@itk-wasm/image-io'] }),
+  const [app, mha, dicom] = await Promise.all([
+    build({ ...common, entryPoints: [join(CLIENT_DIR, 'main.ts')], external: ['/mha.js', '/dicom.js', '@itk-wasm/image-io'] }),
     build({ ...common, entryPoints: [join(CLIENT_DIR, 'mha.ts')] }),
+    build({ ...common, entryPoints: [join(CLIENT_DIR, 'dicom.ts')] }),
   ]);
   return {
     js: app.outputFiles![0].text,
     mhaJs: mha.outputFiles![0].text,
+    dicomJs: dicom.outputFiles![0].text,
     html: readFileSync(join(CLIENT_DIR, 'index.html'), 'utf8'),
     css: readFileSync(join(CLIENT_DIR, 'viewer.css'), 'utf8'),
   };
@@ -208,6 +212,7 @@ export async function startViewerServer(options: ViewerServerOptions): Promise<V
   const caseText = loaded ? JSON.stringify(caseJson(loaded)) : undefined;
   const inputs = loaded?.inputs ?? [];
   const itkDir = itkPipelinesDir();
+  const itkDicomDir = itkPipelinesDir('@itk-wasm/dicom');
   let port = 0; // set once listening; no request arrives before
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -226,6 +231,13 @@ export async function startViewerServer(options: ViewerServerOptions): Promise<V
     if (path === '/app.js') return send(res, 200, 'text/javascript; charset=utf-8', page.js, head);
     if (path === '/viewer.css') return send(res, 200, 'text/css; charset=utf-8', page.css, head);
     if (path === '/mha.js') return send(res, 200, 'text/javascript; charset=utf-8', page.mhaJs, head);
+    if (path === '/dicom.js') return send(res, 200, 'text/javascript; charset=utf-8', page.dicomJs, head);
+    if (path.startsWith('/itk/dicom/')) {
+      // @itk-wasm/dicom's pipelines (GDCM for compressed DICOM), plain file names only, as for image-io below
+      const name = path.slice('/itk/dicom/'.length);
+      if (!itkDicomDir || !/^[a-z0-9-]+\.(js|wasm\.zst)$/.test(name) || !existsSync(join(itkDicomDir, name))) return send(res, 404, 'text/plain', 'no such pipeline', head);
+      return send(res, 200, name.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'application/octet-stream', readFileSync(join(itkDicomDir, name)), head);
+    }
     if (path === '/favicon.ico') {
       res.writeHead(204, SECURITY_HEADERS);
       return void res.end();

@@ -1,35 +1,17 @@
 /**
  * Pixel data to numbers: native (uncompressed) pixel data of 8, 16 or 32 bits, signed or unsigned, with Bits Stored
  * masking and sign extension (PS3.5 8.1.1, PS3.3 C.7.6.3.1); Float and Double Float Pixel Data; RLE Lossless
- * (PS3.5 annex G). Other encapsulated transfer syntaxes are named in a FormatError with the command that decompresses them.
+ * (PS3.5 annex G); JPEG, JPEG-LS and JPEG 2000 frames decoded beforehand by the codec (codec.ts,
+ * `decodeCompressedFrames`), then masked and sign-extended here like native data.
  */
 import { FormatError } from '../../errors.ts';
+import { CODEC_SYNTAXES, UNDECODED_SYNTAXES, decodedFrame, encapsulatedFrame } from './codec.ts';
 import { type DicomDataset, TS } from './parser.ts';
 import { TAG } from './tags.ts';
 
-/** Names of the compressed transfer syntaxes met in practice (PS3.6 annex A), for error messages. */
-const COMPRESSED: Record<string, string> = {
-  '1.2.840.10008.1.2.4.50': 'JPEG Baseline (process 1)',
-  '1.2.840.10008.1.2.4.51': 'JPEG Extended (process 2 & 4)',
-  '1.2.840.10008.1.2.4.57': 'JPEG Lossless (process 14)',
-  '1.2.840.10008.1.2.4.70': 'JPEG Lossless SV1',
-  '1.2.840.10008.1.2.4.80': 'JPEG-LS Lossless',
-  '1.2.840.10008.1.2.4.81': 'JPEG-LS Near-Lossless',
-  '1.2.840.10008.1.2.4.90': 'JPEG 2000 Lossless',
-  '1.2.840.10008.1.2.4.91': 'JPEG 2000',
-  '1.2.840.10008.1.2.4.201': 'HTJ2K Lossless',
-  '1.2.840.10008.1.2.4.202': 'HTJ2K Lossless RPCL',
-  '1.2.840.10008.1.2.4.203': 'HTJ2K',
-  '1.2.840.10008.1.2.4.100': 'MPEG2',
-  '1.2.840.10008.1.2.4.102': 'MPEG-4 AVC/H.264',
-};
-
 /** The command that turns a compressed file into an uncompressed one, for error messages. */
-function decompressHint(ts: string): string {
-  const jpeg = ['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51', '1.2.840.10008.1.2.4.57', '1.2.840.10008.1.2.4.70'];
-  const jls = ['1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.4.81'];
-  const first = jpeg.includes(ts) ? '`dcmdjpeg in.dcm out.dcm` (DCMTK) or ' : jls.includes(ts) ? '`dcmdjpls in.dcm out.dcm` (DCMTK) or ' : '';
-  return `decompress it first with ${first}\`gdcmconv --raw in.dcm out.dcm\` (GDCM), then read the output`;
+function decompressHint(): string {
+  return 'decompress it first with `gdcmconv --raw in.dcm out.dcm` (GDCM), then read the output';
 }
 
 /** Image pixel description (Image Pixel module, PS3.3 C.7.6.3). */
@@ -79,8 +61,13 @@ export function frameStoredValues(ds: DicomDataset, ts: string, frame: number, f
   let le = ds.littleEndian;
   if (el.fragments) {
     if (ts !== TS.rle) {
-      const name = COMPRESSED[ts] ?? 'a compressed transfer syntax';
-      throw new FormatError(`${what}: pixel data is compressed with ${name} (transfer syntax ${ts}), which this reader does not decode; ${decompressHint(ts)}`);
+      const values = decodedFrame(ds, frame);
+      if (!values) {
+        const name = CODEC_SYNTAXES[ts] ?? UNDECODED_SYNTAXES[ts] ?? 'a compressed transfer syntax';
+        const why = CODEC_SYNTAXES[ts] ? 'which is decoded for image series only (not here)' : 'which this reader does not decode';
+        throw new FormatError(`${what}: pixel data is compressed with ${name} (transfer syntax ${ts}), ${why}; ${decompressHint()}`);
+      }
+      return storedFromDecoded(values, fmt, out);
     }
     bytes = decodeRleFrame(el.fragments, el.offsetTable, frame, fmt, what);
     le = true;
@@ -137,36 +124,19 @@ function signExtend(v: number, bits: number, signed: boolean): number {
   return v >= half ? v - 2 * half : v;
 }
 
-/** Bytes of a frame's fragments: with one frame, all fragments; with several, the offset table or one fragment each. */
-function frameFragments(fragments: Uint8Array[], offsetTable: Uint32Array | undefined, frame: number, frames: number, what: string): Uint8Array {
-  if (frames === 1) return concat(fragments);
-  if (offsetTable && offsetTable.length === frames) {
-    const starts: number[] = [];
-    let pos = 0;
-    const byOffset = new Map<number, number>();
-    fragments.forEach((f, i) => {
-      byOffset.set(pos, i);
-      pos += f.length + 8;
-    });
-    for (const o of offsetTable) starts.push(byOffset.get(o) ?? -1);
-    const a = starts[frame];
-    const b = frame + 1 < frames ? starts[frame + 1] : fragments.length;
-    if (a < 0 || b < 0) throw new FormatError(`${what}: the basic offset table does not match the fragments`);
-    return concat(fragments.slice(a, b));
-  }
-  if (fragments.length !== frames) {
-    throw new FormatError(`${what}: ${frames} frames in ${fragments.length} fragments and no basic offset table; cannot find the frames`);
-  }
-  return fragments[frame];
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
+/**
+ * Decoded samples (as the codec returns them: already sign-extended, or the raw Bits Stored pattern when the codestream
+ * is unsigned but Pixel Representation says signed) to stored values: masked to Bits Stored, then sign-extended when
+ * Pixel Representation is 1 (PS3.5 8.1.1), as for native data.
+ */
+function storedFromDecoded(values: ArrayLike<number>, fmt: PixelFormat, out: Float32Array): Float32Array {
+  const signed = fmt.pixelRepresentation === 1;
+  const bs = fmt.bitsStored;
+  const mod = 2 ** Math.min(bs, 32);
+  for (let i = 0; i < out.length; i++) {
+    const v = values[i];
+    const m = ((v % mod) + mod) % mod; // two's complement pattern of the low Bits Stored bits
+    out[i] = bs >= 32 ? (signed && m >= 2 ** 31 ? m - 2 ** 32 : m) : signExtend(m, bs, signed);
   }
   return out;
 }
@@ -176,7 +146,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
  * most significant byte first. Returns the frame as little-endian bytes.
  */
 export function decodeRleFrame(fragments: Uint8Array[], offsetTable: Uint32Array | undefined, frame: number, fmt: PixelFormat, what: string): Uint8Array {
-  const data = frameFragments(fragments, offsetTable, frame, fmt.numberOfFrames, what);
+  const data = encapsulatedFrame(fragments, offsetTable, frame, fmt.numberOfFrames, what);
   if (data.length < 64) throw new FormatError(`${what}: RLE frame ${frame} is shorter than its 64-byte header`);
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const nSeg = dv.getUint32(0, true);

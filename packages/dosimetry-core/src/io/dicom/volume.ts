@@ -10,6 +10,7 @@ import { makeVolume, type Volume } from '../../volume/volume.ts';
 import { type DicomDateTime, dicomDT, dicomDateTime, listDicomFiles, loadDicomFile } from './files.ts';
 import type { DicomDataset, DicomFile } from './parser.ts';
 import { mosaicEvidence } from './mosaic.ts';
+import { type LossyCompression, decodeCompressedFrames } from './codec.ts';
 import { type PixelFormat, frameStoredValues, pixelFormat } from './pixels.ts';
 import { SOP_CLASS, TAG } from './tags.ts';
 
@@ -32,6 +33,11 @@ export interface ReadDicomVolumeOptions {
    * shift, linear along the normal), with a warning. Default false: such series are refused with a FormatError.
    */
   readonly allowResample?: boolean;
+  /**
+   * Files already read and parsed (e.g. dropped in the browser, where there is no file system); `path` then only names
+   * them in messages. Default: the DICOM files found at `path`.
+   */
+  readonly files?: ReadonlyArray<DicomFile & { path: string }>;
 }
 
 /** Timing and decay-correction facts of an emission series (NM, PT), for carrying activity to implant time. */
@@ -78,7 +84,12 @@ export interface DicomSeriesMeta {
   /** General Study module attributes other than the UID and date/time (copied into derived objects such as RT Dose). */
   readonly study: { readonly id?: string; readonly accessionNumber?: string; readonly description?: string; readonly referringPhysicianName?: string };
   /** SOP Class and Instance UIDs of the series' instances (for references from derived objects), in file order. */
-  readonly instances: ReadonlyArray<{ readonly sopClassUid: string; readonly sopInstanceUid: string }>;
+  readonly instances: ReadonlyArray<{
+    readonly sopClassUid: string;
+    readonly sopInstanceUid: string;
+    /** Image Position (Patient) of a single-frame instance [mm, LPS] (absent for multi-frame ones): for per-frame references. */
+    readonly imagePositionPatient?: readonly [number, number, number];
+  }>;
   /** Unit of the voxel values: "HU" (CT after rescale), "BQML", "CNTS", "counts" (NM), "GY" (RT Dose) or as stored. */
   readonly units: string;
   /** The same as an activity unit of the CLI, when it is one ('bq-per-ml' for BQML, 'counts' for NM and CNTS). */
@@ -88,6 +99,8 @@ export interface DicomSeriesMeta {
   /** NM and PT only. */
   readonly emission?: DicomEmissionTiming;
   readonly transferSyntaxUid: string;
+  /** Compressed pixel data (JPEG, JPEG-LS, JPEG 2000) decoded by the codec (codec.ts): whether it was lossy, and how that is known. */
+  readonly compression?: LossyCompression;
   readonly instanceCount: number;
   readonly sliceCount: number;
   /** Things the reader noticed and worked around (resampling, ignored energy windows, character sets). */
@@ -115,7 +128,7 @@ interface SeriesGroup {
   readonly files: Array<DicomFile & { path: string }>;
 }
 
-const IMAGE_EXCLUDED = new Set<string>([SOP_CLASS.seg, SOP_CLASS.rtStruct, SOP_CLASS.mediaStorageDirectory]);
+const IMAGE_EXCLUDED = new Set<string>([SOP_CLASS.seg, SOP_CLASS.labelMapSeg, SOP_CLASS.rtStruct, SOP_CLASS.mediaStorageDirectory, SOP_CLASS.encapsulatedPdf]);
 
 function vec3(v: number[], what: string, name: string): Vec3 {
   if (v.length < 3 || v.slice(0, 3).some((x) => !Number.isFinite(x))) throw new FormatError(`${what}: ${name} is missing or malformed`);
@@ -301,12 +314,12 @@ function describeSeries(g: SeriesGroup): string {
 }
 
 /** Loads the image series at `path` and picks one (by UID, modality, or because it is the only one). */
-function pickSeries(path: string, opts: ReadDicomVolumeOptions): SeriesGroup {
-  const paths = listDicomFiles(path);
+function pickSeries(path: string, opts: ReadDicomVolumeOptions, warnings: string[]): SeriesGroup {
+  const paths = opts.files ? opts.files.map((f) => f.path) : listDicomFiles(path, { warnings }); // a malformed DICOMDIR: left out, with a warning
   if (paths.length === 0) throw new InputError(`${path} holds no DICOM files (none has the "DICM" marker); give the folder of one exported series`);
   const bySeries = new Map<string, SeriesGroup>();
-  for (const p of paths) {
-    const f = loadDicomFile(p);
+  for (const [n, p] of paths.entries()) {
+    const f = opts.files ? opts.files[n] : loadDicomFile(p);
     const ds = f.dataset;
     const sop = ds.string(TAG.SOPClassUID) ?? f.meta.string(TAG.MediaStorageSOPClassUID) ?? '';
     if (IMAGE_EXCLUDED.has(sop)) continue;
@@ -530,12 +543,14 @@ function emissionTiming(files: Array<DicomFile & { path: string }>, modality: st
  * decode.
  */
 export async function readDicomVolume(path: string, opts: ReadDicomVolumeOptions = {}): Promise<{ volume: Volume<Float32Array>; meta: DicomSeriesMeta }> {
-  const group = pickSeries(path, opts);
   const warnings: string[] = [];
+  const group = pickSeries(path, opts, warnings);
   const first = group.files[0];
   const ds = first.dataset;
   const modality = ds.string(TAG.Modality) ?? '';
   const what = `DICOM series ${group.uid} in ${path}`;
+  // JPEG, JPEG-LS and JPEG 2000 frames go to the codec first (asynchronous); the planes then read them like native data.
+  const compression = await decodeCompressedFrames(group.files, warnings);
   const planes = group.files.flatMap((f) => planesOf(f, warnings));
   for (const f of group.files) {
     if (f.dataset.charset.warning) {
@@ -575,7 +590,11 @@ export async function readDicomVolume(path: string, opts: ReadDicomVolumeOptions
     studyTime: ds.string(TAG.StudyTime),
     patient: { name: ds.string(TAG.PatientName), id: ds.string(TAG.PatientID), birthDate: ds.string(TAG.PatientBirthDate), sex: ds.string(TAG.PatientSex) },
     study: { id: ds.string(TAG.StudyID), accessionNumber: ds.string(TAG.AccessionNumber), description: ds.string(TAG.StudyDescription), referringPhysicianName: ds.string(TAG.ReferringPhysicianName) },
-    instances: group.files.map((f) => ({ sopClassUid: f.dataset.string(TAG.SOPClassUID) ?? '', sopInstanceUid: f.dataset.string(TAG.SOPInstanceUID) ?? '' })),
+    instances: group.files.map((f) => {
+      const ipp = f.dataset.numbers(TAG.ImagePositionPatient);
+      const single = (f.dataset.number(TAG.NumberOfFrames) ?? 1) <= 1 && ipp.length === 3 && ipp.every(Number.isFinite);
+      return { sopClassUid: f.dataset.string(TAG.SOPClassUID) ?? '', sopInstanceUid: f.dataset.string(TAG.SOPInstanceUID) ?? '', ...(single ? { imagePositionPatient: [ipp[0], ipp[1], ipp[2]] as const } : {}) };
+    }),
     units,
     activityUnit,
     rescale: {
@@ -586,6 +605,7 @@ export async function readDicomVolume(path: string, opts: ReadDicomVolumeOptions
     },
     emission,
     transferSyntaxUid: first.transferSyntaxUid,
+    ...(compression ? { compression } : {}),
     instanceCount: group.files.length,
     sliceCount: volume.geometry.dims[2],
     warnings,
