@@ -68,7 +68,7 @@ export async function readStructures(
     referenceGrid?: Geometry;
     cropToContours?: boolean;
     cropToExtent?: boolean;
-    /** Label maps with a table: unnamed labels (with voxel counts) and labels the map lacks, for the report. */
+    /** Label maps with a table: unnamed labels (with voxel counts) and labels the map lacks; DICOM folders: a malformed DICOMDIR left out. For the report. */
     warnings?: string[];
     onCoverage?: (coverage: LabelCoverage) => void;
   },
@@ -77,7 +77,7 @@ export async function readStructures(
   const d = await dicom();
   if (d.isDicomPath(path)) {
     if (opts.labels) throw new InputError(`--labels${typeof opts.labels === 'object' ? ` @${opts.labels.source}` : ''} does not apply to the DICOM segmentation ${path}: its structures are named inside it`);
-    return d.readDicomSegmentation(path, { referenceGrid: opts.referenceGrid, cropToContours: opts.cropToContours });
+    return d.readDicomSegmentation(path, { referenceGrid: opts.referenceGrid, cropToContours: opts.cropToContours, warnings: opts.warnings });
   }
   if (statSync(path).isDirectory()) throw notDicomFolder(path, 'segmentation');
   const { readSegmentation } = await import('../io/index.ts');

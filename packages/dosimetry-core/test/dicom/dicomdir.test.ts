@@ -158,8 +158,10 @@ describe.skipIf(!HAS_STUDY)('DICOMDIR beside the real MAA study (copied)', () =>
     expect(r.volume.data).toEqual(orig.volume.data);
     expect(r.meta.warnings.filter((w) => w.includes(join(copy, 'DICOMDIR')))).toHaveLength(1);
     // the segmentation folder with its own broken DICOMDIR still yields the one RTSTRUCT
-    const masks = await readDicomSegmentation(join(copy, 'RTSTRUCT'), { referenceGrid: orig.volume.geometry });
+    const segWarnings: string[] = [];
+    const masks = await readDicomSegmentation(join(copy, 'RTSTRUCT'), { referenceGrid: orig.volume.geometry, warnings: segWarnings });
     expect(masks.map((m) => m.name)).toContain('Tumor');
+    expect(segWarnings.filter((w) => w.startsWith(`${join(copy, 'RTSTRUCT', 'DICOMDIR')}: a malformed DICOMDIR`))).toHaveLength(1);
   });
 
   it('dose through main([...]): same structures as on the original study, the warning on stderr and in report.json', async () => {
@@ -178,6 +180,9 @@ describe.skipIf(!HAS_STUDY)('DICOMDIR beside the real MAA study (copied)', () =>
     expect(bare('copy')).toEqual(bare('orig'));
     expect(a.stderr).toMatch(new RegExp(`^warning: ${join(copy, 'DICOMDIR').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: a malformed DICOMDIR \\(no "DICM" marker at byte 128: not a DICOM file\\); the folder is read without it`, 'm'));
     expect((rep('copy').warnings as string[]).some((w) => w.startsWith(`${join(copy, 'DICOMDIR')}: a malformed DICOMDIR`))).toBe(true);
+    // the segmentation folder's own broken DICOMDIR is said too
+    expect((rep('copy').warnings as string[]).some((w) => w.startsWith(`${join(copy, 'RTSTRUCT', 'DICOMDIR')}: a malformed DICOMDIR`))).toBe(true);
+    expect(a.stderr).toContain(`warning: ${join(copy, 'RTSTRUCT', 'DICOMDIR')}: a malformed DICOMDIR`);
     expect(readdirSync(join(outs, 'copy'))).toContain('dose.nii.gz');
   });
 });

@@ -162,10 +162,11 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
   // masses know where in each activity voxel a structure lies; else onto the activity grid.
   const fineCt = ct && voxelVolumeMl(ct.geometry) < voxelVolumeMl(act.volume.geometry);
   const segmentations: SegmentationInput[] = [];
+  const segReadWarnings: string[] = []; // a malformed DICOMDIR beside an RTSTRUCT/SEG: left out, said
   for (const s of segSpecs) {
     progress(`reading segmentation ${s.path}`);
     const raster = fineCt ? { referenceGrid: ct!.geometry, cropToContours: true } : { referenceGrid: act.volume.geometry };
-    segmentations.push({ path: s.path, masks: await (s.early ?? readStructures(s.path, { labels: s.table, cropToExtent, ...raster, ...s.labelReport })) });
+    segmentations.push({ path: s.path, masks: await (s.early ?? readStructures(s.path, { labels: s.table, cropToExtent, ...raster, ...(s.labelReport ?? { warnings: segReadWarnings }) })) });
   }
   const rtPlanPath = opt(a, 'rtplan');
   const dicomCtx = await dicomCaseContext({
@@ -244,7 +245,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
   const segDicom = await segDicomFromArgs(a, command, { activity: act.dicom, ct: ctDicom, identity: dicomCtx.rtDose.frameOfReference });
   dicomCtx.warnings.push(...segDicom.warnings);
   // inputWarnings: add them to the result's warnings; rtDose: pass to caseOutputs.
-  return { options, inputs, parameters, activityMeta: act.meta, ctPath, inputWarnings: [...segSpecs.flatMap((s) => s.labelReport?.warnings ?? []), ...dicomCtx.warnings], rtDose: dicomCtx.rtDose, segDicom: segDicom.request };
+  return { options, inputs, parameters, activityMeta: act.meta, ctPath, inputWarnings: [...segSpecs.flatMap((s) => s.labelReport?.warnings ?? []), ...segReadWarnings, ...dicomCtx.warnings], rtDose: dicomCtx.rtDose, segDicom: segDicom.request };
 }
 
 /** Optional outputs' settings of `caseOutputs`. */

@@ -30,6 +30,8 @@ export interface ReadDicomSegmentationOptions {
   readonly referenceGrid?: Geometry;
   /** RTSTRUCT without a reference grid: spacing of the grid derived from the contours [mm]; default [1, 1, plane spacing]. */
   readonly spacingMm?: Vec3;
+  /** Receives a line per malformed DICOMDIR in the folder (left out of it, see listDicomFiles). */
+  readonly warnings?: string[];
   /** RTSTRUCT: scanlines per voxel row for partial-volume weights (default 8). */
   readonly subsamples?: number;
   /**
@@ -44,7 +46,7 @@ export interface ReadDicomSegmentationOptions {
  * DICOM SEG (BINARY, FRACTIONAL or LABELMAP; names from Segment Label) from a file or a folder holding exactly one of them.
  */
 export async function readDicomSegmentation(path: string, opts: ReadDicomSegmentationOptions = {}): Promise<StructureMask[]> {
-  const files = listDicomFiles(path);
+  const files = listDicomFiles(path, { warnings: opts.warnings });
   const found: Array<ReturnType<typeof loadDicomFile>> = [];
   for (const p of files) {
     const f = loadDicomFile(p);
