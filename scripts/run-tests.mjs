@@ -21,6 +21,8 @@ const steps = [
 if (existsSync(join(root, 'test', 'browser', 'run.mjs'))) steps.push(['browser tests', 'node', ['test/browser/run.mjs']]);
 // compressed DICOM dropped on the viewer (GDCM in WebAssembly in the page); skips itself without the real study
 if (existsSync(join(root, 'test', 'browser', 'run-dicom-drop.mjs'))) steps.push(['browser tests: compressed DICOM drop', 'node', ['test/browser/run-dicom-drop.mjs']]);
+// compare mode: two cases side by side, linked crosshair, difference overlay (CPU and WebGPU)
+if (existsSync(join(root, 'test', 'browser', 'run-compare.mjs'))) steps.push(['browser tests: compare mode', 'node', ['test/browser/run-compare.mjs']]);
 
 let failed = 0;
 for (const [name, cmd, argv] of steps) {

@@ -140,4 +140,32 @@ export interface CohortJson {
  * GET /api/mode: what the server was started on. 'case': a dose output folder (then GET /api/case); 'cohort': a
  * folder of cohort tables and plots; 'empty': nothing, the page waits for dropped files.
  */
-export type ModeJson = { kind: 'case' } | { kind: 'cohort'; cohort: CohortJson } | { kind: 'empty' };
+export type ModeJson = { kind: 'case' } | { kind: 'cohort'; cohort: CohortJson } | { kind: 'compare' } | { kind: 'empty' };
+
+/**
+ * GET /api/compare (mode 'compare'): two cases side by side (planned and achieved, each as GET /api/case would give
+ * it, with volume URLs under /api/compare/SIDE/), the difference map (achieved - planned [Gy], on the planned dose
+ * grid) and the structures matched by name (compare.json pairs, else the two reports' means).
+ */
+export interface CompareJson {
+  planned: CaseJson;
+  achieved: CaseJson;
+  /** achieved - planned [Gy], float32 little-endian, x-fastest; null when neither written nor computable. */
+  difference: { grid: GridJson; url: string; byteLength: number; source: 'file' | 'computed' } | null;
+  rows: CompareRowJson[];
+  /** The compare folder's name, or "PLANNED vs ACHIEVED". */
+  name: string;
+  warnings: string[];
+}
+
+/** One structure present in both cases. */
+export interface CompareRowJson {
+  name: string;
+  role: string;
+  /** Planned (predicted) mean absorbed dose [Gy]. */
+  plannedGy: number;
+  /** Achieved mean absorbed dose [Gy]. */
+  achievedGy: number;
+  /** achieved - planned [Gy]. */
+  differenceGy: number;
+}

@@ -27,6 +27,7 @@ import {
 import type { ModeJson, ReportJson, ReportStructureJson, StructureEntry } from '../protocol.ts';
 import { type ViewerCase, loadServerCase } from './case-data.ts';
 import { showCohort } from './cohort.ts';
+import { showCompare } from './compare-view.ts';
 import { setupDrop } from './drop-ui.ts';
 import { DEVICES, DEVICE_LABELS, type DeviceBounds, type Device, defaultDevice, describeBounds, deviceBounds } from './limits.ts';
 import { type TerritoryController, createTerritoryPanel } from './territory-panel.ts';
@@ -800,6 +801,11 @@ async function boot(): Promise<void> {
   const mode = (await (await fetch('/api/mode')).json()) as ModeJson;
   if (mode.kind === 'case') {
     await showCase(await loadServerCase());
+    return;
+  }
+  if (mode.kind === 'compare') {
+    // two cases side by side (compare-view.ts); views a little smaller unless ?size= is given
+    await showCompare({ backend: wantBackend, sizePx: Number(params.get('size')) > 0 ? sizePx : 256 });
     return;
   }
   $('case-view').hidden = true;

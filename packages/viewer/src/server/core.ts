@@ -16,3 +16,4 @@ export {
 } from '../../../dosimetry-core/src/volume/geometry.ts';
 export { type Volume, toFloat32 } from '../../../dosimetry-core/src/volume/volume.ts';
 export type { StructureMask } from '../../../dosimetry-core/src/volume/structure.ts';
+export { resampleLinear } from '../../../dosimetry-core/src/volume/resample.ts';

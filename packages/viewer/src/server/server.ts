@@ -2,7 +2,8 @@
  * The viewer's HTTP server: plain node:http, bound to 127.0.0.1 only. Serves the page, the esbuild bundle of
  * src/client (built in memory at start), the case (GET /api/case, /api/volume/NAME, /api/labels), the case folder's
  * own files (/files/NAME), the input files the report names (/inputs/N) and the territories' dose maps per GBq of a
- * multi-territory plan (/api/territory/N). Anything else, and any path that
+ * multi-territory plan (/api/territory/N); in compare mode (compare.ts) the two cases and the difference map
+ * (/api/compare, /api/compare/SIDE/volume/NAME, /api/compare/SIDE/labels, /api/compare/difference). Anything else, and any path that
  * resolves outside the case folder, is refused. Nothing is fetched from elsewhere; nothing is accepted but GET/HEAD.
  *
  * Guards (guard.ts): a request whose Host header is not 127.0.0.1, localhost or [::1] with this server's port is
@@ -18,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { type Plugin, build } from 'esbuild';
 import type { CohortJson, ModeJson } from '../protocol.ts';
 import { type LoadedCase, caseJson, loadCase } from './case.ts';
+import { type LoadedCompare, compareBytes, compareJson, isCompareFolder, loadCompare } from './compare.ts';
 import { FileError, UsageError } from './core.ts';
 import { CONTENT_SECURITY_POLICY, FILE_CONTENT_SECURITY_POLICY, SECURITY_HEADERS, hostAllowed, inputRefusal, isInside, realPathOf, sha256Hex } from './guard.ts';
 
@@ -112,6 +114,11 @@ export interface ViewerServerOptions {
   readonly inputRoots?: readonly string[];
   /** Minify the bundle (default true). */
   readonly minify?: boolean;
+  /**
+   * Compare mode with these planned and achieved case folders (`--compare PLANNED ACHIEVED`); `caseDir`, when given
+   * too, is the compare output folder. A `caseDir` holding compare.json is compare mode without this (compare.ts).
+   */
+  readonly compareCases?: readonly [string, string];
 }
 
 /** A running viewer server. */
@@ -123,6 +130,8 @@ export interface ViewerServer {
   readonly case: LoadedCase | undefined;
   /** What is shown. */
   readonly mode: ModeJson;
+  /** The loaded comparison in compare mode. */
+  readonly compare?: LoadedCompare;
   /** Stops listening and closes open connections. */
   close(): Promise<void>;
 }
@@ -201,12 +210,15 @@ export async function startViewerServer(options: ViewerServerOptions): Promise<V
   if (dir !== undefined && (!existsSync(dir) || !statSync(dir).isDirectory())) {
     throw new FileError(`case folder ${dir} does not exist; give the --out folder of \`dosimetry dose\` or a cohort folder`);
   }
-  const cohort = dir !== undefined && !existsSync(join(dir, 'report.json')) ? readCohortFolder(dir) : undefined;
-  const [loaded, page] = await Promise.all([
-    dir !== undefined && !cohort ? loadCase({ caseDir: dir, inputRoots: options.inputRoots }) : Promise.resolve(undefined),
+  const comparing = options.compareCases !== undefined || (dir !== undefined && isCompareFolder(dir));
+  const cohort = dir !== undefined && !comparing && !existsSync(join(dir, 'report.json')) ? readCohortFolder(dir) : undefined;
+  const [loaded, page, compared] = await Promise.all([
+    dir !== undefined && !cohort && !comparing ? loadCase({ caseDir: dir, inputRoots: options.inputRoots }) : Promise.resolve(undefined),
     bundleClient({ minify: options.minify }),
+    comparing ? loadCompare({ compareDir: dir, cases: options.compareCases, inputRoots: options.inputRoots }) : Promise.resolve(undefined),
   ]);
-  const mode: ModeJson = loaded ? { kind: 'case' } : cohort ? { kind: 'cohort', cohort } : { kind: 'empty' };
+  const mode: ModeJson = loaded ? { kind: 'case' } : compared ? { kind: 'compare' } : cohort ? { kind: 'cohort', cohort } : { kind: 'empty' };
+  const compareText = compared ? JSON.stringify(compareJson(compared)) : undefined;
   const modeText = JSON.stringify(mode);
   const caseRoot = dir !== undefined ? realpathSync(dir) : undefined;
   const caseText = loaded ? JSON.stringify(caseJson(loaded)) : undefined;
@@ -244,6 +256,12 @@ export async function startViewerServer(options: ViewerServerOptions): Promise<V
     }
     if (path === '/api/mode') return send(res, 200, 'application/json', modeText, head);
     if (path === '/api/case') return caseText ? send(res, 200, 'application/json', caseText, head) : send(res, 404, 'text/plain', 'no case', head);
+    if (path.startsWith('/api/compare')) {
+      if (!compared || !compareText) return send(res, 404, 'text/plain', 'not in compare mode', head);
+      if (path === '/api/compare') return send(res, 200, 'application/json', compareText, head);
+      const bytes = compareBytes(compared, path);
+      return bytes ? send(res, 200, 'application/octet-stream', bytes, head) : send(res, 404, 'text/plain', 'no such compare volume', head);
+    }
     if (path.startsWith('/itk/image-io/')) {
       // Only plain pipeline file names: no folders, nothing else from the package.
       const name = path.slice('/itk/image-io/'.length);
@@ -320,6 +338,7 @@ export async function startViewerServer(options: ViewerServerOptions): Promise<V
     port,
     case: loaded,
     mode,
+    ...(compared ? { compare: compared } : {}),
     close: () =>
       new Promise<void>((ok) => {
         server.closeAllConnections();
