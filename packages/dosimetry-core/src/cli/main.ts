@@ -19,6 +19,7 @@ const COMMANDS: Record<string, Command> = {
   compare: { what: 'predicted vs achieved dose, structure by structure', load: () => import('./commands/compare.ts') },
   partition: { what: 'closed-form partition model (no images)', load: () => import('./commands/partition.ts') },
   kernel: { what: 'the dose voxel kernel the engine uses', load: () => import('./commands/kernel.ts') },
+  register: { what: 'rigid (optionally B-spline) registration of two images to an ITK transform file', load: () => import('./commands/register.ts') },
   cohort: { what: 'join report.json files with a clinical CSV', load: () => import('./commands/cohort.ts') },
   roc: { what: 'ROC analysis of dose vs response', load: () => import('./commands/roc.ts') },
   groups: { what: 'Mann-Whitney U and Kruskal-Wallis between response groups', load: () => import('./commands/groups.ts') },

@@ -109,10 +109,17 @@ function csvField(v: unknown): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/** Partial-volume correction columns (dose --recovery-coefficients, dose/recovery.ts): added only when corrected. */
+const PVC_CSV_COLUMNS = { pvcRc: 'rc', meanGyCorrected: 'meanGyCorrected', activityGBqCorrected: 'activityGBqCorrected', pvcFlag: 'flag' } as const;
+
 /** structures.csv: one row per structure, the report's scalar fields. */
 export function structuresCsv(report: { structures: ReportStructure[] }): string {
-  const rows = [CSV_COLUMNS.join(',')];
-  for (const s of report.structures) rows.push(CSV_COLUMNS.map((c) => csvField(s[c])).join(','));
+  const pvc = report.structures.some((s) => s.pvc !== undefined);
+  const rows = [[...CSV_COLUMNS, ...(pvc ? Object.keys(PVC_CSV_COLUMNS) : [])].join(',')];
+  for (const s of report.structures) {
+    const p = (s.pvc ?? {}) as Record<string, unknown>;
+    rows.push([...CSV_COLUMNS.map((c) => csvField(s[c])), ...(pvc ? Object.values(PVC_CSV_COLUMNS).map((k) => csvField(p[k])) : [])].join(','));
+  }
   return rows.join('\n') + '\n';
 }
 

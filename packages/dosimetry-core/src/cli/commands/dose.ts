@@ -23,9 +23,11 @@ import { buildReport, structuresCsv, structuresTable, type ReportStructure } fro
 import { asOutputFiles, claimOutputDir, type OutputSet } from '../../io/output-set.ts';
 import { administrationReport } from '../../dose/delivered.ts';
 import { deliveredFromArgs, deliveredParameters } from './dose-delivered.ts';
+import { PVC_HELP, applyRecoveryToReport, deconvolutionFromArgs, recoveryFromArgs, recoveryTable } from './dose-pvc.ts';
 import { SEG_DICOM_HELP, SEG_DICOM_NAME, SEG_DICOM_OPTIONS, segDicomFile, segDicomFromArgs, type SegDicomRequest } from './seg-dicom.ts';
 import { numberOpt, opt, optAll, parseArgs, requireOpt, type OptionSpec, type ParsedArgs } from '../args.ts';
 import { resolveDicomwebInputs } from '../../dicomweb/inputs.ts';
+import { activityThroughTransform, readTransformWithHash, type TransformProvenance } from '../../registration/apply.ts';
 import { checkStorableIdentity, parseStoreSpec, storeCaseOutputs, storeSummaryLines } from '../../dicomweb/store.ts';
 
 export const DOSE_OPTIONS: Record<string, OptionSpec> = {
@@ -33,6 +35,9 @@ export const DOSE_OPTIONS: Record<string, OptionSpec> = {
   'activity-unit': { type: 'string' },
   'administered-gbq': { type: 'string' },
   'residual-gbq': { type: 'string' }, // dose only (plan refuses it): measured waste, see dose/delivered.ts
+  'recovery-coefficients': { type: 'string' }, // dose only: partial-volume correction, see ./dose-pvc.ts
+  'pvc-deconvolve-fwhm-mm': { type: 'string' },
+  'pvc-iterations': { type: 'string' },
   'normalize-to': { type: 'string' },
   'restrict-to': { type: 'string' },
   'lung-shunt-fraction': { type: 'string' },
@@ -43,6 +48,7 @@ export const DOSE_OPTIONS: Record<string, OptionSpec> = {
   lung: { type: 'string' },
   perfused: { type: 'string' },
   ct: { type: 'string' },
+  transform: { type: 'string' }, // ITK .tfm, CT (fixed) -> activity (moving): activity resampled onto the CT grid (src/registration/apply.ts)
   'scan-delay-h': { type: 'string' },
   'split-lesions': { type: 'flag' },
   isotope: { type: 'string' },
@@ -76,11 +82,12 @@ export const DOSE_HELP = `usage: pnpm -s dosimetry dose --activity FILE --activi
   --segmentation FILE [--labels "1=Liver,2=Tumor A" | --labels @FILE] (repeatable; FILE: ITK-SNAP label
                       description, 3D Slicer color table or JSON, shared by several label maps)
   --liver NAME [--tumor NAME ...] [--lung NAME] [--perfused NAME]
-  [--ct FILE] [--scan-delay-h H] [--split-lesions]
+  [--ct FILE [--transform FILE.tfm]] [--scan-delay-h H] [--split-lesions]
   --isotope Y90|Ho166 --method ldm|dvk [--density 1.05] [--lung-density 0.30]
   [--mask-mode fractional|nearest] [--backend auto|webgpu|cpu] [--rtdose [--rtplan FILE]] [--report] --out DIR [--json] [--quiet]
   [--report]  also DIR/report.pdf: the case as a clinical record (structures, DVH, dose images, warnings, approval)
 ${SEG_DICOM_HELP}
+${PVC_HELP}
   [--allow-mismatched-dicom]  DICOM inputs of different patients or Frames of Reference: a warning instead of a refusal
   DICOM: --activity/--ct take a folder or file (--activity-series UID / --ct-series UID pick a series when the folder
   holds several); --segmentation takes an RTSTRUCT or DICOM SEG file.
@@ -158,6 +165,15 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     ct = r.volume;
     ctDicom = r.dicom;
   } else if (opt(a, 'ct-series') !== undefined) throw new UsageError(`${command}: --ct-series needs --ct`);
+  const transformPath = opt(a, 'transform');
+  let transformProvenance: TransformProvenance | undefined;
+  if (transformPath !== undefined) {
+    if (!ct) throw new UsageError(`${command}: --transform needs --ct (the planning CT whose grid the activity is resampled onto)`);
+    const t = readTransformWithHash(transformPath);
+    const moved = activityThroughTransform(act.volume, unit, ct.geometry, t.file);
+    act.volume = moved.volume;
+    transformProvenance = { path: transformPath, sha256: t.sha256, types: t.file.transforms.map((x) => x.type), applied: 'activity resampled onto the --ct grid through the transform (trilinear; fixed = CT, moving = activity)', fractionOfActivityKept: moved.fractionOfActivityKept };
+  }
   // RTSTRUCT contours onto the CT's finer grid when there is one (each ROI on the part around it), so that structure
   // masses know where in each activity voxel a structure lies; else onto the activity grid.
   const fineCt = ct && voxelVolumeMl(ct.geometry) < voxelVolumeMl(act.volume.geometry);
@@ -210,6 +226,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     ...segSpecs.map((s) => ({ role: 'segmentation', path: s.path })),
     ...labelInputs(segSpecs),
     ...(ctPath ? [{ role: 'ct', path: ctPath }] : []),
+    ...(transformPath ? [{ role: 'transform', path: transformPath }] : []),
     ...(rtPlanPath ? [{ role: 'rtplan', path: rtPlanPath }] : []),
   ];
   const parameters: Record<string, unknown> = {
@@ -240,6 +257,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     ...(methodText === 'dvk' ? { dvkLocalElectronEnergyMeV: localElectronEnergyMeV(isotope), dvkLungDensityThresholdGPerMl: DVK_LUNG_DENSITY_THRESHOLD_G_PER_ML } : {}),
     ...(act.dicom || ctDicom ? { dicom: dicomCtx.provenance } : {}),
     ...(web.provenance ? { dicomweb: web.provenance } : {}),
+    ...(transformProvenance ? { transform: transformProvenance } : {}),
   };
   // --seg-dicom: the SEG's identity and source images (DICOM inputs), or a warning that it starts a new study
   const segDicom = await segDicomFromArgs(a, command, { activity: act.dicom, ct: ctDicom, identity: dicomCtx.rtDose.frameOfReference });
@@ -318,11 +336,13 @@ export function printWarnings(warnings: readonly string[]): void {
 
 /** Every input path named by the dose/plan options (the output folder may not hold them). */
 export function caseInputPaths(a: ParsedArgs): string[] {
-  return [...['activity', 'segmentation', 'ct', 'rtplan'].flatMap((n) => optAll(a, n)), ...labelTablePaths(optAll(a, 'labels'))];
+  return [...['activity', 'segmentation', 'ct', 'transform', 'rtplan', 'recovery-coefficients'].flatMap((n) => optAll(a, n)), ...labelTablePaths(optAll(a, 'labels'))];
 }
 
 async function runDose(a: ParsedArgs, outDir: string, out: OutputSet, progress: Progress): Promise<number> {
   const delivered = deliveredFromArgs(a); // --residual-gbq: refused before any image is read
+  const pvc = recoveryFromArgs(a); // --recovery-coefficients: the table read and checked before any image
+  const deconv = deconvolutionFromArgs(a); // --pvc-deconvolve-fwhm-mm: voxel-wise correction of the activity
   const { options, inputs, parameters, inputWarnings, rtDose, segDicom } = await doseCaseFromArgs(a, 'dose', progress);
   if (opt(a, 'store') !== undefined) checkStorableIdentity(rtDose?.frameOfReference, 'dose'); // before any work
   // structures.seg.nrrd needs only the structures: encoded while the dose is still being computed
@@ -332,6 +352,7 @@ async function runDose(a: ParsedArgs, outDir: string, out: OutputSet, progress: 
     ...options,
     // counts: normalised to the delivered activity; Bq/mL: the image measures it (administered only compared, below)
     ...(delivered ? { administeredGBq: options.activityUnit === 'counts' ? delivered.deliveredGBq : undefined } : {}),
+    ...(deconv ? { activity: deconv.apply(options.activity) } : {}),
     onStructuresReady: (structures) => {
       segNrrd = encodeGridStructuresSegNrrdAsync(options.activity.geometry, structures);
       segNrrd.catch(() => {}); // awaited in caseOutputs
@@ -345,6 +366,8 @@ async function runDose(a: ParsedArgs, outDir: string, out: OutputSet, progress: 
     parameters: delivered ? { ...parameters, ...deliveredParameters(delivered) } : parameters,
     ...(administered ? { extra: { administration: administered.administration } } : {}),
   });
+  if (pvc) applyRecoveryToReport(report, pvc, { splitLesions: options.splitLesions ?? false, warnings: result.warnings });
+  if (deconv) deconv.addToReport(report, result.warnings);
   const files = await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose, segNrrd, segDicom });
   if (a.flags.has('report')) files.push(await (await import('../../report/index.ts')).reportPdfFile(files, { command: 'dose', report, result, ct: options.ct, identity: rtDose?.frameOfReference }));
   out.commit(asOutputFiles(files));
@@ -358,6 +381,7 @@ async function runDose(a: ParsedArgs, outDir: string, out: OutputSet, progress: 
       `${options.isotope} ${options.method.toUpperCase()} dose on the ${result.backend} back end${result.backendReason ? ` (${result.backendReason})` : ''}; ${result.activityInFieldGBq.toFixed(4)} GBq in the field\n` +
         structuresTable(report as { structures: ReportStructure[] }) +
         '\n' +
+        (pvc ? recoveryTable(report) : '') +
         `wrote ${join(outDir, 'dose.nii.gz')}, report.json, structures.csv, structures.seg.nrrd${a.flags.has('rtdose') ? ', rtdose.dcm' : ''}${segDicom ? `, ${SEG_DICOM_NAME}` : ''}${a.flags.has('report') ? ', report.pdf' : ''}\n`,
     );
   }

@@ -144,6 +144,9 @@ async function runPlan(argv: string[], claimed: { out?: OutputSet }): Promise<nu
   if (opt(a, 'residual-gbq') !== undefined) {
     throw new UsageError('plan: --residual-gbq is the waste measured after a treatment: give it to dose with --administered-gbq; plan takes the expected share as --residual-fraction');
   }
+  if (opt(a, 'recovery-coefficients') !== undefined || opt(a, 'pvc-deconvolve-fwhm-mm') !== undefined) {
+    throw new UsageError('plan: partial-volume correction (--recovery-coefficients, --pvc-deconvolve-fwhm-mm) applies to dose: run dose with it on the scout or post-treatment image to see the corrected lesion doses');
+  }
   if (opt(a, 'administered-gbq') !== undefined) {
     throw new UsageError('plan: --administered-gbq is not an input of plan: the plan computes the activity (use dose to compute a given activity)');
   }
