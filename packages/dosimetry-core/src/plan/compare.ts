@@ -59,7 +59,10 @@ export interface DoseSummary {
 
 /** One structure present in both cases. */
 export interface StructurePair {
+  /** Name in the planned case. */
   readonly name: string;
+  /** Name in the achieved case (differs from `name` in case or through --match). */
+  readonly achievedName: string;
   /** Role in the achieved case (planned role when they differ is in `plannedRole`). */
   readonly role: string;
   readonly plannedRole: string;
@@ -118,6 +121,11 @@ export interface CompareCasesOptions {
   readonly achieved: CaseReportLike;
   /** Activity actually given [GBq]: predicted doses are scaled by it over the planned activity. */
   readonly scalePlannedToGBq?: number;
+  /**
+   * Explicit pairs, planned name -> achieved name (compare --match "liver=Liver"); both compared case-insensitively.
+   * Structures not named here pair by case-insensitive equal names.
+   */
+  readonly match?: ReadonlyMap<string, string>;
 }
 
 const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
@@ -167,7 +175,29 @@ export function compareCases(opts: CompareCasesOptions): CaseComparison {
     }
     f = scaledToGBq / plannedActivityGBq;
   }
-  const aByName = new Map(achieved.structures.map((s) => [s.name, s]));
+  // Pairing: the --match table first, then case-insensitive equal names; each structure pairs at most once.
+  const lc = (x: string) => x.trim().toLowerCase();
+  const aByLower = new Map(achieved.structures.map((s) => [lc(s.name), s]));
+  const pByLower = new Map(planned.structures.map((s) => [lc(s.name), s]));
+  const table = new Map<string, string>();
+  for (const [pn, an] of opts.match ?? []) {
+    if (!pByLower.has(lc(pn))) throw new InputError(`--match "${pn}=${an}": the planned case has no structure "${pn}" (it has ${planned.structures.map((s) => `"${s.name}"`).join(', ')})`);
+    if (!aByLower.has(lc(an))) throw new InputError(`--match "${pn}=${an}": the achieved case has no structure "${an}" (it has ${achieved.structures.map((s) => `"${s.name}"`).join(', ')})`);
+    table.set(lc(pn), lc(an));
+  }
+  const explicitTargets = new Set(table.values());
+  // planned name -> its achieved partner
+  const aByName = new Map<string, CaseReportLike['structures'][number]>();
+  const usedAchieved = new Set<string>();
+  for (const p of planned.structures) {
+    const key = table.get(lc(p.name)) ?? (explicitTargets.has(lc(p.name)) ? undefined : lc(p.name));
+    const a = key === undefined ? undefined : aByLower.get(key);
+    if (a && !usedAchieved.has(lc(a.name))) {
+      aByName.set(p.name, a);
+      usedAchieved.add(lc(a.name));
+    }
+  }
+  const plannedNameOf = new Map([...aByName].map(([pn, a]) => [a.name, pn]));
   const pByName = new Map(planned.structures.map((s) => [s.name, s]));
   const pairs: StructurePair[] = [];
   for (const p of planned.structures) {
@@ -177,6 +207,7 @@ export function compareCases(opts: CompareCasesOptions): CaseComparison {
     if (p.role !== a.role) warnings.push(`structure "${p.name}" is ${p.role} in the planned case and ${a.role} in the achieved case`);
     pairs.push({
       name: p.name,
+      achievedName: a.name,
       role: a.role,
       plannedRole: p.role,
       predictedGy: cmp.predicted,
@@ -194,11 +225,11 @@ export function compareCases(opts: CompareCasesOptions): CaseComparison {
   }
   if (pairs.length === 0) {
     throw new InputError(
-      `no structure name is common to both cases (planned: ${planned.structures.map((s) => `"${s.name}"`).join(', ')}; achieved: ${achieved.structures.map((s) => `"${s.name}"`).join(', ')}): compute both on the same segmentation`,
+      `no structure name is common to both cases (planned: ${planned.structures.map((s) => `"${s.name}"`).join(', ')}; achieved: ${achieved.structures.map((s) => `"${s.name}"`).join(', ')}): pair them with --match "PLANNED=ACHIEVED" or compute both on the same segmentation`,
     );
   }
   const plannedOnly = planned.structures.filter((s) => !aByName.has(s.name)).map((s) => s.name);
-  const achievedOnly = achieved.structures.filter((s) => !pByName.has(s.name)).map((s) => s.name);
+  const achievedOnly = achieved.structures.filter((s) => !usedAchieved.has(lc(s.name))).map((s) => s.name);
   if (plannedOnly.length || achievedOnly.length) {
     warnings.push(`unpaired structures: ${[...plannedOnly.map((n) => `"${n}" (planned only)`), ...achievedOnly.map((n) => `"${n}" (achieved only)`)].join(', ')}`);
   }
@@ -231,7 +262,7 @@ export function compareCases(opts: CompareCasesOptions): CaseComparison {
     plannedOnly,
     achievedOnly,
     lesionAgreement: { lesions: values.labels, blandAltman: ba, blandAltmanLogRatio: baLog, linConcordance: lin, notes },
-    scoutAgreement: scoutAgreement(planned, achieved),
+    scoutAgreement: scoutAgreement(planned, { ...achieved, structures: achieved.structures.map((s) => ({ ...s, name: plannedNameOf.get(s.name) ?? s.name })) }),
     warnings,
   };
 }
