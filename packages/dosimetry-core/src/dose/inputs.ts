@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import { InputError, UsageError } from '../errors.ts';
 import { checkInputPath } from '../io/files.ts';
+import { Sha256 } from '../io/dicom/uid.ts';
 import type { DicomSeriesMeta, DicomVolumeModality, EncodeRtDoseOptions, RtPlanReference } from '../io/dicom/index.ts';
 import { NUCLIDES, type Isotope } from '../units/index.ts';
 import type { Geometry } from '../volume/geometry.ts';
@@ -121,7 +122,7 @@ export interface DicomCaseContext {
   readonly warnings: string[];
   /** Options for `encodeRtDose`: patient, study and Frame of Reference of the CT (when DICOM) or the activity image. */
   readonly rtDose: EncodeRtDoseOptions;
-  /** A summary for report.json provenance (UIDs, modalities, units, timing; no patient identity). */
+  /** A summary for report.json provenance (UIDs, modalities, units, timing; the Patient ID only as its SHA-256). */
   readonly provenance: Record<string, unknown>;
 }
 
@@ -132,6 +133,10 @@ function seriesSummary(m: DicomSeriesMeta): Record<string, unknown> {
     seriesDescription: m.seriesDescription ?? null,
     studyInstanceUid: m.studyInstanceUid ?? null,
     frameOfReferenceUid: m.frameOfReferenceUid ?? null,
+    // the patient's identity without the identifier itself: enough for compare to tell two patients apart after the
+    // DICOM files are gone (a hash of a short ID can be guessed by trying IDs: it is a key, not anonymisation)
+    patientIdSha256: m.patient.id?.trim() ? new Sha256().update(m.patient.id.trim()).hex() : null,
+    studyDate: m.studyDate ?? null,
     units: m.units,
     sliceCount: m.sliceCount,
     transferSyntaxUid: m.transferSyntaxUid,

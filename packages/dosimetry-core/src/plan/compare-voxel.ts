@@ -22,6 +22,8 @@ import type { Volume, VoxelArray } from '../volume/volume.ts';
 /** What is known of one case's patient and coordinate system. */
 export interface CaseIdentity {
   readonly patientId: string | null;
+  /** SHA-256 (hex) of the Patient ID: from the report's provenance (dose/plan record it), or of `patientId`. */
+  readonly patientIdSha256: string | null;
   readonly studyDate: string | null;
   readonly studyInstanceUid: string | null;
   readonly frameOfReferenceUid: string | null;
@@ -63,11 +65,11 @@ async function dicomPatient(path: string): Promise<{ patientId: string | null; s
 
 /** The identity of a case from its report.json (module comment). */
 export async function caseIdentity(report: ReportLike): Promise<CaseIdentity> {
-  const dicom = (report.provenance?.parameters?.dicom ?? {}) as Record<string, { frameOfReferenceUid?: unknown; studyInstanceUid?: unknown } | undefined>;
+  const dicom = (report.provenance?.parameters?.dicom ?? {}) as Record<string, { frameOfReferenceUid?: unknown; studyInstanceUid?: unknown; patientIdSha256?: unknown; studyDate?: unknown } | undefined>;
   const series = [dicom.ct, dicom.activity].filter((x) => x && typeof x === 'object');
   const frameOfReferenceUid = series.map((s) => str(s?.frameOfReferenceUid)).find((x) => x !== null) ?? null;
   const studyInstanceUid = series.map((s) => str(s?.studyInstanceUid)).find((x) => x !== null) ?? null;
-  let patientId: string | null = null, studyDate: string | null = null;
+  let patientId: string | null = null, studyDate: string | null = series.map((s) => str(s?.studyDate)).find((x) => x !== null) ?? null;
   for (const input of report.provenance?.inputs ?? []) {
     if (!input.path || !['activity', 'ct'].includes(String(input.role).toLowerCase())) continue;
     const p = await dicomPatient(input.path);
@@ -78,12 +80,16 @@ export async function caseIdentity(report: ReportLike): Promise<CaseIdentity> {
     }
   }
   const liver = (report.structures ?? []).find((s) => s.role === 'liver' && s.lesionOf === undefined);
+  // the report's own record first (it outlives the DICOM files), else the hash of the ID read from them
+  const recorded = series.map((s) => str(s?.patientIdSha256)).find((x) => x !== null) ?? null;
+  const { Sha256 } = await import('../io/dicom/uid.ts');
   return {
     patientId,
+    patientIdSha256: recorded ?? (patientId ? new Sha256().update(patientId).hex() : null),
     studyDate,
     studyInstanceUid,
     frameOfReferenceUid,
-    source: patientId ? 'DICOM inputs' : frameOfReferenceUid ? 'report provenance (UIDs only)' : 'unknown',
+    source: patientId ? 'DICOM inputs' : recorded ? 'report provenance (Patient ID SHA-256)' : frameOfReferenceUid ? 'report provenance (UIDs only)' : 'unknown',
     liverVolumeMl: typeof liver?.volumeMl === 'number' ? liver.volumeMl : null,
   };
 }
@@ -114,6 +120,10 @@ export function checkIdentities(
   if (planned.patientId && achieved.patientId) {
     if (planned.patientId === achieved.patientId) patient = 'same';
     else refusal = `the planned case is Patient ID "${planned.patientId}" and the achieved case Patient ID "${achieved.patientId}"`;
+  } else if (planned.patientIdSha256 && achieved.patientIdSha256) {
+    // the DICOM files are gone (or one side's are): the reports' recorded hashes of the Patient IDs decide
+    if (planned.patientIdSha256 === achieved.patientIdSha256) patient = 'same';
+    else refusal = `the Patient IDs recorded in the two reports differ (SHA-256 ${planned.patientIdSha256.slice(0, 12)}... and ${achieved.patientIdSha256.slice(0, 12)}...)`;
   } else {
     warnings.push(
       `patient identity unknown (planned: ${planned.patientId ? `Patient ID "${planned.patientId}"` : 'none'}; achieved: ${achieved.patientId ? `Patient ID "${achieved.patientId}"` : 'none'}; NIfTI/NRRD/MHA inputs carry none): make sure both cases are the same patient`,

@@ -99,6 +99,14 @@ describe.skipIf(!HAS_STUDY)('dose on the real DICOM study through main([...])', 
     expect(dicom.rtDose.frameOfReferenceFrom).toBe('ct');
     // The NM counts carry no scan delay.
     expect(rep.provenance.parameters.scanDelaySource).toMatch(/not applicable/);
+    // The patient's identity as a comparison key, never the ID itself (compare uses it once the files are gone):
+    // SHA-256 of the Patient ID as pydicom-independent node:crypto computes it from the CT file's own bytes.
+    const { createHash } = await import('node:crypto');
+    const ctId = parseDicom(readFileSync(studyFiles('CT')[0])).dataset.string(TAG.PatientID)!.trim();
+    const activity = dicom.activity as unknown as { patientIdSha256: string; studyDate: string | null };
+    expect(activity.patientIdSha256).toBe(createHash('sha256').update(ctId).digest('hex'));
+    expect((dicom.ct as unknown as { patientIdSha256: string }).patientIdSha256).toBe(activity.patientIdSha256);
+    expect(JSON.stringify(rep)).not.toContain(`"${ctId}"`);
   });
 
   it('writes rtdose.dcm in the CT Frame of Reference and study, equal to dose.nii.gz (values and positions)', async () => {

@@ -214,13 +214,27 @@ describe('compare: activity planned against delivered', () => {
 });
 
 describe('checkIdentities', () => {
-  const id = (o: Partial<CaseIdentity>): CaseIdentity => ({ patientId: null, studyDate: null, studyInstanceUid: null, frameOfReferenceUid: null, source: 'unknown', liverVolumeMl: null, ...o });
+  const id = (o: Partial<CaseIdentity>): CaseIdentity => ({ patientId: null, patientIdSha256: null, studyDate: null, studyInstanceUid: null, frameOfReferenceUid: null, source: 'unknown', liverVolumeMl: null, ...o });
   it('refuses different Patient IDs naming both, unless allowed; same IDs pass silently', () => {
     expect(() => checkIdentities(id({ patientId: 'P1' }), id({ patientId: 'P2' }), false)).toThrow(/Patient ID "P1" and the achieved case Patient ID "P2"/);
     const ok = checkIdentities(id({ patientId: 'P1' }), id({ patientId: 'P2' }), true);
     expect(ok.patient).toBe('different (allowed)');
     const same = checkIdentities(id({ patientId: 'P1', frameOfReferenceUid: '1.2' }), id({ patientId: 'P1', frameOfReferenceUid: '1.3', liverVolumeMl: 1 }), false);
     expect(same).toEqual({ patient: 'same', frameOfReference: 'different', warnings: [] });
+  });
+  it('with the DICOM files gone, the Patient ID hashes the reports record decide (same: no anatomy check; different: refused)', async () => {
+    // SHA-256("P1") and SHA-256("P2"), computed independently of the project's Sha256 by Node's crypto
+    const { createHash } = await import('node:crypto');
+    const h = (x: string) => createHash('sha256').update(x).digest('hex');
+    const same = checkIdentities(id({ patientIdSha256: h('P1'), liverVolumeMl: 1500 }), id({ patientIdSha256: h('P1'), liverVolumeMl: 900 }), false);
+    expect(same.patient).toBe('same');
+    expect(same.warnings).toEqual([]);
+    expect(() => checkIdentities(id({ patientIdSha256: h('P1') }), id({ patientIdSha256: h('P2') }), false)).toThrow(/Patient IDs recorded in the two reports differ/);
+    // caseIdentity reads the hash from the report's DICOM provenance when the inputs are gone
+    const { caseIdentity } = await import('../../src/plan/compare-voxel.ts');
+    const report = { provenance: { inputs: [{ role: 'activity', path: '/nonexistent/NM' }], parameters: { dicom: { activity: { frameOfReferenceUid: '1.2.3', patientIdSha256: h('P1'), studyDate: '20240101' } } } } };
+    const ci = await caseIdentity(report);
+    expect(ci).toMatchObject({ patientId: null, patientIdSha256: h('P1'), studyDate: '20240101', source: 'report provenance (Patient ID SHA-256)' });
   });
   it('unknown identity is a warning; liver volumes beyond 25 % refuse', () => {
     const w = checkIdentities(id({ liverVolumeMl: 1500 }), id({ liverVolumeMl: 1300 }), false);
