@@ -88,3 +88,34 @@ export async function openViewer(page, url, query = '') {
   const state = await page.evaluate(() => document.body.dataset.ready);
   if (state !== '1') throw new Error(`viewer failed to start: ${await page.evaluate(() => window.__viewer?.error)}`);
 }
+
+/**
+ * The pass/fail bookkeeping of a browser runner: `check(name, fn)` runs one check and prints "ok"/"FAIL" with its time,
+ * `fail(what, err)` records a failure outside a check (the setup), `exit()` prints 'N passed, N failed' and exits
+ * (1 on any failure).
+ */
+export function checkRecorder() {
+  const results = [];
+  return {
+    async check(name, fn) {
+      const t0 = Date.now();
+      try {
+        await fn();
+        results.push(true);
+        console.log(`  ok   ${name} (${Date.now() - t0} ms)`);
+      } catch (err) {
+        results.push(false);
+        console.log(`  FAIL ${name}: ${err.message.split('\n').slice(0, 12).join(' ')}`);
+      }
+    },
+    fail(what, err) {
+      results.push(false);
+      console.log(`  FAIL ${what}: ${err.message}`);
+    },
+    exit() {
+      const passed = results.filter(Boolean).length;
+      console.log(`${passed} passed, ${results.length - passed} failed`);
+      process.exit(results.length - passed ? 1 : 0);
+    },
+  };
+}

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHROMIUM, REPO_ROOT, guardedPage, launchBrowser, openViewer, startViewer } from './harness.mjs';
+import { CHROMIUM, REPO_ROOT, guardedPage, launchBrowser, openViewer, startViewer, checkRecorder } from './harness.mjs';
 import { compareChecks } from './compare.spec.mjs';
 
 if (!existsSync(CHROMIUM)) {
@@ -18,18 +18,7 @@ if (!existsSync(CHROMIUM)) {
   process.exit(0);
 }
 const backends = process.argv.includes('--backend') ? [process.argv[process.argv.indexOf('--backend') + 1]] : ['webgpu', 'cpu'];
-const results = [];
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    results.push(true);
-    console.log(`  ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (err) {
-    results.push(false);
-    console.log(`  FAIL ${name}: ${err.message.split('\n').slice(0, 12).join(' ')}`);
-  }
-}
+const { check, fail, exit } = checkRecorder();
 
 const work = mkdtempSync(join(tmpdir(), 'sirt-compare-'));
 const shots = join(REPO_ROOT, 'test-results');
@@ -102,12 +91,9 @@ try {
     }
   });
 } catch (err) {
-  results.push(false);
-  console.log(`  FAIL setup: ${err.message}`);
+  fail('setup', err);
 } finally {
   await browser?.close();
   rmSync(work, { recursive: true, force: true });
 }
-const passed = results.filter(Boolean).length;
-console.log(`${passed} passed, ${results.length - passed} failed`);
-process.exit(results.length - passed ? 1 : 0);
+exit();

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { CHROMIUM, REPO_ROOT, guardedPage, launchBrowser, openViewer, startViewer } from './harness.mjs';
+import { CHROMIUM, REPO_ROOT, guardedPage, launchBrowser, openViewer, startViewer, checkRecorder } from './harness.mjs';
 
 const STUDY = join(REPO_ROOT, '..', 'shared', 'data', 'dicom-maa-study');
 const GDCMCONV = spawnSync('sh', ['-c', 'command -v gdcmconv'], { encoding: 'utf8' }).stdout.trim();
@@ -23,18 +23,7 @@ if (skip) {
   process.exit(0);
 }
 
-const results = [];
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    results.push(true);
-    console.log(`  ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (err) {
-    results.push(false);
-    console.log(`  FAIL ${name}: ${err.message.split('\n').slice(0, 12).join(' ')}`);
-  }
-}
+const { check, fail, exit } = checkRecorder();
 
 /** Voxel sums of the uncompressed study's NM and CT through the Node reader (float64, x-fastest, as the page sums). */
 function nodeSums() {
@@ -135,13 +124,10 @@ try {
     assert.ok(g.requests.some((u) => u.includes('/itk/dicom/read-image-dicom-file-series')), 'no pipeline request');
   });
 } catch (err) {
-  results.push(false);
-  console.log(`  FAIL setup: ${err.message}`);
+  fail('setup', err);
 } finally {
   await browser?.close();
   await server?.stop();
   rmSync(work, { recursive: true, force: true });
 }
-const passed = results.filter(Boolean).length;
-console.log(`${passed} passed, ${results.length - passed} failed`);
-process.exit(results.length - passed ? 1 : 0);
+exit();

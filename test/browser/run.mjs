@@ -9,23 +9,12 @@ import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDemoCase } from './fixtures.mjs';
-import { REPO_ROOT, guardedPage, launchBrowser, openViewer, startViewer } from './harness.mjs';
+import { REPO_ROOT, guardedPage, launchBrowser, openViewer, startViewer, checkRecorder } from './harness.mjs';
 import { checks, cohortFigureChecks, dropChecks } from './viewer.spec.mjs';
 import { runTerritorySection } from './territory-section.mjs';
 
 const only = process.argv.includes('--backend') ? [process.argv[process.argv.indexOf('--backend') + 1]] : ['webgpu', 'cpu'];
-const results = [];
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    results.push({ name, ok: true });
-    console.log(`  ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (err) {
-    results.push({ name, ok: false });
-    console.log(`  FAIL ${name}: ${err.message.split('\n').slice(0, 12).join(' ')}`);
-  }
-}
+const { check, fail, exit } = checkRecorder();
 
 function get(url, method = 'GET') {
   return new Promise((ok, fail) => {
@@ -161,14 +150,10 @@ try {
     await cohort.stop();
   }
 } catch (err) {
-  results.push({ name: 'setup', ok: false });
-  console.log(`  FAIL setup: ${err.message}`);
+  fail('setup', err);
 } finally {
   await browser?.close();
   await server?.stop();
   rmSync(work, { recursive: true, force: true });
 }
-const passed = results.filter((r) => r.ok).length;
-const failed = results.length - passed;
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+exit();

@@ -14,10 +14,6 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { InputError } from '../errors.ts';
-import type { PointTransform } from '../io/transform.ts';
-import type { Geometry } from '../volume/geometry.ts';
-import { indexToWorld, voxelCount, worldToIndex } from '../volume/geometry.ts';
-import type { Volume, VoxelArray } from '../volume/volume.ts';
 
 /** What is known of one case's patient and coordinate system. */
 export interface CaseIdentity {
@@ -145,41 +141,6 @@ export function checkIdentities(
   let frameOfReference: IdentityCheck['frameOfReference'] = 'unknown';
   if (planned.frameOfReferenceUid && achieved.frameOfReferenceUid) frameOfReference = planned.frameOfReferenceUid === achieved.frameOfReferenceUid ? 'same' : 'different';
   return { patient, frameOfReference, warnings };
-}
-
-/**
- * The achieved dose at every planned voxel centre p: trilinear in the achieved image at T(p) (T = `transform`,
- * planned space to achieved space, LPS mm; identity when absent). NaN outside the achieved image (beyond half a voxel
- * from its outer centres; within that margin the edge value).
- */
-export function resampleThrough(src: Volume<VoxelArray>, target: Geometry, transform?: PointTransform): Float32Array {
-  const [sx, sy, sz] = src.geometry.dims;
-  const [tx, ty, tz] = target.dims;
-  const out = new Float32Array(voxelCount(target));
-  const d = src.data;
-  const at = (i: number, j: number, k: number) => d[i + sx * (j + sy * k)];
-  const w = [0, 0, 0], q = [0, 0, 0], ix = [0, 0, 0];
-  let n = 0;
-  for (let k = 0; k < tz; k++) for (let j = 0; j < ty; j++) for (let i = 0; i < tx; i++, n++) {
-    indexToWorld(target, i, j, k, w);
-    const p = transform ? transform.apply(w[0], w[1], w[2], q) : w;
-    worldToIndex(src.geometry, p[0], p[1], p[2], ix);
-    const u = ix[0], v = ix[1], t = ix[2];
-    if (u < -0.5 || v < -0.5 || t < -0.5 || u > sx - 0.5 || v > sy - 0.5 || t > sz - 0.5) {
-      out[n] = NaN;
-      continue;
-    }
-    const uc = Math.min(Math.max(u, 0), sx - 1), vc = Math.min(Math.max(v, 0), sy - 1), wc = Math.min(Math.max(t, 0), sz - 1);
-    const u0 = Math.min(Math.floor(uc), Math.max(sx - 2, 0)), v0 = Math.min(Math.floor(vc), Math.max(sy - 2, 0)), w0 = Math.min(Math.floor(wc), Math.max(sz - 2, 0));
-    const u1 = sx > 1 ? u0 + 1 : u0, v1 = sy > 1 ? v0 + 1 : v0, w1 = sz > 1 ? w0 + 1 : w0;
-    const fu = sx > 1 ? uc - u0 : 0, fv = sy > 1 ? vc - v0 : 0, fw = sz > 1 ? wc - w0 : 0;
-    const c00 = at(u0, v0, w0) * (1 - fu) + at(u1, v0, w0) * fu;
-    const c10 = at(u0, v1, w0) * (1 - fu) + at(u1, v1, w0) * fu;
-    const c01 = at(u0, v0, w1) * (1 - fu) + at(u1, v0, w1) * fu;
-    const c11 = at(u0, v1, w1) * (1 - fu) + at(u1, v1, w1) * fu;
-    out[n] = (c00 * (1 - fv) + c10 * fv) * (1 - fw) + (c01 * (1 - fv) + c11 * fv) * fw;
-  }
-  return out;
 }
 
 /** Cumulative DVH: volumeFraction[i] receives >= doseGy[i] (doseGy ascending). */

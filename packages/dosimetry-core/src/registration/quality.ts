@@ -4,45 +4,16 @@
  * Plain TypeScript, f64 accumulation; no elastix in here, so these are independent of the optimiser they judge.
  */
 import type { PointTransform } from '../io/transform.ts';
-import { type Geometry, indexToWorld, voxelCount, worldToIndex } from '../volume/geometry.ts';
+import { type Geometry, indexToWorld } from '../volume/geometry.ts';
+import { resampleThrough } from '../volume/resample.ts';
 import type { Volume, VoxelArray } from '../volume/volume.ts';
 
 /**
  * Resamples `moving` onto `fixed` through `transform` (fixed -> moving, LPS mm) by trilinear interpolation: voxel p of
- * the result is moving(T(world(p))). Points outside the moving image take `outsideValue`.
+ * the result is moving(T(world(p))). Points outside the moving image take `outsideValue` (volume/resample.ts).
  */
 export function resampleThroughTransform(moving: Volume<VoxelArray>, fixed: Geometry, transform: PointTransform, outsideValue: number): Float32Array {
-  const [sx, sy, sz] = moving.geometry.dims;
-  const [tx, ty, tz] = fixed.dims;
-  const out = new Float32Array(voxelCount(fixed));
-  const d = moving.data;
-  const w = [0, 0, 0], q = [0, 0, 0], u = [0, 0, 0];
-  const at = (i: number, j: number, k: number) => d[i + sx * (j + sy * k)];
-  let n = 0;
-  for (let k = 0; k < tz; k++) {
-    for (let j = 0; j < ty; j++) {
-      for (let i = 0; i < tx; i++, n++) {
-        indexToWorld(fixed, i, j, k, w);
-        transform.apply(w[0], w[1], w[2], q);
-        worldToIndex(moving.geometry, q[0], q[1], q[2], u);
-        // within half a voxel of the edge: clamp to the edge voxel (as volume/resample.ts resampleLinear)
-        if (u[0] < -0.5 || u[1] < -0.5 || u[2] < -0.5 || u[0] > sx - 0.5 || u[1] > sy - 0.5 || u[2] > sz - 0.5) {
-          out[n] = outsideValue;
-          continue;
-        }
-        const uc = Math.min(Math.max(u[0], 0), sx - 1), vc = Math.min(Math.max(u[1], 0), sy - 1), wc = Math.min(Math.max(u[2], 0), sz - 1);
-        const u0 = Math.max(0, Math.min(Math.floor(uc), sx - 2)), v0 = Math.max(0, Math.min(Math.floor(vc), sy - 2)), w0 = Math.max(0, Math.min(Math.floor(wc), sz - 2));
-        const u1 = Math.min(u0 + 1, sx - 1), v1 = Math.min(v0 + 1, sy - 1), w1 = Math.min(w0 + 1, sz - 1);
-        const fu = uc - u0, fv = vc - v0, fw = wc - w0;
-        const c00 = at(u0, v0, w0) * (1 - fu) + at(u1, v0, w0) * fu;
-        const c10 = at(u0, v1, w0) * (1 - fu) + at(u1, v1, w0) * fu;
-        const c01 = at(u0, v0, w1) * (1 - fu) + at(u1, v0, w1) * fu;
-        const c11 = at(u0, v1, w1) * (1 - fu) + at(u1, v1, w1) * fu;
-        out[n] = (c00 * (1 - fv) + c10 * fv) * (1 - fw) + (c01 * (1 - fv) + c11 * fv) * fw;
-      }
-    }
-  }
-  return out;
+  return resampleThrough(moving, fixed, outsideValue, transform);
 }
 
 /**

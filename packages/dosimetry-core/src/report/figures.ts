@@ -8,6 +8,7 @@
  * patient's right on the left and superior at the top.
  */
 import { indexToWorld, worldToIndex, type Geometry } from '../volume/geometry.ts';
+import { sampleTrilinear } from '../volume/resample.ts';
 import type { GridStructure } from '../volume/structure.ts';
 import type { Volume, VoxelArray } from '../volume/volume.ts';
 
@@ -214,28 +215,8 @@ export function structureCentreLpsMm(g: Geometry, s: GridStructure): [number, nu
   return [p[0], p[1], p[2]];
 }
 
-/**
- * Trilinear interpolation of a volume at a world point [LPS mm] (voxel values at voxel centres). Points more than
- * half a voxel outside the grid give `outside`; within the outer half voxel the edge value is extended.
- */
-export function sampleTrilinear(v: Volume<VoxelArray>, x: number, y: number, z: number, outside: number, scratch: number[] = [0, 0, 0]): number {
-  const g = v.geometry;
-  const [nx, ny, nz] = g.dims;
-  const p = worldToIndex(g, x, y, z, scratch);
-  const fi = p[0], fj = p[1], fk = p[2];
-  if (fi < -0.5 || fj < -0.5 || fk < -0.5 || fi > nx - 0.5 || fj > ny - 0.5 || fk > nz - 0.5) return outside;
-  const ci = Math.min(Math.max(fi, 0), nx - 1), cj = Math.min(Math.max(fj, 0), ny - 1), ck = Math.min(Math.max(fk, 0), nz - 1);
-  const i0 = Math.min(Math.floor(ci), nx - 1), j0 = Math.min(Math.floor(cj), ny - 1), k0 = Math.min(Math.floor(ck), nz - 1);
-  const i1 = Math.min(i0 + 1, nx - 1), j1 = Math.min(j0 + 1, ny - 1), k1 = Math.min(k0 + 1, nz - 1);
-  const ti = ci - i0, tj = cj - j0, tk = ck - k0;
-  const d = v.data;
-  const at = (i: number, j: number, k: number) => d[i + nx * (j + ny * k)];
-  const c00 = at(i0, j0, k0) * (1 - ti) + at(i1, j0, k0) * ti;
-  const c10 = at(i0, j1, k0) * (1 - ti) + at(i1, j1, k0) * ti;
-  const c01 = at(i0, j0, k1) * (1 - ti) + at(i1, j0, k1) * ti;
-  const c11 = at(i0, j1, k1) * (1 - ti) + at(i1, j1, k1) * ti;
-  return (c00 * (1 - tj) + c10 * tj) * (1 - tk) + (c01 * (1 - tj) + c11 * tj) * tk;
-}
+/** The volume room's trilinear sampler (re-exported: the figures sample CT and dose with it). */
+export { sampleTrilinear };
 
 /** Linear index of the voxel of `g` nearest to a world point, or -1 outside the grid. */
 function nearestVoxel(g: Geometry, x: number, y: number, z: number, scratch: number[]): number {

@@ -2,7 +2,7 @@
  * Bringing masks and images given on another grid onto the activity grid, through world (LPS) coordinates.
  */
 import { GridError, InputError } from '../errors.ts';
-import { type Geometry, indexToWorld, voxelCount } from './geometry.ts';
+import { type Geometry, indexToWorld, voxelCount, worldToIndex } from './geometry.ts';
 import { indexMap, parallelAxes, voxelAlignedMap } from './index-map.ts';
 import { type MaskDensitySource, massSubsamples, sampleMaskWithDensity } from './mask-mass.ts';
 import { type GridStructure, type StructureMask, maskExtent } from './structure.ts';
@@ -265,6 +265,57 @@ export function resampleLinear(src: Volume<VoxelArray>, target: Geometry, outsid
         const c01 = at(u0, v0, w0 + 1) * (1 - fu) + at(u0 + 1, v0, w0 + 1) * fu;
         const c11 = at(u0, v0 + 1, w0 + 1) * (1 - fu) + at(u0 + 1, v0 + 1, w0 + 1) * fu;
         out[n] = (c00 * (1 - fv) + c10 * fv) * (1 - fw) + (c01 * (1 - fv) + c11 * fv) * fw;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Trilinear interpolation of a volume at a world point [LPS mm] (voxel values at voxel centres). Points more than
+ * half a voxel outside the grid give `outside`; within the outer half voxel the edge value is extended (the rule of
+ * {@link resampleLinear}).
+ */
+export function sampleTrilinear(v: Volume<VoxelArray>, x: number, y: number, z: number, outside: number, scratch: number[] = [0, 0, 0]): number {
+  const g = v.geometry;
+  const [nx, ny, nz] = g.dims;
+  const p = worldToIndex(g, x, y, z, scratch);
+  const fi = p[0], fj = p[1], fk = p[2];
+  if (fi < -0.5 || fj < -0.5 || fk < -0.5 || fi > nx - 0.5 || fj > ny - 0.5 || fk > nz - 0.5) return outside;
+  const ci = Math.min(Math.max(fi, 0), nx - 1), cj = Math.min(Math.max(fj, 0), ny - 1), ck = Math.min(Math.max(fk, 0), nz - 1);
+  const i0 = Math.min(Math.floor(ci), nx - 1), j0 = Math.min(Math.floor(cj), ny - 1), k0 = Math.min(Math.floor(ck), nz - 1);
+  const i1 = Math.min(i0 + 1, nx - 1), j1 = Math.min(j0 + 1, ny - 1), k1 = Math.min(k0 + 1, nz - 1);
+  const ti = ci - i0, tj = cj - j0, tk = ck - k0;
+  const d = v.data;
+  const at = (i: number, j: number, k: number) => d[i + nx * (j + ny * k)];
+  const c00 = at(i0, j0, k0) * (1 - ti) + at(i1, j0, k0) * ti;
+  const c10 = at(i0, j1, k0) * (1 - ti) + at(i1, j1, k0) * ti;
+  const c01 = at(i0, j0, k1) * (1 - ti) + at(i1, j0, k1) * ti;
+  const c11 = at(i0, j1, k1) * (1 - ti) + at(i1, j1, k1) * ti;
+  return (c00 * (1 - tj) + c10 * tj) * (1 - tk) + (c01 * (1 - tj) + c11 * tj) * tk;
+}
+
+/** A map of world points [LPS mm] (an ITK transform compiled by io/transform.ts is one); writes into and returns `out`. */
+export interface PointMap {
+  apply(x: number, y: number, z: number, out: number[]): number[];
+}
+
+/**
+ * Resamples `src` onto `target` through a point map (target space -> source space, LPS mm; identity when absent):
+ * voxel p of the result is src(T(world(p))) by {@link sampleTrilinear}; points outside the source take `outsideValue`.
+ * Registration (fixed <- moving), `dose --transform` and `compare` resample with it.
+ */
+export function resampleThrough(src: Volume<VoxelArray>, target: Geometry, outsideValue: number, map?: PointMap): Float32Array {
+  const [tx, ty, tz] = target.dims;
+  const out = new Float32Array(voxelCount(target));
+  const w = [0, 0, 0], q = [0, 0, 0], scratch = [0, 0, 0];
+  let n = 0;
+  for (let k = 0; k < tz; k++) {
+    for (let j = 0; j < ty; j++) {
+      for (let i = 0; i < tx; i++, n++) {
+        indexToWorld(target, i, j, k, w);
+        const p = map ? map.apply(w[0], w[1], w[2], q) : w;
+        out[n] = sampleTrilinear(src, p[0], p[1], p[2], outsideValue, scratch);
       }
     }
   }

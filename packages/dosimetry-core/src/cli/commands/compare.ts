@@ -19,7 +19,8 @@ import { numberOpt, opt, optAll, parseArgs, requireOpt, type OptionSpec, type Pa
 import { encodeNiftiAsync } from '../../io/nifti.ts';
 import { readVolume } from '../../io/read.ts';
 import { compileTransform, readTransformFile } from '../../io/transform.ts';
-import { caseIdentity, checkIdentities, dvhDifference, dvhSvg, resampleThrough } from '../../plan/compare-voxel.ts';
+import { caseIdentity, checkIdentities, dvhDifference, dvhSvg } from '../../plan/compare-voxel.ts';
+import { resampleThrough } from '../../volume/resample.ts';
 import { criterionName, gammaIndex, parseGammaCriterion, type GammaCriterion } from '../../plan/gamma.ts';
 import { makeVolume } from '../../volume/volume.ts';
 
@@ -153,7 +154,8 @@ async function runCompare(a: ParsedArgs, plannedDir: string, achievedDir: string
     const f = c.scaleFactor;
     const ref = new Float32Array(pv.data.length);
     for (let i = 0; i < ref.length; i++) ref[i] = pv.data[i] * f;
-    const ev = resampleThrough(av, pv.geometry, transform);
+    // the achieved dose at every planned voxel centre p, at T(p) (planned -> achieved space); NaN outside it
+    const ev = resampleThrough(av, pv.geometry, NaN, transform);
     const diff = new Float32Array(ref.length);
     let outside = 0;
     for (let i = 0; i < diff.length; i++) {
