@@ -16,11 +16,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  closeSync,
   existsSync,
+  linkSync,
   lstatSync,
   mkdirSync,
-  openSync,
   readdirSync,
   readFileSync,
   realpathSync,
@@ -29,7 +28,6 @@ import {
   statSync,
   unlinkSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
@@ -209,39 +207,50 @@ function installExitHook(): void {
 }
 
 function takeLock(lockPath: string, outDir: string, option: string): void {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(lockPath, 'wx');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') throw new FileError(`${option} ${outDir}: cannot create the lock file ${lockPath} (${errnoText(err)}); choose another output folder`, { cause: err });
-      let owner: { pid?: number; host?: string } = {};
-      try {
-        owner = JSON.parse(readFileSync(lockPath, 'utf8')) as typeof owner;
-      } catch {
-        // unreadable or half-written: judged by its age below
-      }
-      const sameHost = owner.host === undefined || owner.host === hostname();
-      const alive = owner.pid !== undefined ? !sameHost || pidAlive(owner.pid) : Date.now() - lstatSync(lockPath).mtimeMs < 60_000;
-      if (alive) {
-        throw new FileError(
-          `${option} ${outDir} is being written by another dosimetry run (pid ${owner.pid ?? '?'}${sameHost ? '' : ` on ${owner.host}`}); wait for it to finish, or give another ${option} (if no run is active, remove ${lockPath})`,
-        );
-      }
-      rmSync(lockPath, { force: true }); // its owner is gone
-      continue;
-    }
-    try {
-      writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname() }));
-    } finally {
-      closeSync(fd);
-    }
-    heldLocks.add(lockPath);
-    installExitHook();
-    return;
+  // the lock is born whole: its content is written to a private file first and hard-linked into place (link fails
+  // atomically when the lock exists), so a racing run never reads an empty or half-written lock
+  const draft = `${lockPath}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  try {
+    writeFileSync(draft, JSON.stringify({ pid: process.pid, host: hostname() }), { flag: 'wx' });
+  } catch (err) {
+    throw new FileError(`${option} ${outDir}: cannot create the lock file ${lockPath} (${errnoText(err)}); choose another output folder`, { cause: err });
   }
-  throw new FileError(`${option} ${outDir}: could not take the lock ${lockPath}; try again`);
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        linkSync(draft, lockPath);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EEXIST') throw new FileError(`${option} ${outDir}: cannot create the lock file ${lockPath} (${errnoText(err)}); choose another output folder`, { cause: err });
+        let owner: { pid?: number; host?: string } = {};
+        try {
+          owner = JSON.parse(readFileSync(lockPath, 'utf8')) as typeof owner;
+        } catch {
+          // unreadable or written by an older version: judged by its age below
+        }
+        const sameHost = owner.host === undefined || owner.host === hostname();
+        let alive: boolean;
+        try {
+          alive = owner.pid !== undefined ? !sameHost || pidAlive(owner.pid) : Date.now() - lstatSync(lockPath).mtimeMs < 60_000;
+        } catch {
+          alive = false; // released between our link and our look: try again
+        }
+        if (alive) {
+          throw new FileError(
+            `${option} ${outDir} is being written by another dosimetry run (pid ${owner.pid ?? '?'}${sameHost ? '' : ` on ${owner.host}`}); wait for it to finish, or give another ${option} (if no run is active, remove ${lockPath})`,
+          );
+        }
+        rmSync(lockPath, { force: true }); // its owner is gone
+        continue;
+      }
+      heldLocks.add(lockPath);
+      installExitHook();
+      return;
+    }
+    throw new FileError(`${option} ${outDir}: could not take the lock ${lockPath}; try again`);
+  } finally {
+    rmSync(draft, { force: true });
+  }
 }
 
 /** The files a previous set lists in its manifest, or undefined when there is none (or it is not ours). */
