@@ -7,7 +7,8 @@
  * has new stamps and is read again.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import type { Hash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 
 const fileDigests = new Map<string, string>();
@@ -22,9 +23,25 @@ export function sha256OfFile(path: string): string {
   const stamp = fileStamp(path);
   const known = fileDigests.get(stamp);
   if (known) return known;
-  const digest = createHash('sha256').update(readFileSync(path)).digest('hex');
+  const digest = hashFileInto(createHash('sha256'), path).digest('hex');
   fileDigests.set(stamp, digest);
   return digest;
+}
+
+/** Feeds a file's bytes to `h` in 8 MiB pieces (no whole-file read: inputs over 2 GiB hash as any other). */
+function hashFileInto(h: Hash, path: string): Hash {
+  const buf = Buffer.allocUnsafe(8 << 20);
+  const fd = openSync(path, 'r');
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return h;
 }
 
 /**
@@ -45,7 +62,7 @@ export function sha256OfPath(path: string): string {
   const h = createHash('sha256');
   for (const f of files) {
     h.update(f + '\0');
-    h.update(readFileSync(join(path, f)));
+    hashFileInto(h, join(path, f));
   }
   const digest = h.digest('hex');
   fileDigests.set(stamp, digest);

@@ -16,9 +16,10 @@ import { type Geometry, type Mat4ColMajor, indexToLpsAffine, geometryFromLpsAffi
 import { lpsAffineToRas, rasAffineToLps } from '../volume/orientation.ts';
 import { type Volume, type VoxelArray, makeVolume, toFloat32 } from '../volume/volume.ts';
 import { writeFileAtomic } from './atomic.ts';
-import { readFileBytes, tidyGeometry } from './files.ts';
+import { checkInputPath, readFileBytes, tidyGeometry } from './files.ts';
+import { nodeBuiltin } from '../node-builtin.ts';
 import { gunzipChecked, gunzipCheckedAsync, gzipDeterministic, gzipDeterministicAsync, isGzip } from './gzip.ts';
-import { HOST_LITTLE_ENDIAN, type VoxelType, bytesPerVoxel, typedFromBytes, typedOverBytes } from './typed.ts';
+import { HOST_LITTLE_ENDIAN, type VoxelType, allocVoxels, bytesPerVoxel, typedFromBytes, typedOverBytes } from './typed.ts';
 
 /** NIfTI datatype codes (nifti1.h) of the supported scalar types. */
 const NIFTI_TYPES: ReadonlyMap<number, VoxelType> = new Map([
@@ -188,13 +189,151 @@ export function decodeNifti(fileBytes: Uint8Array, name: string): NiftiImage {
  * voxels are a view into the inflated bytes instead of a copy where their offset and byte order allow.
  */
 export async function readNiftiAsync(path: string, what = 'image'): Promise<NiftiImage> {
+  const size = checkInputPath(path, what).size;
+  // large files are streamed straight into the voxel array: no 2 GiB read limit, no second copy of the file
+  if (size > NIFTI_STREAM_BYTES && nodeBuiltin('node:fs')) return readNiftiStreamed(path, what);
   const fileBytes = readFileBytes(path, what);
   if (!isGzip(fileBytes)) return decodeInflatedNifti(fileBytes, path, false);
-  return decodeInflatedNifti(await gunzipCheckedAsync(fileBytes, path), path, true);
+  const n = fileBytes.length;
+  const isize = n >= 18 ? (fileBytes[n - 4] | (fileBytes[n - 3] << 8) | (fileBytes[n - 2] << 16) | (fileBytes[n - 1] << 24)) >>> 0 : 0;
+  if (isize > NIFTI_STREAM_BYTES && nodeBuiltin('node:fs')) return readNiftiStreamed(path, what);
+  let inflated: Uint8Array;
+  try {
+    inflated = await gunzipCheckedAsync(fileBytes, path);
+  } catch (err) {
+    // more than a Buffer holds (4 GiB; the trailer gives the length only mod 2^32): inflate it as a stream instead
+    if (nodeBuiltin('node:fs') && /larger than|buffer length|Array buffer allocation|kMaxLength|Cannot create a Buffer/i.test(String((err as Error)?.cause ?? err))) {
+      return readNiftiStreamed(path, what);
+    }
+    throw err;
+  }
+  return decodeInflatedNifti(inflated, path, true);
+}
+
+/**
+ * Files (or inflated .nii.gz contents) above this size [bytes] are read by `readNiftiStreamed`: 1 GiB, well below
+ * the 2 GiB that one file read can return and the 4 GiB one Buffer can hold.
+ */
+export const NIFTI_STREAM_BYTES = 1024 ** 3;
+
+/**
+ * Reads a .nii or .nii.gz file of any size (Node): the file (inflated on the fly when gzipped) is streamed and its
+ * voxel bytes copied straight into the voxel array, so the peak memory is the voxels plus a few MiB of buffers, and
+ * files over 2 GiB (or inflating to over 4 GiB) are read. Same checks and errors as `decodeNifti`; a file that ends
+ * before its voxels do is refused as truncated, a corrupt gzip stream as corrupt.
+ */
+export async function readNiftiStreamed(path: string, what = 'image'): Promise<NiftiImage> {
+  const fs = nodeBuiltin<typeof import('node:fs')>('node:fs');
+  const zlib = nodeBuiltin<typeof import('node:zlib')>('node:zlib');
+  if (!fs || !zlib) throw new FormatError(`${path}: streamed reading needs Node's fs and zlib`);
+  checkInputPath(path, what);
+  const first = new Uint8Array(2);
+  const fd = fs.openSync(path, 'r');
+  try {
+    fs.readSync(fd, first, 0, 2, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const file = fs.createReadStream(path, { highWaterMark: 8 << 20 });
+  const gz = isGzip(first);
+  const stream: AsyncIterable<Buffer> = gz ? file.pipe(zlib.createGunzip({ chunkSize: 4 << 20 })) : file;
+  const HEAD = 544; // NIfTI-2 header (540) + extension flag; a NIfTI-1 file of 348 + 4 bytes is shorter than that
+  let head = new Uint8Array(0);
+  let plan: NiftiPlan | undefined;
+  let target: VoxelArray | undefined;
+  let targetBytes = 0;
+  let position = 0; // bytes of the (inflated) file seen so far
+  const copyInto = (chunk: Uint8Array, chunkStart: number) => {
+    const p = plan!;
+    const from = Math.max(chunkStart, p.voxOffset);
+    const to = Math.min(chunkStart + chunk.length, p.voxOffset + targetBytes);
+    if (to <= from) return;
+    new Uint8Array(target!.buffer, target!.byteOffset + (from - p.voxOffset), to - from).set(chunk.subarray(from - chunkStart, to - chunkStart));
+  };
+  try {
+    for await (const buf of stream) {
+      const chunk = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+      if (!plan) {
+        const joined = new Uint8Array(head.length + chunk.length);
+        joined.set(head);
+        joined.set(chunk, head.length);
+        head = joined;
+        position += chunk.length;
+        if (head.length < HEAD) continue;
+        plan = parseNiftiHeader(head, path, undefined);
+        target = allocVoxels(plan.type, plan.count);
+        targetBytes = plan.count * bytesPerVoxel(plan.type);
+        copyInto(head, 0);
+        continue;
+      }
+      copyInto(chunk, position);
+      position += chunk.length;
+    }
+  } catch (err) {
+    if (err instanceof FormatError) throw err;
+    throw new FormatError(`${path}: ${gz ? 'gzip data is truncated or corrupt' : 'the file could not be read to its end'} (${(err as Error).message}); re-export or re-copy the file`, {
+      cause: err,
+    });
+  } finally {
+    file.destroy();
+  }
+  if (!plan) {
+    plan = parseNiftiHeader(head, path, head.length); // a short file: refused here as truncated, or read whole
+    return finishNifti(plan, typedFromBytes(head, plan.voxOffset, plan.type, plan.count, plan.littleEndian), path);
+  }
+  if (position < plan.needBytes) {
+    const g = plan.geometry.dims;
+    throw niftiTruncated(path, [g[0], g[1], g[2]], plan.type, plan.voxOffset, plan.needBytes, position);
+  }
+  const bpv = bytesPerVoxel(plan.type);
+  if (bpv > 1 && plan.littleEndian !== HOST_LITTLE_ENDIAN) swapBytesInPlace(target!, bpv);
+  return finishNifti(plan, target!, path);
+}
+
+/** Reverses the bytes of every element of `a` (elements of `bpv` bytes), in windows below 1 GiB. */
+function swapBytesInPlace(a: VoxelArray, bpv: number): void {
+  const window = (1 << 30) - ((1 << 30) % bpv);
+  for (let start = 0; start < a.byteLength; start += window) {
+    const u = new Uint8Array(a.buffer, a.byteOffset + start, Math.min(window, a.byteLength - start));
+    for (let o = 0; o < u.length; o += bpv) {
+      for (let x = o, y = o + bpv - 1; x < y; x++, y--) {
+        const t = u[x];
+        u[x] = u[y];
+        u[y] = t;
+      }
+    }
+  }
 }
 
 /** `decodeNifti` of uncompressed bytes; `owned`: nobody else holds them, so the voxels may be a view into them. */
 function decodeInflatedNifti(bytes: Uint8Array, name: string, owned: boolean): NiftiImage {
+  const plan = parseNiftiHeader(bytes, name, bytes.length);
+  const data = (owned ? typedOverBytes : typedFromBytes)(bytes, plan.voxOffset, plan.type, plan.count, plan.littleEndian);
+  return finishNifti(plan, data, name);
+}
+
+/** What the header says: geometry, voxel type and where the voxels lie (see `parseNiftiHeader`). */
+interface NiftiPlan {
+  readonly version: 1 | 2;
+  readonly transform: NiftiTransform;
+  readonly geometry: Geometry;
+  readonly type: VoxelType;
+  readonly count: number;
+  readonly voxOffset: number;
+  /** voxOffset + the voxels' bytes: the length the (inflated) file must have. */
+  readonly needBytes: number;
+  readonly littleEndian: boolean;
+  readonly slope: number;
+  readonly inter: number;
+  readonly description: string;
+}
+
+/**
+ * Parses and checks a NIfTI header from the first bytes of the (inflated) file. `totalLength`: the whole file's
+ * length when known (then a file too short for its voxels is refused here); undefined when the bytes are streamed
+ * (the caller checks the length at the end).
+ */
+function parseNiftiHeader(bytes: Uint8Array, name: string, totalLength: number | undefined): NiftiPlan {
   if (bytes.length < 348) {
     throw new FormatError(`${name}: file is truncated (${bytes.length} bytes, a NIfTI header needs 348 bytes)`);
   }
@@ -267,11 +406,7 @@ function decodeInflatedNifti(bytes: Uint8Array, name: string, owned: boolean): N
   }
   const voxOffset = Math.max(rawOffset, version === 1 ? 348 : 540);
   const needBytes = voxOffset + count * bytesPerVoxel(type);
-  if (bytes.length < needBytes) {
-    throw new FormatError(
-      `${name}: file is truncated or its header disagrees with the data: header (${size.slice(0, 3).join('x')} ${type} at offset ${voxOffset}) needs ${needBytes} bytes, file has ${bytes.length}`,
-    );
-  }
+  if (totalLength !== undefined && totalLength < needBytes) throw niftiTruncated(name, [size[0], size[1], size[2]], type, voxOffset, needBytes, totalLength);
 
   // Geometry, NIfTI-1 standard precedence. NIfTI-1 fields are float32: read as their shortest decimals.
   const f32 = version === 1 ? shortestFloat32 : (x: number) => x;
@@ -316,7 +451,6 @@ function decodeInflatedNifti(bytes: Uint8Array, name: string, owned: boolean): N
   const geometry: Geometry = tidyGeometry(geometryFromLpsAffine([size[0], size[1], size[2]], rasAffineToLps(rasAffine)));
   positiveSpacing([...geometry.spacingMm], name, transform === 'sform' ? 'sform (a zero column)' : transform);
 
-  let data: VoxelArray = (owned ? typedOverBytes : typedFromBytes)(bytes, voxOffset, type, count, le);
   const slope = f32(Number(hdr.scl_slope));
   const inter = f32(Number(hdr.scl_inter));
   // nifti1.h: scl_slope 0 means unscaled (nifti1_io.c and nibabel also read a non-finite slope so). A valid slope
@@ -324,13 +458,38 @@ function decodeInflatedNifti(bytes: Uint8Array, name: string, owned: boolean): N
   if (slope !== 0 && Number.isFinite(slope) && !Number.isFinite(inter)) {
     throw new FormatError(`${name}: NIfTI scl_slope is ${slope} but scl_inter is ${inter}; the voxel values cannot be scaled: fix scl_inter (0 for none) or re-export the image`);
   }
+  return {
+    version,
+    transform,
+    geometry,
+    type,
+    count,
+    voxOffset,
+    needBytes,
+    littleEndian: le,
+    slope,
+    inter,
+    description: String(hdr.description ?? '').replace(/\0+$/, ''),
+  };
+}
+
+function niftiTruncated(name: string, size: readonly number[], type: VoxelType, voxOffset: number, needBytes: number, have: number): FormatError {
+  return new FormatError(
+    `${name}: file is truncated or its header disagrees with the data: header (${size.join('x')} ${type} at offset ${voxOffset}) needs ${needBytes} bytes, file has ${have}`,
+  );
+}
+
+/** The image of a parsed header and its voxels as stored: scl_slope/scl_inter applied, the volume made. */
+function finishNifti(plan: NiftiPlan, stored: VoxelArray, name: string): NiftiImage {
+  let data = stored;
+  const { slope, inter, count } = plan;
   if (slope !== 0 && Number.isFinite(slope) && (slope !== 1 || inter !== 0)) {
-    const out = type === 'float64' ? new Float64Array(count) : new Float32Array(count);
+    const out = plan.type === 'float64' ? new Float64Array(count) : new Float32Array(count);
     for (let n = 0; n < count; n++) out[n] = slope * data[n] + inter;
     data = out;
   }
-  const volume = makeVolume(geometry, data, name);
-  return { volume, version, transform, description: String(hdr.description ?? '').replace(/\0+$/, '') };
+  const volume = makeVolume(plan.geometry, data, name);
+  return { volume, version: plan.version, transform: plan.transform, description: plan.description };
 }
 
 /** Reads a .nii or .nii.gz file into a 3-D volume (see `decodeNifti`). Throws FileError when unreadable. */
