@@ -58,8 +58,12 @@ async function bundle(esbuild) {
   };
   const r = await esbuild.build({
     // fft-worker: the worker threads of the CPU convolution (src/convolution/fft-workers.ts loads it from beside the
-    // chunk that holds that module, i.e. from this folder)
-    entryPoints: { main: join(core, 'src', 'cli', 'main.ts'), 'fft-worker': join(core, 'src', 'convolution', 'fft-worker.ts') },
+    // chunk that holds that module, i.e. from this folder); mc-worker: those of the CPU Monte Carlo (src/mc/transport-cpu.ts)
+    entryPoints: {
+      main: join(core, 'src', 'cli', 'main.ts'),
+      'fft-worker': join(core, 'src', 'convolution', 'fft-worker.ts'),
+      'mc-worker': join(core, 'src', 'mc', 'transport-cpu-worker.ts'),
+    },
     bundle: true,
     splitting: true,
     format: 'esm',
