@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import ldmSrc from '../../../../shaders/ldm.wgsl?raw';
 import sumsSrc from '../../../../shaders/stats_sums.wgsl?raw';
 import histSrc from '../../../../shaders/stats_hist.wgsl?raw';
+import mcSrc from '../../../../shaders/mc_transport.wgsl?raw';
+import { MC_PARAMS } from '../../src/mc/transport-gpu.ts';
 import { LDM_PARAMS, STATS_HIST_PARAMS, STATS_SUMS_PARAMS } from '../../src/gpu/index.ts';
 import { uniformByteSize, wgslStructFields, type UniformLayout } from '../../src/gpu/uniform.ts';
 import { dispatchGrid2d } from '../../src/gpu/device.ts';
@@ -16,6 +18,7 @@ describe('WGSL sources and host layouts', () => {
     ['ldm.wgsl', ldmSrc, LDM_PARAMS, 'ldmDoseCpu'],
     ['stats_sums.wgsl', sumsSrc, STATS_SUMS_PARAMS, 'structureStatsCpu'],
     ['stats_hist.wgsl', histSrc, STATS_HIST_PARAMS, 'structureStatsCpu'],
+    ['mc_transport.wgsl', mcSrc, MC_PARAMS, 'runHistoriesCpu'],
   ];
   for (const [file, src, layout, oracle] of cases) {
     it(`${file}: struct ${layout.struct} matches the host layout field by field; header names its oracle`, () => {
