@@ -14,9 +14,18 @@ import { equivalentSphereDiameterMm, splitLesions } from './lesions.ts';
 import { asMemoryError, assertMemoryFor } from './memory.ts';
 import { selectBackend, type BackendChoice, type DoseBackend } from './backend.ts';
 import type { StructureDoseStats } from '../stats/index.ts';
+import type { McDoseProvenance, McHistoryPlan, McStructureUncertainty } from '../mc/run.ts';
 
 export type StructureRole = 'liver' | 'tumor' | 'normal-liver' | 'lung' | 'perfused' | 'other';
-export type DoseMethod = 'ldm' | 'dvk';
+export type DoseMethod = 'ldm' | 'dvk' | 'mc';
+
+/** Monte Carlo settings (`--method mc`; src/mc/run.ts). */
+export interface McCaseOptions {
+  /** Philox seed (default 1). */
+  readonly seed?: number;
+  /** A number of histories (default 1e6) or a target relative standard error of the structures' mean doses. */
+  readonly plan?: McHistoryPlan;
+}
 
 /** A segmentation as given on the command line: its masks and the file they came from. */
 export interface SegmentationInput {
@@ -65,6 +74,8 @@ export interface DoseCaseOptions {
    * awaited: work that needs only them (the CLI encodes structures.seg.nrrd) can run while a convolution does.
    */
   readonly onStructuresReady?: (structures: readonly GridStructure[]) => void;
+  /** `method: 'mc'`: seed and histories. */
+  readonly mc?: McCaseOptions;
 }
 
 export interface StructureReport extends StructureDoseStats {
@@ -78,6 +89,18 @@ export interface StructureReport extends StructureDoseStats {
   /** Split lesions: the tumour structure they come from, and their volume-equivalent sphere diameter. */
   readonly lesionOf?: string;
   readonly equivalentDiameterMm?: number;
+  /** `mc`: relative standard error of the mean dose, and the standard error of every statistic (batch method). */
+  readonly meanGyRelStdErr?: number;
+  readonly uncertainty?: McStructureUncertainty['stdErr'];
+}
+
+/** What a Monte Carlo dose adds to a case (`method: 'mc'`). */
+export interface DoseCaseMc {
+  /** Relative standard error of each voxel's dose (0 where the dose is 0), on the dose grid. */
+  readonly relStdErr: Volume<Float32Array>;
+  readonly provenance: McDoseProvenance;
+  /** The structures' uncertainties with every dose multiplied by `factor` (same order as `structures`). */
+  rescaledStructures(factor: number): Promise<McStructureUncertainty[]>;
 }
 
 export interface DoseCaseResult {
@@ -99,6 +122,8 @@ export interface DoseCaseResult {
   /** With a CT: how its densities were brought onto the grid and how much activity it covers (report parameters). */
   readonly ctParameters?: Record<string, unknown>;
   readonly timingsMs: Record<string, number>;
+  /** `method: 'mc'`: the uncertainty map and the Monte Carlo provenance. */
+  readonly mc?: DoseCaseMc;
 }
 
 /** Counts outside the normalisation structure (and the lungs) beyond this share are warned about. */
@@ -148,7 +173,7 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
   for (const [n, v, lo, hi] of [['--density', tissueRho, 0.3, 3], ['--lung-density', lungRho, 0.05, 1.2]] as const) {
     if (!Number.isFinite(v) || v < lo || v > hi) throw new InputError(`${n} ${v} g/mL is not a plausible density for it: give a value in ${lo}-${hi} g/mL (soft tissue 1.05, lung 0.30)`);
   }
-  if (opts.method !== 'ldm' && opts.method !== 'dvk') throw new InputError(`unknown method "${opts.method}": use ldm or dvk`);
+  if (opts.method !== 'ldm' && opts.method !== 'dvk' && opts.method !== 'mc') throw new InputError(`unknown method "${opts.method}": use ldm or dvk, or mc for Monte Carlo`);
 
   let t0 = performance.now();
   const check = checkActivityValues(opts.activity.data, 'activity image');
@@ -394,7 +419,37 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
   // 6. Dose on the chosen back end.
   const cf = NUCLIDES[opts.isotope].ldmJoulePerGBq;
   let doseGy: Float32Array;
-  if (opts.method === 'ldm') {
+  let mc: Awaited<ReturnType<typeof import('../mc/run.ts').runMonteCarloDose>> | undefined;
+  if (opts.method === 'mc') {
+    progress(`Monte Carlo dose on the ${backend.name} back end (${describeGrid(grid)})`);
+    t0 = performance.now();
+    const { runMonteCarloDose } = await import('../mc/run.ts');
+    const transport = backend.name === 'webgpu'
+      ? (await import('../mc/transport-gpu.ts')).gpuMcTransport((await (await import('../gpu/index.ts')).acquireGpu())!)
+      : (await import('../mc/transport-cpu.ts')).cpuMcTransport({});
+    try {
+      mc = await runMonteCarloDose({
+        dims: grid.dims as [number, number, number],
+        spacingMm: grid.spacingMm as [number, number, number],
+        activityBqPerMl: cal.activityBqPerMl,
+        densityGPerMl: density,
+        isotope: opts.isotope,
+        transport,
+        seed: opts.mc?.seed,
+        plan: opts.mc?.plan,
+        structures: entries.map((e) => e.s),
+        // the air rule below, applied to every batch too so that the uncertainties describe the reported dose
+        ...(ctOnGrid ? { zeroDoseBelowDensityGPerMl: AIR_DENSITY_THRESHOLD_G_PER_ML } : {}),
+        stats: (req) => backend.stats(req),
+        dvhBins: opts.dvhBins,
+        onProgress: progress,
+      });
+    } finally {
+      await transport.dispose();
+    }
+    doseGy = mc.doseGy;
+    warnings.push(...mc.warnings);
+  } else if (opts.method === 'ldm') {
     progress(`computing LDM dose on the ${backend.name} back end (${describeGrid(grid)})`);
     t0 = performance.now();
     doseGy = await backend.ldm({ activityBqPerMl: cal.activityBqPerMl, densityGPerMl: density, ldmJoulePerGBq: cf });
@@ -457,6 +512,7 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
   tick('statisticsMs', t0);
 
   const structures: StructureReport[] = entries.map((e, n) => ({
+    ...(mc ? { meanGyRelStdErr: mc.structures[n].meanGyRelStdErr, uncertainty: mc.structures[n].stdErr } : {}),
     name: e.s.name,
     role: e.role,
     origin: e.s.origin,
@@ -487,6 +543,7 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
     warnings,
     ...(ctParameters ? { ctParameters } : {}),
     timingsMs: t,
+    ...(mc ? { mc: { relStdErr: { geometry: grid, data: mc.relStdErr }, provenance: mc.provenance, rescaledStructures: mc.rescaledStructures } } : {}),
   };
 }
 

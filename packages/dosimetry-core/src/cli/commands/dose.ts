@@ -29,6 +29,7 @@ import { numberOpt, opt, optAll, parseArgs, requireOpt, type OptionSpec, type Pa
 import { resolveDicomwebInputs } from '../../dicomweb/inputs.ts';
 import { activityThroughTransform, readTransformWithHash, type TransformProvenance } from '../../registration/apply.ts';
 import { checkStorableIdentity, parseStoreSpec, storeCaseOutputs, storeSummaryLines } from '../../dicomweb/store.ts';
+import { MC_HELP, MC_OPTIONS, MC_UNCERTAINTY_FILE, applyMcToReport, mcFromArgs, mcParameters, mcUncertaintyFile } from './dose-mc.ts';
 
 export const DOSE_OPTIONS: Record<string, OptionSpec> = {
   activity: { type: 'string' },
@@ -53,6 +54,7 @@ export const DOSE_OPTIONS: Record<string, OptionSpec> = {
   'split-lesions': { type: 'flag' },
   isotope: { type: 'string' },
   method: { type: 'string' },
+  ...MC_OPTIONS, // --method mc: --mc-histories, --mc-target-uncertainty, --mc-max-histories, --seed (./dose-mc.ts)
   density: { type: 'string' },
   'lung-density': { type: 'string' },
   'mask-mode': { type: 'string' },
@@ -83,9 +85,10 @@ export const DOSE_HELP = `usage: pnpm -s dosimetry dose --activity FILE --activi
                       description, 3D Slicer color table or JSON, shared by several label maps)
   --liver NAME [--tumor NAME ...] [--lung NAME] [--perfused NAME]
   [--ct FILE [--transform FILE.tfm]] [--scan-delay-h H] [--split-lesions]
-  --isotope Y90|Ho166 --method ldm|dvk [--density 1.05] [--lung-density 0.30]
+  --isotope Y90|Ho166 --method ldm|dvk|mc [--density 1.05] [--lung-density 0.30]
   [--mask-mode fractional|nearest] [--backend auto|webgpu|cpu] [--rtdose [--rtplan FILE]] [--report] --out DIR [--json] [--quiet]
   [--report]  also DIR/report.pdf: the case as a clinical record (structures, DVH, dose images, warnings, approval)
+${MC_HELP}
 ${SEG_DICOM_HELP}
 ${PVC_HELP}
   [--allow-mismatched-dicom]  DICOM inputs of different patients or Frames of Reference: a warning instead of a refusal
@@ -107,8 +110,9 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
   const unit = parseActivityUnit(requireOpt(a, 'activity-unit', command));
   const isotope = parseIsotope(requireOpt(a, 'isotope', command));
   const methodText = opt(a, 'method') ?? (command === 'dose' ? undefined : 'ldm');
-  if (methodText === undefined) throw new UsageError(`${command}: --method is required (ldm or dvk)`);
-  if (methodText !== 'ldm' && methodText !== 'dvk') throw new UsageError(`${command}: unknown method "${methodText}": use ldm or dvk`);
+  if (methodText === undefined) throw new UsageError(`${command}: --method is required (ldm or dvk, or mc for Monte Carlo)`);
+  if (methodText !== 'ldm' && methodText !== 'dvk' && methodText !== 'mc') throw new UsageError(`${command}: unknown method "${methodText}": use ldm or dvk, or mc for Monte Carlo`);
+  const mc = mcFromArgs(a, command, methodText); // refused before any image is read
   // DVK on the CPU convolves on worker threads: start them while the inputs are read
   if (methodText === 'dvk' && opt(a, 'backend') !== 'webgpu') prewarmFftWorkers();
   const liver = requireOpt(a, 'liver', command);
@@ -220,6 +224,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     backend: parseBackend(opt(a, 'backend') ?? 'auto'),
     maskMode,
     onProgress: progress,
+    ...(mc ? { mc } : {}),
   };
   const inputs = [
     { role: 'activity', path: activityPath },
@@ -254,6 +259,7 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
     maskMode,
     backendRequested: options.backend,
     dvhBins: 2000,
+    ...mcParameters(mc),
     ...(methodText === 'dvk' ? { dvkLocalElectronEnergyMeV: localElectronEnergyMeV(isotope), dvkLungDensityThresholdGPerMl: DVK_LUNG_DENSITY_THRESHOLD_G_PER_ML } : {}),
     ...(act.dicom || ctDicom ? { dicom: dicomCtx.provenance } : {}),
     ...(web.provenance ? { dicomweb: web.provenance } : {}),
@@ -296,6 +302,8 @@ export async function caseOutputs(outDir: string, result: DoseCaseResult, report
     { path: join(outDir, 'structures.csv'), data: structuresCsv(report as { structures: ReportStructure[] }) },
   ];
   files.unshift({ path: join(outDir, 'dose.nii.gz'), data: await doseBytes });
+  const uncertainty = await mcUncertaintyFile(outDir, result); // --method mc: beside dose.nii.gz
+  if (uncertainty) files.splice(1, 0, uncertainty);
   const seg = await segBytes;
   if (seg) files.push({ path: join(outDir, 'structures.seg.nrrd'), data: seg });
   if (rtdose) {
@@ -366,6 +374,7 @@ async function runDose(a: ParsedArgs, outDir: string, out: OutputSet, progress: 
     parameters: delivered ? { ...parameters, ...deliveredParameters(delivered) } : parameters,
     ...(administered ? { extra: { administration: administered.administration } } : {}),
   });
+  applyMcToReport(report, result); // --method mc: uncertainties and the "mc" object
   if (pvc) applyRecoveryToReport(report, pvc, { splitLesions: options.splitLesions ?? false, warnings: result.warnings });
   if (deconv) deconv.addToReport(report, result.warnings);
   const files = await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose, segNrrd, segDicom });
@@ -382,7 +391,8 @@ async function runDose(a: ParsedArgs, outDir: string, out: OutputSet, progress: 
         structuresTable(report as { structures: ReportStructure[] }) +
         '\n' +
         (pvc ? recoveryTable(report) : '') +
-        `wrote ${join(outDir, 'dose.nii.gz')}, report.json, structures.csv, structures.seg.nrrd${a.flags.has('rtdose') ? ', rtdose.dcm' : ''}${segDicom ? `, ${SEG_DICOM_NAME}` : ''}${a.flags.has('report') ? ', report.pdf' : ''}\n`,
+        (result.mc ? `Monte Carlo: ${result.mc.provenance.histories} histories in ${result.mc.provenance.batches} batches, seed ${result.mc.provenance.seed}, ${result.mc.provenance.historiesPerSecond} histories/s; meanGyRelStdErr in report.json\n` : '') +
+        `wrote ${join(outDir, 'dose.nii.gz')}${result.mc ? `, ${MC_UNCERTAINTY_FILE}` : ''}, report.json, structures.csv, structures.seg.nrrd${a.flags.has('rtdose') ? ', rtdose.dcm' : ''}${segDicom ? `, ${SEG_DICOM_NAME}` : ''}${a.flags.has('report') ? ', report.pdf' : ''}\n`,
     );
   }
   if (opt(a, 'store') !== undefined) await storeAndSay(a, 'dose', outDir, rtDose?.frameOfReference, progress);

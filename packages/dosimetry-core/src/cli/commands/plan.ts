@@ -28,6 +28,7 @@ import {
   PLAN_ORDER_HELP, PLAN_ORDER_OPTIONS,
 } from './plan-order.ts';
 import { radiobiologyFromArgs, radiobiologyJson } from './plan-radiobiology.ts';
+import { applyMcToReport } from './dose-mc.ts';
 
 /** Options of `plan` (exported for `batch`, which checks each manifest row before running any). */
 export const OPTIONS: Record<string, OptionSpec> = {
@@ -61,7 +62,8 @@ export const OPTIONS: Record<string, OptionSpec> = {
 const HELP = `usage: pnpm -s dosimetry plan --device glass|resin|ho166
   --activity SCOUT [--activity-unit counts] --segmentation FILE [--labels ...] (repeatable)
   --liver NAME --tumor NAME [--tumor NAME ...] [--lung NAME] [--perfused NAME] [--normalize-to NAME]
-  [--lung-shunt-fraction F] [--ct FILE] [--split-lesions] [--method ldm|dvk] [--density 1.05] [--lung-density 0.30]
+  [--lung-shunt-fraction F] [--ct FILE] [--split-lesions] [--method ldm|dvk|mc] [--density 1.05] [--lung-density 0.30]
+  [--mc-histories N | --mc-target-uncertainty P [--mc-max-histories N]] [--seed S]   Monte Carlo: see dose --help
   [--backend auto|webgpu|cpu] [--rtdose] [--report] --out DIR [--json] [--quiet]   (--report: also DIR/report.pdf)
   [--seg-dicom [--seg-dicom-type auto|binary|fractional]]   also DIR/structures.seg.dcm (DICOM SEG; see dose --help)
   [--store dicomweb:BASE_URL] [--study UID --dicomweb BASE_URL]   DICOMweb in and out, as for dose (dose --help)
@@ -235,6 +237,8 @@ async function runPlan(argv: string[], claimed: { out?: OutputSet }): Promise<nu
   progress(`prescribed ${plan.activityGBq.toFixed(4)} GBq (${plan.prescribedMethod}); dose map at that activity`);
   // report.json "warnings" holds every warning: the plan's first, then the dose case's.
   const result = { ...(await scaleDoseCase(unitCase, plan.activityGBq / referenceGBq)), warnings: [...planWarnings, ...unitCase.warnings] };
+  // --method mc: the structures' standard errors at the prescribed activity (V-values at fixed thresholds do not scale)
+  const mcStructures = result.mc ? await result.mc.rescaledStructures(plan.activityGBq / referenceGBq) : undefined;
   const rb = structureRadiobiology(result, isotope, radiobiology);
 
   const planJson = {
@@ -289,6 +293,7 @@ async function runPlan(argv: string[], claimed: { out?: OutputSet }): Promise<nu
   });
   const structures = report.structures as ReportStructure[];
   report.structures = structures.map((s, i) => ({ ...s, meanBedGy: rb[i].meanBedGy, eudGy: rb[i].eudGy, eubedGy: rb[i].eubedGy }));
+  applyMcToReport(report, result, mcStructures);
   const files = await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose, segDicom });
   if (a.flags.has('report')) files.push(await (await import('../../report/index.ts')).reportPdfFile(files, { command: 'plan', report, result, ct: options.ct, identity: rtDose?.frameOfReference }));
   claimed.out.commit(asOutputFiles(files));
@@ -317,7 +322,7 @@ async function runPlan(argv: string[], claimed: { out?: OutputSet }): Promise<nu
     structuresTable(report as { structures: ReportStructure[] }),
     '',
     ...(result.warnings.length ? [`${result.warnings.length} warning${result.warnings.length > 1 ? 's' : ''} on stderr and in report.json`] : []),
-    `wrote ${join(outDir, 'dose.nii.gz')}, report.json, structures.csv, structures.seg.nrrd${segDicom ? ', structures.seg.dcm' : ''}${a.flags.has('report') ? ', report.pdf' : ''}`,
+    `wrote ${join(outDir, 'dose.nii.gz')}${result.mc ? ', dose_uncertainty.nii.gz' : ''}, report.json, structures.csv, structures.seg.nrrd${segDicom ? ', structures.seg.dcm' : ''}${a.flags.has('report') ? ', report.pdf' : ''}`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
   if (opt(a, 'store') !== undefined) await storeAndSay(a, 'plan', outDir, rtDose?.frameOfReference, progress);
