@@ -99,14 +99,14 @@ export async function runMonteCarloDose(opts: McDoseOptions): Promise<McDoseResu
   const maxBatch = plan.kind === 'histories' ? Math.ceil(plan.histories / (plan.batches ?? DEFAULT_MC_BATCHES)) : plan.maxHistories ?? DEFAULT_MC_MAX_HISTORIES;
   const { MC_TABLE_MAX_MEV } = await import('./types.ts');
   const tallyUnitMeV = chooseTallyUnitMeV(maxBatch, MC_TABLE_MAX_MEV);
-  const { buildMcProblem } = await import('./problem.ts');
+  const { buildMcProblem, mcCutoffsForGrid } = await import('./problem.ts');
   const problem = buildMcProblem({
     dims: [opts.dims[0], opts.dims[1], opts.dims[2]],
     spacingMm: [opts.spacingMm[0], opts.spacingMm[1], opts.spacingMm[2]],
     activityBqPerMl: source,
     densityGPerMl: opts.densityGPerMl,
     isotope: opts.isotope,
-    cutoffs: opts.cutoffs ?? DEFAULT_MC_CUTOFFS,
+    cutoffs: opts.cutoffs ?? mcCutoffsForGrid([opts.spacingMm[0], opts.spacingMm[1], opts.spacingMm[2]]),
     tallyUnitMeV,
   });
   const eMax = maxEnergyPerDecayMeV(problem);
