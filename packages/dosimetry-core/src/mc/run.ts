@@ -22,7 +22,11 @@ export const MC_PHYSICS_TEXT =
   'the bremsstrahlung threshold created and tracked; softer collisions and radiation as a continuous restricted loss, ' +
   'two-point midpoint rule), multiple elastic scattering by hard Wentzel events (Mott-corrected) and a soft deflection ' +
   'at a random hinge point of each step; steps limited to a fraction of the residual CSDA range and a maximum length, ' +
-  'and ended at every voxel boundary so that each step lies in one medium. Photons (bremsstrahlung, gamma lines): ' +
+  'and ended at every voxel boundary so that each step lies in one medium (chosen over a DPM-like scheme, Sempau et al. ' +
+  '2000, whose long steps scale across media: stopping at a face is exact at any interface, lung-tissue and bone ' +
+  'included, and costs little at millimetre voxels because steps of 5 % of the residual range are shorter than a ' +
+  'voxel anyway). The electron cut-off follows the grid: the energy whose residual CSDA range in water is 5 % of the ' +
+  'smallest voxel size, within 20-100 keV. Photons (bremsstrahlung, gamma lines): ' +
   'Woodcock (delta) tracking through the voxels with photoelectric absorption and Compton scattering (Klein-Nishina, ' +
   "Kahn's method); Compton electrons and photoelectrons (with fluorescence) deposit locally. Particles below the " +
   'cut-offs deposit where they are. Random numbers: Philox-4x32-10, one counter stream per history, so the CPU and ' +
