@@ -12,6 +12,8 @@
  *     compressing the engine's dose map with pigz -1 on 2 threads, or gzip -1 without pigz). Plus the agreement of the
  *     structure means (report.json against the script).
  *  3. The phases of `dose --method dvk` measured in-process (where the time of the DVK row goes).
+ *  4. Monte Carlo (`dose --method mc --mc-target-uncertainty 2`) on the DVK cases, default back end and WebGPU: histories,
+ *     histories/s, wall time, and the ratio to the DVK process on the same case (issue 13's speed goal: at most 20x).
  * Every timed process runs once untimed first (kernel disk cache, Mesa shader cache, OS file cache: a second run of
  * the same case is the steady state the issue asks for), then best of --repeat; within a round the rows of all cases
  * run one after the other, in an order rotated from round to round, so that load from other users of this shared
@@ -19,7 +21,7 @@
  *
  *   node --import tsx --import ./scripts/wgsl-loader.mjs scripts/bench.ts [--repeat 3]
  *     [--cases ldm256,ldm256dense,dvk192,dvk192dense] [--ldm-sizes 128,256] [--size 192]
- *     [--skip-ldm] [--skip-phases] [--markdown FILE]
+ *     [--skip-ldm] [--skip-phases] [--skip-mc] [--mc-target 2] [--markdown FILE]
  * The engine rows run `node scripts/dosimetry.mjs dose ...`, which is what `pnpm -s dosimetry dose ...` starts (the
  * bundled CLI; pnpm's own launcher is timed once and reported below the table). Python rows need Debian's
  * /usr/bin/python3 with python3-numpy, python3-nibabel (and python3-scipy for DVK), which the bootstrap installs for
@@ -432,6 +434,63 @@ async function phases() {
     `Phases of \`dose --method dvk\` on the ${size}^3 sparse case (in-process, same functions as the CLI; script: dvk_scipy.py's own phase times, its write includes the gzip)`,
     `| phase | ${backends.map((b) => `engine ${b} [s]`).join(' | ')} | script [s] |`,
     `|---|${backends.map(() => '---:').join('|')}|---:|`,
+    rows,
+  );
+}
+
+// ---------------------------------------------------------------- 4. Monte Carlo (issue 13)
+if (!argv.includes('--skip-mc')) {
+  try {
+    monteCarlo();
+  } catch (err) {
+    log(`Monte Carlo not measured: ${(err as Error).stack ?? err}`);
+  }
+}
+
+/**
+ * `dose --method mc --mc-target-uncertainty P` (P = --mc-target, default 2 %) on the DVK cases, on the default back
+ * end and on WebGPU: histories needed, histories per second, wall time, and the ratio to the DVK process on the same
+ * case (its best time above). One run each (a target run is long; its history count is deterministic for the seed).
+ */
+function monteCarlo() {
+  const target = arg('mc-target', '2');
+  const mcStates = states.filter((st) => st.c.method === 'dvk');
+  if (mcStates.length === 0) {
+    log('Monte Carlo: no DVK case in --cases; skipped');
+    return;
+  }
+  const rows: string[] = [];
+  for (const st of mcStates) {
+    const c = st.c;
+    const dvkS = st.rows.auto.best;
+    for (const b of ['auto', 'webgpu'] as const) {
+      if (b === 'webgpu' && adapter.kind === 'none') continue;
+      const outDir = join(c.dir, `out-mc-${b}`);
+      rmSync(outDir, { recursive: true, force: true });
+      const args = ['scripts/dosimetry.mjs', ...engineDoseArgs({ ...c, method: 'mc' } as unknown as WholeCase, outDir, b === 'webgpu' ? 'webgpu' : undefined), '--mc-target-uncertainty', target];
+      log(`Monte Carlo ${c.id} ${b}: dose --method mc --mc-target-uncertainty ${target} ...`);
+      const r = runProcess(node, args, root, 3600);
+      if (!r.ok) {
+        rows.push(`| ${c.id} | ${b} | failed: ${(r.error ?? '').replace(/\|/g, '/')} | - | - | - | - | - |`);
+        continue;
+      }
+      const rep = JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8')) as {
+        backend: string;
+        mc: { histories: number; batches: number };
+        structures: Array<{ name: string; volumeMl: number; meanGyRelStdErr?: number }>;
+      };
+      const hps = /(\d+) histories\/s/.exec(r.stdout)?.[1];
+      const worst = Math.max(...rep.structures.filter((x) => x.volumeMl >= 10).map((x) => x.meanGyRelStdErr ?? 0));
+      log(`Monte Carlo ${c.id} ${b}: ${r.wallS.toFixed(1)} s, ${rep.mc.histories} histories`);
+      rows.push(
+        `| ${c.id} | ${b === 'auto' ? `default (auto → ${rep.backend})` : `webgpu (${webgpuLabel})`} | ${rep.mc.histories} in ${rep.mc.batches} batches | ${hps ?? '-'} | ${(100 * worst).toFixed(2)} % | ${r.wallS.toFixed(1)} | ${Number.isFinite(dvkS) ? dvkS.toFixed(2) : '-'} | ${Number.isFinite(dvkS) ? (r.wallS / dvkS).toFixed(1) : '-'} |`,
+      );
+    }
+  }
+  table(
+    `Monte Carlo: \`dose --method mc --mc-target-uncertainty ${target}\` (every structure of 10 mL or more below ${target} %), whole processes, one run each, against the DVK process on the same case (default back end, best time above)`,
+    '| case | back end | histories | histories/s | worst structure rel. SE | wall [s] | DVK [s] | MC / DVK |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
     rows,
   );
 }

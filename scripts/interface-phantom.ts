@@ -9,11 +9,13 @@
  * faces) drawn in one SVG, with the mean dose of the lung, of the first centimetre of lung and of the lung deeper than
  * the maximum beta range (from the interface and from the grid's faces).
  *
- * Run: pnpm interface [--out DIR] [--mc-histories N] [--backend cpu|webgpu|auto] [--methods ldm,dvk,mc]
+ * Run: pnpm interface [--out DIR] [--work DIR] [--mc-histories N] [--backend cpu|webgpu|auto] [--methods ldm,dvk,mc]
+ * (--work: where the case and the dose runs go, default a folder in the system's temp folder)
  * Writes DIR/profile.svg, DIR/profile.csv and prints a Markdown table (the README's figure and table come from it).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeNifti } from '../packages/dosimetry-core/src/io/index.ts';
@@ -67,8 +69,11 @@ for (let k = 0; k < N[2]; k++) {
     }
   }
 }
-const caseDir = join(outDir, 'case');
+// the case and the three output folders go to a scratch folder; only the figure and its data go to --out
+const work = resolve(arg('work', join(tmpdir(), 'dosimetry-interface')));
+const caseDir = join(work, 'case');
 mkdirSync(caseDir, { recursive: true });
+mkdirSync(outDir, { recursive: true });
 writeFileSync(join(caseDir, 'activity_bqml.nii.gz'), encodeNifti({ geometry: g, data: activity }, { description: '90Y at implant, Bq/mL' }));
 writeFileSync(join(caseDir, 'ct_hu.nii.gz'), encodeNifti({ geometry: g, data: ct }, { description: 'CT, HU' }));
 writeFileSync(join(caseDir, 'labels.nii.gz'), encodeNifti({ geometry: g, data: labels }, { description: '1 Liver, 2 Lung' }));
@@ -89,7 +94,7 @@ for (const [method, label, colour] of [
   ['mc', 'Monte Carlo', '#2ca02c'],
 ] as const) {
   if (!methods.includes(method)) continue;
-  const out = join(outDir, method);
+  const out = join(work, method);
   const args = [
     'scripts/dosimetry.mjs', 'dose', '--activity', join(caseDir, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0',
     '--segmentation', join(caseDir, 'labels.nii.gz'), '--labels', '1=Liver,2=Lung', '--liver', 'Liver', '--lung', 'Lung',

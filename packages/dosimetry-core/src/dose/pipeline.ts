@@ -14,7 +14,7 @@ import { equivalentSphereDiameterMm, splitLesions } from './lesions.ts';
 import { asMemoryError, assertMemoryFor } from './memory.ts';
 import { selectBackend, type BackendChoice, type DoseBackend } from './backend.ts';
 import type { StructureDoseStats } from '../stats/index.ts';
-import type { McDoseProvenance, McHistoryPlan, McStructureUncertainty } from '../mc/run.ts';
+import type { McDoseProvenance, McHistoryPlan, McKeptBatches, McStructureUncertainty } from '../mc/run.ts';
 
 export type StructureRole = 'liver' | 'tumor' | 'normal-liver' | 'lung' | 'perfused' | 'other';
 export type DoseMethod = 'ldm' | 'dvk' | 'mc';
@@ -25,6 +25,8 @@ export interface McCaseOptions {
   readonly seed?: number;
   /** A number of histories (default 1e6) or a target relative standard error of the structures' mean doses. */
   readonly plan?: McHistoryPlan;
+  /** Index of the first history (default 0): plan --territories gives each territory its own range (src/mc/batches.ts). */
+  readonly historyOffset?: number;
 }
 
 /** A segmentation as given on the command line: its masks and the file they came from. */
@@ -101,6 +103,10 @@ export interface DoseCaseMc {
   readonly provenance: McDoseProvenance;
   /** The structures' uncertainties with every dose multiplied by `factor` (same order as `structures`). */
   rescaledStructures(factor: number): Promise<McStructureUncertainty[]>;
+  /** The run's batch maps on its structures' voxels (sums of independent runs: plan --territories); absent for a sum. */
+  readonly keptBatches?: McKeptBatches;
+  /** A combination of several runs (plan --territories): how the structures' standard errors were obtained, and the runs. */
+  readonly combination?: { readonly uncertaintyKind: string; readonly uncertaintyMethod: string; readonly runs: ReadonlyArray<Record<string, unknown>> };
 }
 
 export interface DoseCaseResult {
@@ -436,6 +442,7 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
         isotope: opts.isotope,
         transport,
         seed: opts.mc?.seed,
+        historyOffset: opts.mc?.historyOffset,
         plan: opts.mc?.plan,
         structures: entries.map((e) => e.s),
         // the air rule below, applied to every batch too so that the uncertainties describe the reported dose
@@ -534,7 +541,11 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
     structures,
     gridStructures: entries.map((e) => e.s),
     backend: backend.name,
-    backendReason: backend.reason,
+    // the software adapter is slower than the CPU for LDM and DVK, but faster for the Monte Carlo: said, not used
+    backendReason:
+      opts.method === 'mc' && backend.name === 'cpu' && backend.reason.includes('slower than the CPU back end')
+        ? backend.reason.replace('slower than the CPU back end; --backend webgpu uses it anyway', 'not used by auto (for the Monte Carlo it is faster than the CPU back end, about 2-4x on lavapipe: --backend webgpu uses it)')
+        : backend.reason,
     activityInFieldGBq: fieldBq / BQ_PER_GBQ,
     negativeActivityVoxelCount: check.negativeVoxelCount,
     lungShuntFraction: cal.lungShuntFraction,
@@ -543,7 +554,7 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
     warnings,
     ...(ctParameters ? { ctParameters } : {}),
     timingsMs: t,
-    ...(mc ? { mc: { relStdErr: { geometry: grid, data: mc.relStdErr }, provenance: mc.provenance, rescaledStructures: mc.rescaledStructures } } : {}),
+    ...(mc ? { mc: { relStdErr: { geometry: grid, data: mc.relStdErr }, provenance: mc.provenance, rescaledStructures: mc.rescaledStructures, keptBatches: mc.keptBatches } } : {}),
   };
 }
 
