@@ -23,6 +23,8 @@ if (existsSync(join(root, 'test', 'browser', 'run.mjs'))) steps.push(['browser t
 if (existsSync(join(root, 'test', 'browser', 'run-dicom-drop.mjs'))) steps.push(['browser tests: compressed DICOM drop', 'node', ['test/browser/run-dicom-drop.mjs']]);
 // compare mode: two cases side by side, linked crosshair, difference overlay (CPU and WebGPU)
 if (existsSync(join(root, 'test', 'browser', 'run-compare.mjs'))) steps.push(['browser tests: compare mode', 'node', ['test/browser/run-compare.mjs']]);
+// Monte Carlo computed in the page from dropped files (CPU and WebGPU) against the CLI's dose --method mc
+if (existsSync(join(root, 'test', 'browser', 'run-mc-drop.mjs'))) steps.push(['browser tests: Monte Carlo drop', 'node', ['test/browser/run-mc-drop.mjs']]);
 
 let failed = 0;
 for (const [name, cmd, argv] of steps) {

@@ -7,8 +7,8 @@
  * assignment of chunks to workers.
  *
  * Threads: `threads` option, else $DOSIMETRY_THREADS, else the available cores (at most 16). With one thread, or where
- * worker threads cannot start (a browser; the built CLI without its mc-worker.mjs), the chunks run on this thread
- * one after the other (yielding to the event loop between chunks).
+ * worker threads cannot start (a browser; the built CLI without its mc-worker.mjs), the histories run on this thread
+ * in order, yielding to the event loop every {@link MC_CPU_YIELD_MS} (a page stays responsive).
  * Memory: each worker holds a copy of the problem (media: 4 B/voxel) and one Float64Array tally of the grid
  * (8 B/voxel); this thread one more for the sum.
  * Workers load ./transport-cpu-worker.ts (under tsx/vitest, through tsx's API as ../convolution/fft-workers.ts does) or
@@ -125,7 +125,33 @@ function checkRequest(r: McBatchRequest): void {
   if (r.firstHistory + r.histories > Number.MAX_SAFE_INTEGER) throw new InputError('history indices beyond 2^53');
 }
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+/**
+ * Lets the event loop run (timers, messages; in a page input and drawing). In a page: a MessageChannel message, a
+ * plain task that is not clamped as nested setTimeout(0) is (>= 4 ms each) and that, unlike scheduler.yield()'s
+ * prioritised continuation, lets the page's timers run too. In Node: setTimeout(0).
+ */
+const yieldToEventLoop = (): Promise<void> => {
+  if (typeof (globalThis as { document?: unknown }).document !== 'undefined' && typeof MessageChannel === 'function') {
+    return new Promise<void>((resolve) => {
+      const ch = new MessageChannel();
+      ch.port1.onmessage = () => {
+        ch.port1.close();
+        resolve();
+      };
+      ch.port2.postMessage(0);
+    });
+  }
+  return new Promise<void>((resolve) => setTimeout(resolve, 0));
+};
+
+/**
+ * The one-thread path (a browser, or no workers) runs a batch in slices of this many histories and yields to the event
+ * loop whenever {@link MC_CPU_YIELD_MS} have passed, so that a page stays responsive (a whole chunk of 1024 histories
+ * takes ~0.2 s of 90Y). Histories run in the same order either way, so the tally is the same (f64 tallies too).
+ */
+export const MC_CPU_SLICE_HISTORIES = 32;
+/** Longest time [ms] the one-thread path runs histories without yielding to the event loop (beyond one slice). */
+export const MC_CPU_YIELD_MS = 40;
 
 /**
  * The CPU Monte Carlo back end (see the module header). Call dispose() when done to stop its workers (idle workers
@@ -174,12 +200,19 @@ export function cpuMcTransport(opts: CpuMcTransportOptions = {}): CpuMcTransport
 
   const runHere = async (problem: McProblem, r: McBatchRequest): Promise<CpuTally> => {
     const tally = createCpuTally(problem, { exactF64 });
-    for (let h = 0; h < r.histories; h += chunk) {
-      const count = Math.min(chunk, r.histories - h);
+    // slices of MC_CPU_SLICE_HISTORIES in history order, a yield every MC_CPU_YIELD_MS (see there)
+    let since = performance.now();
+    for (let h = 0; h < r.histories; ) {
+      const count = Math.min(MC_CPU_SLICE_HISTORIES, r.histories - h);
       runHistoriesCpu(problem, r.seed, r.firstHistory + h, count, tally);
-      r.onProgress?.((h + count) / r.histories);
-      if (h + count < r.histories) await yieldToEventLoop();
+      h += count;
+      if (h < r.histories && performance.now() - since >= MC_CPU_YIELD_MS) {
+        r.onProgress?.(h / r.histories);
+        await yieldToEventLoop();
+        since = performance.now();
+      }
     }
+    r.onProgress?.(1);
     return tally;
   };
 

@@ -12,6 +12,8 @@ export interface ViewerCase {
   readonly ct?: ClientVolume;
   /** Dose [Gy] at the report's activity. */
   readonly dose?: ClientVolume;
+  /** Monte Carlo: relative standard error of each voxel's dose (a fraction; 0 where the dose is 0), on the dose grid. */
+  readonly doseRelStdErr?: ClientVolume;
   /** Activity as stored (unit in `units.activity`). */
   readonly activity?: ClientVolume;
   /** Display units by volume name. */

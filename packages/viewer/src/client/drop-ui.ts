@@ -4,13 +4,17 @@
  */
 import type { Isotope } from '../../../dosimetry-core/src/units/index.ts';
 import type { ViewerCase } from './case-data.ts';
-import { type DroppedFile, computeDropped, decodeDropped, decodeDroppedDicom, droppedMasks, isDroppedDicom } from './drop.ts';
+import type { DoseMethod } from '../../../dosimetry-core/src/dose/pipeline.ts';
+import { type DroppedFile, computeDropped, decodeDropped, decodeDroppedDicom, droppedMasks, isDroppedDicom, parseDropMc } from './drop.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 /** Options of `setupDrop`. */
 export interface DropUiOptions {
-  /** Back end of the computation ('cpu' when the page was opened with ?backend=cpu). */
+  /**
+   * Back end of the computation chosen at first in the panel's back-end select ('cpu' when the page was opened with
+   * ?backend=cpu); the select can change it (WebGPU also on a software adapter, which 'auto' passes over).
+   */
   readonly backend: 'auto' | 'cpu';
   /** Shows a computed case. */
   readonly show: (c: ViewerCase) => Promise<void>;
@@ -135,11 +139,20 @@ export function setupDrop(opts: DropUiOptions): void {
     list();
     say('');
   });
+  const methodSelect = $('drop-method') as HTMLSelectElement;
+  const backendSelect = $('drop-backend') as HTMLSelectElement;
+  backendSelect.value = opts.backend;
+  // the Monte Carlo fields (histories, seed) only with that method
+  const showMethodFields = () => ($('drop-mc').hidden = methodSelect.value !== 'mc');
+  methodSelect.addEventListener('change', showMethodFields);
+  showMethodFields();
   $('drop-compute').addEventListener('click', async () => {
     const btn = $('drop-compute') as HTMLButtonElement;
     btn.disabled = true;
     try {
       const admin = Number(($('drop-admin') as HTMLInputElement).value);
+      const method = methodSelect.value as DoseMethod;
+      const mc = method === 'mc' ? parseDropMc(($('drop-mc-histories') as HTMLInputElement).value, ($('drop-mc-seed') as HTMLInputElement).value) : undefined;
       const t0 = performance.now();
       const vc = await computeDropped(
         files,
@@ -147,17 +160,23 @@ export function setupDrop(opts: DropUiOptions): void {
           activityUnit: ($('drop-unit') as HTMLSelectElement).value as 'bq-per-ml' | 'counts',
           administeredGBq: admin > 0 ? admin : undefined,
           isotope: ($('drop-isotope') as HTMLSelectElement).value as Isotope,
-          method: ($('drop-method') as HTMLSelectElement).value as 'ldm' | 'dvk',
+          method,
+          ...(mc ? { mc } : {}),
           liver: ($('drop-liver') as HTMLSelectElement).value,
           tumors: [...($('drop-tumors') as HTMLSelectElement).selectedOptions].map((o) => o.value),
           lung: ($('drop-lung') as HTMLSelectElement).value || undefined,
           labelTables: labelTables(),
-          backend: opts.backend,
+          backend: backendSelect.value as 'auto' | 'webgpu' | 'cpu',
         },
         (m) => say(m),
       );
       await opts.show(vc);
-      say(`computed in the browser on the ${vc.report.backend} back end in ${Math.round(performance.now() - t0)} ms`);
+      const r = vc.mcRun;
+      status.dataset.mcHistoriesPerSecond = r ? String(r.historiesPerSecond) : '';
+      say(
+        `computed in the browser on the ${vc.report.backend} back end in ${Math.round(performance.now() - t0)} ms` +
+          (r ? ` (Monte Carlo: ${r.histories.toLocaleString('en-US')} histories, seed ${r.seed}, ${r.historiesPerSecond.toLocaleString('en-US')} histories/s)` : ''),
+      );
     } catch (err) {
       say(`cannot compute: ${(err as Error).message}`, true);
     } finally {

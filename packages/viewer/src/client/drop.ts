@@ -9,8 +9,17 @@
  * description, 3D Slicer color table or JSON, as `--labels @FILE` reads): "@NAME" in a label map's table field names
  * it, and a label map whose field is empty takes the one table dropped, if there is exactly one. Roles are guessed (CT when the name says so or values go
  * below -200 HU) and can be changed before computing.
+ *
+ * Methods: LDM, DVK and Monte Carlo (`dose --method mc`: histories and seed from the panel, parseDropMc). The Monte
+ * Carlo runs on the chosen back end: WebGPU (src/mc/transport-gpu.ts on navigator.gpu) or the CPU, which in a page has
+ * no worker threads and runs the histories on the page's thread, yielding to it every 40 ms (src/mc/transport-cpu.ts);
+ * the report gets each structure's meanGyRelStdErr and the "mc" object as the CLI writes them, the case the per-voxel
+ * relative standard error (shown in the readout).
  */
-import { computeDoseCase, type DoseMethod } from '../../../dosimetry-core/src/dose/pipeline.ts';
+import { computeDoseCase, type DoseMethod, type McCaseOptions } from '../../../dosimetry-core/src/dose/pipeline.ts';
+import { MC_MAX_HISTORIES_ACCEPTED, applyMcToReport, mcParameters } from '../../../dosimetry-core/src/cli/commands/dose-mc.ts';
+import { DEFAULT_MC_BATCHES } from '../../../dosimetry-core/src/mc/batches.ts';
+import { parseDecimal } from '../../../dosimetry-core/src/units/decimal.ts';
 import { buildReport } from '../../../dosimetry-core/src/dose/report.ts';
 import type { ActivityUnit } from '../../../dosimetry-core/src/dose/calibration.ts';
 import { labelMapToStructures } from '../../../dosimetry-core/src/io/labels.ts';
@@ -110,6 +119,39 @@ export interface DropChoices {
   /** Label tables of label-map files, by file name. */
   readonly labelTables: Record<string, string>;
   readonly backend: 'auto' | 'webgpu' | 'cpu';
+  /**
+   * `method: 'mc'`: seed and histories, as `dose --method mc --seed S --mc-histories N` takes them (in the page the CPU
+   * back end runs on this thread, yielding to the page between slices of histories; WebGPU runs on the page's device).
+   */
+  readonly mc?: McCaseOptions;
+}
+
+/** Histories a Monte Carlo run in the page offers by default: seconds on the bundled phantom on one CPU thread. */
+export const DROP_MC_DEFAULT_HISTORIES = 20_000;
+
+/**
+ * The drop panel's Monte Carlo fields (histories "2e4" or "20000", seed) as `dose --method mc --mc-histories N
+ * --seed S` reads them; throws a message that says what to type for anything else.
+ */
+export function parseDropMc(historiesText: string, seedText: string): McCaseOptions {
+  const h = parseDecimal(historiesText);
+  if (h === undefined || !Number.isInteger(h) || h < DEFAULT_MC_BATCHES || h > MC_MAX_HISTORIES_ACCEPTED) {
+    throw new Error(`histories "${historiesText}": give a whole number of at least ${DEFAULT_MC_BATCHES} (${DEFAULT_MC_BATCHES} batches of one history or more), such as 20000 or 2e4`);
+  }
+  const seed = seedText.trim() === '' ? 1 : parseDecimal(seedText);
+  if (seed === undefined || !Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    throw new Error(`seed "${seedText}": give a whole number in 0..4294967295 (the generator's key is 32 bits)`);
+  }
+  return { seed, plan: { kind: 'histories', histories: h } };
+}
+
+/** What a Monte Carlo computation in the page ran: histories, seed, back end and speed (not in the report). */
+export interface DroppedMcRun {
+  readonly histories: number;
+  readonly seed: number;
+  readonly backend: string;
+  readonly historiesPerSecond: number;
+  readonly transportMs: number;
 }
 
 /**
@@ -154,7 +196,7 @@ function gridJson(v: Volume): GridJson {
 }
 
 /** Computes a case from the dropped files with the core's pipeline; the result is shown like a case folder. */
-export async function computeDropped(files: readonly DroppedFile[], c: DropChoices, progress: (m: string) => void): Promise<ViewerCase> {
+export async function computeDropped(files: readonly DroppedFile[], c: DropChoices, progress: (m: string) => void): Promise<ViewerCase & { mcRun?: DroppedMcRun }> {
   const act = files.filter((f) => f.role === 'activity');
   if (act.length !== 1 || !act[0].volume) throw new Error(`give exactly one activity image (now ${act.length}); set the roles of the dropped files`);
   const cts = files.filter((f) => f.role === 'ct');
@@ -177,6 +219,7 @@ export async function computeDropped(files: readonly DroppedFile[], c: DropChoic
     ct,
     backend: c.backend,
     onProgress: progress,
+    ...(c.method === 'mc' ? { mc: c.mc ?? {} } : {}),
   });
   result.warnings.unshift(...labelWarnings); // as the CLI says them: in the report's warnings
   const used = files.filter((f) => f.role !== 'ignore');
@@ -186,9 +229,11 @@ export async function computeDropped(files: readonly DroppedFile[], c: DropChoic
     inputs: [],
     parameters: {
       activityUnit: c.activityUnit, isotope: c.isotope, method: c.method, liver: c.liver, tumors: c.tumors, lung: c.lung ?? null,
-      administeredGBq: c.administeredGBq ?? null, computedIn: 'browser',
+      administeredGBq: c.administeredGBq ?? null, computedIn: 'browser', ...(result.mc ? mcParameters({ seed: result.mc.provenance.seed, plan: c.mc?.plan ?? { kind: 'histories', histories: result.mc.provenance.histories } }) : {}),
     },
   }) as unknown as ReportJson;
+  // Monte Carlo: each structure's meanGyRelStdErr and standard errors, and the "mc" object, as the CLI writes them
+  applyMcToReport(report as unknown as Record<string, unknown>, result);
   report.provenance = {
     ...(report.provenance ?? {}),
     inputs: await Promise.all(used.map(async (f) => ({ role: f.role, path: f.name, sha256: await sha256Hex(f.bytes) }))),
@@ -208,10 +253,22 @@ export async function computeDropped(files: readonly DroppedFile[], c: DropChoic
     report,
     ct: ct ? makeClientVolume(gridJson(ct), toFloat32(ct.data)) : undefined,
     dose: makeClientVolume(doseGrid, result.dose.data),
+    ...(result.mc ? { doseRelStdErr: makeClientVolume(doseGrid, result.mc.relStdErr.data) } : {}),
     activity: makeClientVolume(gridJson(activity), toFloat32(activity.data)),
     units: { ct: 'HU', dose: 'Gy', activity: c.activityUnit === 'counts' ? 'counts' : 'Bq/mL' },
     structures: bits.entries,
     labels: bits.labels ? makeClientVolume(doseGrid, bits.labels) : undefined,
     warnings: [...result.warnings, ...bits.warnings],
+    ...(result.mc
+      ? {
+          mcRun: {
+            histories: result.mc.provenance.histories,
+            seed: result.mc.provenance.seed,
+            backend: result.backend,
+            historiesPerSecond: result.mc.provenance.historiesPerSecond,
+            transportMs: result.mc.provenance.timingsMs.transport,
+          },
+        }
+      : {}),
   };
 }

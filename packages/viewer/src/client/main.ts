@@ -295,6 +295,8 @@ async function showCase(vc: ViewerCase): Promise<void> {
     const hu = vols.ct ? sampleAt(vols.ct, p) : undefined;
     const act = loaded.activity ? sampleAt(loaded.activity, p) : undefined;
     const dose = terr?.live ? terr.doseAt(p) : vols.dose ? sampleAt(vols.dose, p) : undefined;
+    // Monte Carlo: the voxel's relative standard error (unchanged by the activity scaling)
+    const rel = vc.doseRelStdErr && !terr?.live ? sampleAt(vc.doseRelStdErr, p) : undefined;
     const bits = labels ? sampleAt(labels, p) ?? 0 : 0;
     const names = structs.filter((s) => s.bit >= 0 && bits & (1 << s.bit)).map((s) => s.name);
     const actScaled = act === undefined ? undefined : units.activity === 'counts' ? act : act * settings.doseScale;
@@ -302,11 +304,12 @@ async function showCase(vc: ViewerCase): Promise<void> {
     r.dataset.lps = p.map((x) => x.toFixed(2)).join(',');
     r.dataset.structures = names.join('|');
     r.dataset.doseGy = dose === undefined ? '' : String(dose * settings.doseScale);
+    r.dataset.doseRelStdErr = rel === undefined ? '' : String(rel);
     r.textContent = [
       `LPS     ${p.map((x) => x.toFixed(1)).join(', ')} mm`,
       `CT      ${hu === undefined ? '–' : fmt(hu, 0) + ' HU'}`,
       `activity ${actScaled === undefined ? '–' : actScaled.toPrecision(4) + ' ' + units.activity}`,
-      `dose    ${dose === undefined ? '–' : fmt(dose * settings.doseScale, 2) + ' Gy'}`,
+      `dose    ${dose === undefined ? '–' : fmt(dose * settings.doseScale, 2) + ' Gy'}${rel !== undefined && dose ? ` ± ${fmt(100 * rel, 1)} % (MC)` : ''}`,
       `in      ${names.join(', ') || '–'}`,
     ].join('\n');
   }
@@ -462,7 +465,12 @@ async function showCase(vc: ViewerCase): Promise<void> {
     const device = DEVICE_LABELS[limitBounds.device];
     for (const r of rows) {
       const tr = rowOf.get(r.e.index)!;
-      (tr.querySelector('.mad') as HTMLElement).textContent = fmt(r.mad);
+      // Monte Carlo: the mean with its relative standard error (batch method; unchanged by the activity scaling)
+      const rel = r.s.meanGyRelStdErr;
+      const madCell = tr.querySelector('.mad') as HTMLElement;
+      madCell.textContent = typeof rel === 'number' && Number.isFinite(rel) ? `${fmt(r.mad)} ± ${fmt(100 * rel, rel < 0.001 ? 2 : 1)} %` : fmt(r.mad);
+      if (typeof rel === 'number') madCell.dataset.relStdErr = String(rel);
+      madCell.title = typeof rel === 'number' ? 'mean absorbed dose ± its relative standard error (Monte Carlo, batch method)' : '';
       (tr.querySelector('.d70') as HTMLElement).textContent = fmt(r.d70);
       (tr.querySelector('.v100') as HTMLElement).textContent = fmt(100 * r.v100);
       (tr.querySelector('.v205') as HTMLElement).textContent = fmt(100 * r.v205);
