@@ -74,6 +74,15 @@ describe('dose --method mc: outputs and report', () => {
     expect(positive).toBeGreaterThan(1000);
   });
 
+  it('structures.csv: the meanGyRelStdErr column after doseMethod (mc only), equal to report.json; an LDM file has none', async () => {
+    const lines = readFileSync(join(a.out, 'structures.csv'), 'utf8').trim().split('\n');
+    const head = lines[0].split(',');
+    expect(head.slice(head.indexOf('doseMethod'))).toEqual(['doseMethod', 'meanGyRelStdErr']);
+    lines.slice(1).forEach((line, i) => expect(line.split(',')[head.length - 1]).toBe(String(a.report.structures[i].meanGyRelStdErr)));
+    const ldm = await dose(['--method', 'ldm']);
+    expect(readFileSync(join(ldm.out, 'structures.csv'), 'utf8').split('\n')[0].endsWith(',densitySource,doseMethod')).toBe(true);
+  });
+
   it('report.json: method mc, every structure with meanGyRelStdErr in (0, 1) and a standard error per statistic, the mc object', () => {
     const r = a.report;
     expect(r.method).toBe('mc');

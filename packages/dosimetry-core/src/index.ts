@@ -7,6 +7,7 @@
  *   cpu/ gpu/ the two back ends (CPU: plain TypeScript oracle; WebGPU: WGSL kernels in ../../shaders)
  *   kernel/   voxel S kernels computed from physics; convolution/ FFT and direct convolution
  *   stats/    per-structure statistics and DVHs; plan/ planning models; research/ dose-response statistics
+ *   mc/       Monte Carlo dose (electron and photon transport, CPU and WebGPU back ends with the same histories)
  *
  * Namespaces keep the areas apart where names would clash; the everyday types and functions are also exported flat.
  */
@@ -21,9 +22,15 @@ export { calibrateActivity } from './dose/calibration.ts';
 export { selectBackend, type BackendChoice } from './dose/backend.ts';
 export { acquireGpu, gpuUnavailableReason } from './gpu/index.ts';
 export { voxelKernel } from './kernel/index.ts';
+export {
+  runMonteCarloDose, buildMcProblem, cpuMcTransport, gpuMcTransport, DEFAULT_MC_HISTORIES, DEFAULT_MC_BATCHES, MC_PHYSICS_TEXT,
+  type McDoseOptions, type McDoseResult, type McDoseProvenance, type McHistoryPlan, type McStructureUncertainty, type McCutoffs,
+  type McProblem, type McProblemOptions, type McTransport, type McBatchRequest, type McBatchResult,
+} from './mc/index.ts';
 
 export * as io from './io/index.ts';
 export * as stats from './stats/index.ts';
 export * as plan from './plan/index.ts';
 export * as kernel from './kernel/index.ts';
 export * as convolution from './convolution/index.ts';
+export * as mc from './mc/index.ts';

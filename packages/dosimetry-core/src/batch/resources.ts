@@ -4,7 +4,8 @@
  * the image header, a few kB, never the whole image) plus the process itself; images whose header is not read here
  * (DICOM folders) are bounded by their size on disk. The estimate is an upper bound: the bundled phantom's LDM case
  * is estimated at 0.22 GiB and peaks at 93 MB; 512x512x400 LDM at 3.3 GiB against the 1.46 GB measured (README,
- * Benchmarks).
+ * Benchmarks). Monte Carlo has its own estimate (src/dose/memory.ts: problem, running sums, tallies and kept batches);
+ * plan --territories --method mc adds what each further territory's run keeps until the plan is combined.
  */
 import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
@@ -95,7 +96,9 @@ function argValue(args: readonly string[], name: string): string | undefined {
 export function caseMemoryBytes(c: BatchCase): number | undefined {
   const activity = argValue(c.args, 'activity');
   if (activity === undefined) return undefined;
-  const method = argValue(c.args, 'method') === 'ldm' || (c.command === 'plan' && argValue(c.args, 'method') === undefined) ? 'ldm' : 'dvk';
+  const m = argValue(c.args, 'method');
+  // plan defaults to LDM; dose requires --method (an unknown one is estimated as DVK, the larger of LDM and DVK)
+  const method = m === 'mc' ? 'mc' : m === 'ldm' || (c.command === 'plan' && m === undefined) ? 'ldm' : 'dvk';
   let dims = headerDims(activity);
   if (!dims) {
     // a DICOM series or another format: about 2 bytes per voxel on disk (16-bit pixels)
@@ -107,7 +110,27 @@ export function caseMemoryBytes(c: BatchCase): number | undefined {
   const ct = argValue(c.args, 'ct');
   const ctDims = ct ? headerDims(ct) : undefined;
   const ctBytes = ct ? (ctDims ? 8 * ctDims[0] * ctDims[1] * ctDims[2] : 4 * (bytesOnDisk(ct) ?? 0)) : 0; // HU and densities, float32
-  return PROCESS_BASELINE_BYTES + estimateDoseMemoryBytes(grid, method) + ctBytes;
+  const n = dims[0] * dims[1] * dims[2];
+  // plan --territories --method mc: the territories' runs one after the other (the estimate of one run), each
+  // territory's case then kept until the plan is combined: its dose, activity and uncertainty maps (f32) and its 10
+  // kept batch tallies (f32, counted over the whole grid as in src/dose/memory.ts)
+  const territories = method === 'mc' && c.command === 'plan' ? territoryCount(argValue(c.args, 'territories')) : 1;
+  const keptPerTerritory = (3 + MC_KEPT_BATCH_MAPS) * 4 * n;
+  return PROCESS_BASELINE_BYTES + estimateDoseMemoryBytes(grid, method) + ctBytes + Math.max(0, territories - 1) * keptPerTerritory;
+}
+
+/** Batch tallies a Monte Carlo case keeps per run in src/dose/memory.ts's estimate. */
+const MC_KEPT_BATCH_MAPS = 10;
+
+/** Territories in a plan's territories file (1 when none is given or the file cannot be read: the reader says why). */
+function territoryCount(path: string | undefined): number {
+  if (path === undefined) return 1;
+  try {
+    const list = (JSON.parse(Buffer.from(readHead(path, 1024 * 1024)).toString('utf8')) as { territories?: unknown }).territories;
+    return Array.isArray(list) ? Math.max(1, list.length) : 1;
+  } catch {
+    return 1;
+  }
 }
 
 /** The number of cases run at once and why. */

@@ -112,22 +112,32 @@ function csvField(v: unknown): string {
 /** Partial-volume correction columns (dose --recovery-coefficients, dose/recovery.ts): added only when corrected. */
 const PVC_CSV_COLUMNS = { pvcRc: 'rc', meanGyCorrected: 'meanGyCorrected', activityGBqCorrected: 'activityGBqCorrected', pvcFlag: 'flag' } as const;
 
+/**
+ * Monte Carlo column (--method mc, src/cli/commands/dose-mc.ts applyMcToReport): the relative standard error of the
+ * mean dose (a fraction, 0.01 = 1 %); added only when the report has it, so other methods' files are unchanged.
+ */
+const MC_CSV_COLUMNS = ['meanGyRelStdErr'] as const;
+
 /** structures.csv: one row per structure, the report's scalar fields. */
 export function structuresCsv(report: { structures: ReportStructure[] }): string {
   const pvc = report.structures.some((s) => s.pvc !== undefined);
-  const rows = [[...CSV_COLUMNS, ...(pvc ? Object.keys(PVC_CSV_COLUMNS) : [])].join(',')];
+  const mc = report.structures.some((s) => s.meanGyRelStdErr !== undefined);
+  const rows = [[...CSV_COLUMNS, ...(mc ? MC_CSV_COLUMNS : []), ...(pvc ? Object.keys(PVC_CSV_COLUMNS) : [])].join(',')];
   for (const s of report.structures) {
     const p = (s.pvc ?? {}) as Record<string, unknown>;
-    rows.push([...CSV_COLUMNS.map((c) => csvField(s[c])), ...(pvc ? Object.values(PVC_CSV_COLUMNS).map((k) => csvField(p[k])) : [])].join(','));
+    rows.push([...CSV_COLUMNS.map((c) => csvField(s[c])), ...(mc ? MC_CSV_COLUMNS.map((c) => csvField(s[c])) : []), ...(pvc ? Object.values(PVC_CSV_COLUMNS).map((k) => csvField(p[k])) : [])].join(','));
   }
   return rows.join('\n') + '\n';
 }
 
 /** Fixed-width table of the structures for the terminal. */
 export function structuresTable(report: { structures: ReportStructure[] }): string {
-  const head = ['structure', 'role', 'vol mL', 'mass g', 'A GBq', 'mean Gy', 'D70 Gy', 'D90 Gy', 'V100', 'V205'];
+  // --method mc: the mean's relative standard error [%] beside it (other methods' tables unchanged)
+  const mc = report.structures.some((s) => s.meanGyRelStdErr !== undefined);
+  const se = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? (100 * x).toFixed(2) : '-');
+  const head = ['structure', 'role', 'vol mL', 'mass g', 'A GBq', 'mean Gy', ...(mc ? ['SE %'] : []), 'D70 Gy', 'D90 Gy', 'V100', 'V205'];
   const rows = report.structures.map((s) => [
-    s.name, s.role, s.volumeMl.toFixed(1), s.massG.toFixed(1), s.activityGBq.toFixed(4), s.meanGy.toFixed(1),
+    s.name, s.role, s.volumeMl.toFixed(1), s.massG.toFixed(1), s.activityGBq.toFixed(4), s.meanGy.toFixed(1), ...(mc ? [se(s.meanGyRelStdErr)] : []),
     s.d70Gy.toFixed(1), s.d90Gy.toFixed(1), s.v100.toFixed(3), s.v205.toFixed(3),
   ]);
   const w = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));

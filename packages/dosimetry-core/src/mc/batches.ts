@@ -81,6 +81,12 @@ export interface McDriverOptions {
   readonly transport: McTransport;
   readonly seed: number;
   readonly plan: McHistoryPlan;
+  /**
+   * Index of the run's first history (default 0): the run simulates histories historyOffset, historyOffset + 1, ...
+   * of the seed's Philox stream. Runs that are to be independent under one seed take disjoint ranges (plan
+   * --territories: territory t starts at t x {@link MC_TERRITORY_HISTORY_STRIDE}).
+   */
+  readonly historyOffset?: number;
   /** Decays in the field over the whole time (activity at implant x mean life) [decays]. */
   readonly decays: number;
   /** Density per voxel [g/mL] (the mass of each voxel; voxels with rho <= 0 get 0 Gy), or one value. */
@@ -116,6 +122,8 @@ export interface McEnergyBalance {
 /** What a run did (report.json "mc"). */
 export interface McRunProvenance {
   readonly seed: number;
+  /** Index of the first history (0 unless the run was given a history offset). */
+  readonly firstHistory: number;
   readonly histories: number;
   readonly batches: number;
   readonly batchHistories: number[];
@@ -147,9 +155,32 @@ export interface McDriverResult {
    * activity and scaled): recomputed from the batch maps, since V-values at fixed thresholds do not scale.
    */
   rescaledStructures(factor: number): Promise<McStructureUncertainty[]>;
+  /** The batch tallies kept for the structure statistics, as dose maps (see {@link McKeptBatches}). */
+  readonly keptBatches: McKeptBatches;
   readonly provenance: McRunProvenance;
   readonly warnings: string[];
 }
+
+/**
+ * The batch tallies a run keeps on the voxels some structure touches (at most 32 batches; more are merged pairwise),
+ * for statistics of sums of independent runs (plan --territories combines its territories' batch b into one map).
+ */
+export interface McKeptBatches {
+  /** Voxel indices of the grid (ascending) the batches are kept on: the union of the run's structures. */
+  readonly voxels: Uint32Array;
+  /** Histories of each kept batch. */
+  readonly histories: readonly number[];
+  /** Dose [Gy] of kept batch b on `voxels`, scaled to the whole run (its tally x the dose factor / its histories). */
+  dose(b: number): Float32Array;
+}
+
+/**
+ * Spacing of the history ranges of independent runs under one seed [histories]: run t simulates histories
+ * t x 2^44 + 0, 1, ... . 2^44 (1.8e13) exceeds the most histories one run accepts (1e13, --mc-histories and
+ * --mc-max-histories), so the ranges never overlap and the runs draw disjoint Philox counters; 2^53 / 2^44 = 512 runs fit
+ * below the 2^53 history indices the back ends take.
+ */
+export const MC_TERRITORY_HISTORY_STRIDE = 2 ** 44;
 
 /** Weighted batch mean and its standard error: s^2 = sum n_b (x_b - x)^2 / ((B - 1) N) (see the file header). */
 export function batchMeanStdErr(values: ArrayLike<number>, weights: ArrayLike<number>): { mean: number; stdErr: number } {
@@ -204,7 +235,7 @@ export const MC_UNCERTAINTY_METHOD =
 /**
  * Runs the histories of `opts.plan` on a built problem and returns dose, uncertainty and provenance (see the file
  * header for the formulas). Deterministic for a seed: history h is a pure function of (problem, seed, h), histories
- * are numbered 0, 1, 2, ... across batches, and batch sizes depend only on tallies that are themselves deterministic.
+ * are numbered historyOffset + 0, 1, 2, ... across batches, and batch sizes depend only on tallies that are themselves deterministic.
  */
 export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDriverResult> {
   const now = opts.nowMs ?? (() => performance.now());
@@ -216,6 +247,8 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
     throw new InputError(`the density map has ${opts.densityGPerMl.length} voxels but the transport grid ${nVox}`);
   }
   if (!Number.isInteger(opts.seed) || opts.seed < 0 || opts.seed > 0xffffffff) throw new InputError(`seed ${opts.seed} is not an integer in 0..4294967295`);
+  const offset = opts.historyOffset ?? 0;
+  if (!Number.isInteger(offset) || offset < 0 || offset > Number.MAX_SAFE_INTEGER) throw new InputError(`history offset ${offset} is not a whole number in 0..2^53`);
   if (!(opts.decays > 0) || !Number.isFinite(opts.decays)) throw new InputError(`the activity field holds no decays (${opts.decays}): nothing to transport`);
   const warnings: string[] = [];
   const progress = opts.onProgress ?? (() => {});
@@ -295,7 +328,7 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
   let total = 0; // histories planned (for progress)
   let etaText = () => '';
   const runBatch = async (histories: number) => {
-    const first = done;
+    const first = done; // the run's own count (progress); the transport's history indices start at offset + first
     const t0 = now();
     // at most one line every 0.5 s while the batch runs; the transport's own time only in the rate
     const say = (fraction: number, force = false) => {
@@ -306,7 +339,7 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
       const rate = doneNow > 0 ? doneNow / ((transportMs + (force ? 0 : t - t0)) / 1000) : NaN;
       progress(`Monte Carlo: ${fmtInt(doneNow)}/${fmtInt(total)} histories (${((100 * doneNow) / total).toFixed(0)} %), ${Number.isFinite(rate) ? fmtInt(rate) : '?'} histories/s${etaText()}, about ${fmtTime((total - doneNow) / rate)} left${mode === 'target' ? ' (estimated from the uncertainty so far, sigma ~ 1/sqrt(N))' : ''}`);
     };
-    const r: McBatchResult = await transport.run(problem, { seed: opts.seed, firstHistory: first, histories, onProgress: say });
+    const r: McBatchResult = await transport.run(problem, { seed: opts.seed, firstHistory: offset + first, histories, onProgress: say });
     transportMs += now() - t0;
     if (r.histories !== histories || r.energyUnits.length !== nVox) {
       throw new Error(`transport ${transport.name} returned ${r.histories} histories and ${r.energyUnits.length} voxels for a batch of ${histories} on ${nVox}`);
@@ -479,9 +512,21 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
     relStdErr,
     structures: structureResults,
     rescaledStructures: (factor) => structureUncertainty(factor),
+    keptBatches: {
+      voxels: union,
+      histories: kept.map((b) => b.histories),
+      dose(b: number) {
+        const k = kept[b];
+        if (!k) throw new InputError(`kept batch ${b} of ${kept.length} does not exist`);
+        const d = new Float32Array(nU);
+        for (let u = 0; u < nU; u++) d[u] = (uFactor[u] * k.units[u]) / k.histories;
+        return d;
+      },
+    },
     warnings,
     provenance: {
       seed: opts.seed,
+      firstHistory: offset,
       histories: nAll,
       batches: bAll,
       batchHistories,

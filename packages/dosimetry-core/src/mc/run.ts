@@ -45,6 +45,8 @@ export interface McDoseOptions {
   readonly transport: McTransport;
   /** Philox seed (0..2^32-1); default 1. */
   readonly seed?: number;
+  /** Index of the first history (default 0; independent runs under one seed take disjoint ranges, see McDriverOptions). */
+  readonly historyOffset?: number;
   /** Histories: a number (default {@link DEFAULT_MC_HISTORIES} in 10 batches) or a target uncertainty. */
   readonly plan?: McHistoryPlan;
   readonly cutoffs?: McCutoffs;
@@ -120,6 +122,7 @@ export async function runMonteCarloDose(opts: McDoseOptions): Promise<McDoseResu
     problem,
     transport: opts.transport,
     seed: opts.seed ?? 1,
+    historyOffset: opts.historyOffset,
     plan,
     decays,
     densityGPerMl: opts.densityGPerMl,

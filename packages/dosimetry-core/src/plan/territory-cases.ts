@@ -16,6 +16,12 @@
  * LSF_t: the territory's own "lungShuntFraction", else --lung-shunt-fraction, else measured on its scout as `plan`
  * does (LSF = C_lung / (C_lung + C_liver), src/dose/calibration.ts).
  * The coefficients and rows of the planning problem: src/plan/territory-problem.ts.
+ *
+ * Monte Carlo (`--method mc`): each territory's case at 1 GBq is its own Monte Carlo run under the plan's seed, on its
+ * own range of histories (territory t: histories t x 2^44 + 0, 1, ..., MC_TERRITORY_HISTORY_STRIDE of src/mc/batches.ts),
+ * so the runs draw disjoint Philox counters and are statistically independent; the reference case, which only gives
+ * the structures, densities and roles, is computed by LDM (its dose is never used). The combined case's uncertainty:
+ * ./territory-mc.ts.
  */
 import { InputError } from '../errors.ts';
 import { calibrateActivity } from '../dose/calibration.ts';
@@ -24,6 +30,7 @@ import { BQ_PER_GBQ, type Isotope } from '../units/index.ts';
 import { voxelCount, voxelVolumeMl } from '../volume/geometry.ts';
 import { maskExtent, type GridStructure } from '../volume/structure.ts';
 import type { Volume } from '../volume/volume.ts';
+import { MC_TERRITORY_HISTORY_STRIDE } from '../mc/batches.ts';
 import { DEVICE_PRESETS } from './devices.ts';
 import { caseCompartments, combine, withDoseMaps, type CaseCompartments } from './image.ts';
 import type { TerritorySpec } from './territory-file.ts';
@@ -170,7 +177,8 @@ export async function computeTerritoryCases(opts: TerritoryCasesOptions): Promis
   }
 
   progress('reference case: the structures on the scout grid');
-  const reference = await computeDoseCase(base);
+  // --method mc: the reference's dose is replaced by the territories' sum, so it need not be simulated (LDM)
+  const reference = await computeDoseCase(base.method === 'mc' ? { ...base, method: 'ldm', mc: undefined } : base);
   // The reference case normalises its image to the liver; its warning about counts outside that structure does not
   // apply here (counts outside every territory are attributed to none, and said below).
   warnings.push(...reference.warnings.filter((w) => !/of the counts lie outside the normalisation structure/.test(w)));
@@ -289,6 +297,8 @@ export async function computeTerritoryCases(opts: TerritoryCasesOptions): Promis
       isotope,
       perfused: perfusedRole,
       onStructuresReady: undefined,
+      // Monte Carlo: territory t on its own range of histories (module comment)
+      ...(base.method === 'mc' ? { mc: { ...base.mc, historyOffset: t * MC_TERRITORY_HISTORY_STRIDE } } : {}),
     });
     // The territory's own image is the reference's (shared scout, or the first own scout): its warnings are said once.
     const sameImage = ownScout ? ownScout === base.activity : true;
@@ -347,7 +357,20 @@ export async function combineTerritoryCases(reference: DoseCaseResult, cases: re
   dose.set(dAcc);
   act.set(aAcc);
   const total = activitiesGBq.reduce((s, a) => s + a, 0);
-  const combined = await withDoseMaps(reference, dose, act, { activityInFieldGBq: cases.reduce((s, c, t) => s + activitiesGBq[t] * c.result.activityInFieldGBq, 0) });
+  let combined = await withDoseMaps(reference, dose, act, { activityInFieldGBq: cases.reduce((s, c, t) => s + activitiesGBq[t] * c.result.activityInFieldGBq, 0) });
+  if (cases.length > 0 && cases.every((c) => c.result.mc)) {
+    // --method mc: the uncertainty of the sum of the territories' independent runs (./territory-mc.ts)
+    const { combineTerritoryMc } = await import('./territory-mc.ts');
+    const runs = cases.map((c) => ({ name: c.spec.name, result: c.result }));
+    const mc = combineTerritoryMc(combined, runs, activitiesGBq);
+    const u = await mc.rescaledStructures(1);
+    const first = cases[0].result.structures;
+    combined = {
+      ...combined,
+      structures: combined.structures.map((s, i) => ({ ...s, doseMethod: first[i]?.doseMethod ?? s.doseMethod, meanGyRelStdErr: u[i].meanGyRelStdErr, uncertainty: u[i].stdErr })),
+      mc,
+    };
+  }
   return {
     ...combined,
     lungShuntFraction: total > 0 ? cases.reduce((s, c, t) => s + activitiesGBq[t] * c.lungShuntFraction, 0) / total : 0,

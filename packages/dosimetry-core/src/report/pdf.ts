@@ -119,6 +119,16 @@ export async function caseReportPdf(input: CaseReportInput): Promise<Uint8Array>
   idRows.push(['Engine', `sirt-dosimetry ${str(prov.version) ?? ENGINE_VERSION}`]);
   idRows.push(['Computed', ISO_MINUTES(input.computedAt)]);
   idRows.push(['Method', `${str(report.isotope) ?? '?'} ${(str(report.method) ?? '?').toUpperCase()} (${methodWords(str(report.method))})`]);
+  const mc = obj(report.mc);
+  if (mc) {
+    // Monte Carlo: what the statistics rest on (report.json "mc"); the structures' mean SE is in the table
+    const runs = arr(mc.runs);
+    idRows.push([
+      'Monte Carlo',
+      `${valueText('histories', mc.histories)} histories${runs.length ? ` in ${runs.length} independent runs (one per territory)` : ` in ${valueText('batches', mc.batches)} batches`}, seed ${valueText('seed', mc.seed)}` +
+        `${str(mc.mode) === 'target' ? `, run to a target relative standard error of ${percent(num(obj(mc.target)?.relStdErr), 2)} %` : ''}; uncertainty by the batch method; Mean SE % in the structure table = relative standard error of the mean dose (1 sigma)`,
+    ]);
+  }
   idRows.push(['Back end', `${str(report.backend) ?? '?'}${str(report.backendReason) ? ` (${str(report.backendReason)})` : ''}`]);
   idRows.push(['Activity in the field', `${fixed(num(report.activityInFieldGBq), 4)} GBq`]);
   idRows.push(['Lung shunt fraction', `${percent(num(report.lungShuntFraction), R.lsfPercent)} % (${str(report.lungShuntFractionSource) ?? '-'})`]);
@@ -181,7 +191,8 @@ export async function caseReportPdf(input: CaseReportInput): Promise<Uint8Array>
       (judged.length
         ? `: ${judged.map((s) => `${s.name} ${criteria.byStructure.get(s.name)!.map((x) => `${x.kind === 'target' ? '>=' : '<'} ${fixed(x.gy, R.doseGy)} Gy (${x.what})`).join(', ')}`).join('; ')}. `
         : '. ') +
-      'UNDER TARGET: mean below the target; OVER LIMIT: mean above the limit.',
+      'UNDER TARGET: mean below the target; OVER LIMIT: mean above the limit.' +
+      (hasSe ? ' Mean SE % = relative standard error (1 sigma) of the Monte Carlo mean dose, statistical only.' : ''),
     { sizePt: 7, color: GREY },
   );
   L.paragraph(roundingNote(), { sizePt: 7, color: GREY, afterPt: 6 });

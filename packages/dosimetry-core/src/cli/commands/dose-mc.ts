@@ -78,10 +78,7 @@ export function mcFromArgs(a: ParsedArgs, command: string, method: string): McCa
     if (given.length) throw new UsageError(`${command}: --${given[0]} is a Monte Carlo option: give it with --method mc (or leave it out for --method ${method})`);
     return undefined;
   }
-  if (opt(a, 'territories') !== undefined) {
-    // the territories' cases are summed (plan/territory-cases.ts): their batch tallies would have to be summed too
-    throw new UsageError(`${command}: --territories does not take --method mc yet (the territories' Monte Carlo uncertainties are not combined): plan each territory on its own with --method mc, or use --method ldm or dvk`);
-  }
+  // plan --territories: one run per territory on its own range of histories, uncertainties combined (src/plan/territory-mc.ts)
   if (opt(a, 'mc-histories') !== undefined && opt(a, 'mc-target-uncertainty') !== undefined) {
     throw new UsageError(`${command}: give either --mc-histories N (a fixed number) or --mc-target-uncertainty P (run until P is reached), not both`);
   }
@@ -128,7 +125,7 @@ export function applyMcToReport(report: Record<string, unknown>, result: DoseCas
     const entries = Object.entries(s);
     const at = entries.findIndex(([k]) => k === 'meanGy') + 1;
     entries.splice(at, 0, ['meanGyRelStdErr', num(u.meanGyRelStdErr)]);
-    entries.push(['uncertainty', { kind: 'standard error (batch method)', ...stdErr }]);
+    entries.push(['uncertainty', { kind: mc.combination?.uncertaintyKind ?? 'standard error (batch method)', ...stdErr }]);
     for (const k of Object.keys(s)) delete s[k];
     Object.assign(s, Object.fromEntries(entries));
   });
@@ -164,6 +161,8 @@ export function applyMcToReport(report: Record<string, unknown>, result: DoseCas
     uncertaintyMethod: p.uncertaintyMethod,
     uncertaintyFile: MC_UNCERTAINTY_FILE,
     backend: p.backend,
+    // plan --territories: the independent runs whose sum the dose is (src/plan/territory-mc.ts)
+    ...(mc.combination ? { runs: mc.combination.runs } : {}),
     // no timings here: report.json of a rerun with the same seed is byte-identical (histories/s go to stdout)
   };
   const entries = Object.entries(report);

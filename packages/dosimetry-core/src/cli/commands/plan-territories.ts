@@ -36,6 +36,11 @@ import type { Volume } from '../../volume/volume.ts';
 import { numberOpt, opt, parseArgs, requireOpt } from '../args.ts';
 import { progressReporter } from '../progress.ts';
 import { caseInputPaths, caseOutputs, doseCaseFromArgs, printWarnings } from './dose.ts';
+import { MC_OPTIONS, MC_UNCERTAINTY_FILE, applyMcToReport } from './dose-mc.ts';
+import type { DoseCaseResult } from '../../dose/pipeline.ts';
+
+/** JSON numbers: NaN and infinities as null. */
+const num = (x: number) => (Number.isFinite(x) ? x : null);
 import { limitOpt, OPTIONS as PLAN_OPTIONS } from './plan.ts';
 import { catalogueFromArgs, orderLines, planTimesFromArgs, scoutFromArgs, type PlanTimes } from './plan-order.ts';
 import { RADIOBIOLOGY_OPTIONS, radiobiologyFromArgs, radiobiologyJson } from './plan-radiobiology.ts';
@@ -47,6 +52,7 @@ const TAKEN = new Set([
   'ct-series', 'rtplan', 'allow-mismatched-dicom', 'out', 'json', 'quiet', 'help', 'prescribe', 'tumor-gy', 'normal-liver-gy',
   'whole-normal-liver-gy', 'lung-gy', 'lung-cumulative-gy', 'prior-lung-gy', 'lung-mass-g', 'tumor-basis', 'treatment-time',
   'calibration-time', 'residual-fraction', 'report', 'device-catalogue', 'scout-gbq', ...RADIOBIOLOGY_OPTIONS,
+  ...Object.keys(MC_OPTIONS),
 ]);
 const REFUSED: Readonly<Record<string, string>> = {
   device: 'each territory names its device in the territories file ("device")',
@@ -63,7 +69,8 @@ const REFUSED: Readonly<Record<string, string>> = {
 export const TERRITORIES_HELP = `usage: pnpm -s dosimetry plan --territories FILE.json
   [--activity SCOUT]  the shared scout (counts), for territories without their own "activity"
   --segmentation FILE [--labels ...] (repeatable) --liver NAME --tumor NAME [--tumor NAME ...] [--lung NAME]
-  [--lung-shunt-fraction F] [--ct FILE] [--split-lesions] [--method ldm|dvk] [--density 1.05] [--lung-density 0.30]
+  [--lung-shunt-fraction F] [--ct FILE] [--split-lesions] [--method ldm|dvk|mc] [--density 1.05] [--lung-density 0.30]
+  [--mc-histories N | --mc-target-uncertainty P [--mc-max-histories N]] [--seed S]
   [--backend auto|webgpu|cpu] [--rtdose] [--report] --out DIR [--json] [--quiet]
 FILE.json: { "territories": [ { "name": "Right lobe", "perfused": "STRUCTURE", "device": "glass|resin|ho166",
     "tumorGy"?: N|null, "normalLiverGy"?: N|null, "perfusedTargetGy"?: N, "activityGBq"?: N (fixed by hand),
@@ -97,7 +104,14 @@ radiobiology (every territory with the same isotope; a dose summed from two isot
   [--normal-repair-half-time-h 2.5] [--eud-alpha-per-gy ALPHA]   BED/EUD per structure of the combined dose map
 outputs: DIR/dose.nii.gz (combined dose at the planned activities), report.json ("plan": territories, constraints,
   coverage, objective), structures.csv, structures.seg.nrrd, DIR/territories/<slug>.dose_per_gbq.nii.gz (Gy per GBq
-  administered to that territory).`;
+  administered to that territory).
+Monte Carlo (--method mc; options as for dose --help): one run per territory at 1 GBq, each with N histories (or run
+  to P on its own structures), territory t on histories t x 2^44 + 0, 1, ... of the seed (independent runs, disjoint
+  Philox counters). Standard errors at the planned activities: per voxel and for each structure's mean dose
+  sqrt(sum_t (A_t se_t)^2); the other statistics by the batch method on the summed batch maps sum_t A_t d_t,b when the
+  runs have the same batches (always with --mc-histories; with --mc-target-uncertainty only if they stopped together,
+  else null, and uncertainty.kind says so). Also DIR/${MC_UNCERTAINTY_FILE} (combined, relative) and
+  territories/<slug>.${MC_UNCERTAINTY_FILE} (each run's relative standard error).`;
 
 const fmt = (x: number | null | undefined, digits = 1) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
 
@@ -314,7 +328,10 @@ async function runTerritories(argv: string[], claimed: { out?: OutputSet }): Pro
   const scoutJson = scoutGBq === undefined ? null : territoryScoutDoses({ cases: tc, combined, scoutActivityGBq: scoutGBq, activitiesGBq: activities, priorLungGy });
   const result = { ...combined, warnings: [...new Set([...planWarnings, ...earlyWarnings, ...tc.warnings])] };
 
-  const reportedStructures = (c: (typeof tc.cases)[number]) => c.result.structures.map((s) => ({ name: s.name, meanGyPerGBq: s.meanGy }));
+  // --method mc: each run's standard error of the mean dose per GBq (the combination's inputs, src/plan/territory-mc.ts)
+  const reportedStructures = (c: (typeof tc.cases)[number]) =>
+    c.result.structures.map((s) => ({ name: s.name, meanGyPerGBq: s.meanGy, ...(c.result.mc ? { meanGyPerGBqStdErr: num(s.uncertainty?.meanGy ?? NaN), meanGyRelStdErr: num(s.meanGyRelStdErr ?? NaN) } : {}) }));
+  const uncertaintyPath = (slug: string) => `territories/${slug}.${MC_UNCERTAINTY_FILE}`;
   const mapPath = (slug: string) => `territories/${slug}.dose_per_gbq.nii.gz`;
   const territoryJson = tc.cases.map((c, t) => {
     const r = opt_.territories[t];
@@ -334,6 +351,7 @@ async function runTerritories(argv: string[], claimed: { out?: OutputSet }): Pro
       lungShuntFractionSource: c.lungShuntFractionSource,
       lungGyPerGBq: c.compartments.lungGyPerGBq,
       doseMapPerGBq: mapPath(c.spec.slug),
+      ...(c.result.mc ? { doseUncertainty: uncertaintyPath(c.spec.slug) } : {}),
       structures: reportedStructures(c),
       // every target and limit of the plan: this territory's dose per GBq (plan basis) and at its planned activity
       doses: [...opt_.coverage, ...opt_.limits].map((row) => ({ id: row.id, structure: row.structure, basis: 'basis' in row ? row.basis : prescribe, gyPerGBq: row.gyPerGBq[t], doseGy: row.gyPerGBq[t] * r.activityGBq })),
@@ -392,10 +410,12 @@ async function runTerritories(argv: string[], claimed: { out?: OutputSet }): Pro
     extra: { plan: planJson },
   });
   if (rb) report.structures = (report.structures as ReportStructure[]).map((s, i) => ({ ...s, meanBedGy: rb[i].meanBedGy, eudGy: rb[i].eudGy, eubedGy: rb[i].eubedGy }));
+  applyMcToReport(report, result); // --method mc: the combined uncertainties and the "mc" object with its runs
   const files: OutputFile[] = asOutputFiles(await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose }));
   const { encodeNiftiAsync } = await import('../../io/index.ts');
   for (const c of tc.cases) {
     files.push({ name: mapPath(c.spec.slug), data: await encodeNiftiAsync(c.result.dose, { description: 'absorbed dose per GBq administered to the territory [Gy/GBq]' }) });
+    if (c.result.mc) files.push({ name: uncertaintyPath(c.spec.slug), data: await encodeNiftiAsync(c.result.mc.relStdErr, { description: 'MC dose rel. std. error (batch)' }) });
   }
   if (a.flags.has('report')) files.push(await (await import('../../report/index.ts')).reportPdfFile(files, { command: 'plan', report, result, ct: options.ct, identity: rtDose?.frameOfReference }));
   claimed.out.commit(files);
@@ -405,7 +425,7 @@ async function runTerritories(argv: string[], claimed: { out?: OutputSet }): Pro
     process.stdout.write(JSON.stringify(report) + '\n');
     return 0;
   }
-  process.stdout.write(textReport({ opt: opt_, tc, activities, calibrations, orders: vials?.orders ?? [], delivered: vials?.delivered, scout: scoutJson, prescribe, tumorBasis, method: options.method, backend: result.backend, report, outDir, warnings: result.warnings.length }) + '\n');
+  process.stdout.write(textReport({ opt: opt_, tc, activities, calibrations, orders: vials?.orders ?? [], delivered: vials?.delivered, scout: scoutJson, prescribe, tumorBasis, method: options.method, backend: result.backend, report, outDir, warnings: result.warnings.length, mc: result.mc }) + '\n');
   return 0;
 }
 
@@ -428,6 +448,7 @@ function textReport(x: {
   opt: TerritoryOptimum; tc: Awaited<ReturnType<typeof computeTerritoryCases>>; activities: number[]; calibrations: Array<OrderedActivity | null>;
   orders: ReadonlyArray<TerritoryOrderJson | null>; delivered: DeliveredPlan | undefined; scout: TerritoryScoutDoses | null;
   prescribe: string; tumorBasis: string; method: string; backend: string; report: Record<string, unknown>; outDir: string; warnings: number;
+  mc?: DoseCaseResult['mc'];
 }): string {
   const { opt: o, tc } = x;
   const lines: string[] = [
@@ -479,7 +500,10 @@ function textReport(x: {
     structuresTable(x.report as { structures: ReportStructure[] }),
     '',
     ...(x.warnings ? [`${x.warnings} warning${x.warnings > 1 ? 's' : ''} on stderr and in report.json`] : []),
-    `wrote ${join(x.outDir, 'dose.nii.gz')}, report.json, structures.csv, structures.seg.nrrd, territories/*.dose_per_gbq.nii.gz`,
+    ...(x.mc
+      ? [`Monte Carlo: ${x.mc.combination?.runs.length ?? 1} independent runs (one per territory, seed ${x.mc.provenance.seed}), ${x.mc.provenance.histories} histories in all, ${x.mc.provenance.historiesPerSecond} histories/s; meanGyRelStdErr in report.json and structures.csv`]
+      : []),
+    `wrote ${join(x.outDir, 'dose.nii.gz')}${x.mc ? `, ${MC_UNCERTAINTY_FILE}` : ''}, report.json, structures.csv, structures.seg.nrrd, territories/*.dose_per_gbq.nii.gz${x.mc ? `, territories/*.${MC_UNCERTAINTY_FILE}` : ''}`,
   );
   return lines.join('\n');
 }
