@@ -19,10 +19,12 @@
  * which for equal batches is the familiar std(x_b) / sqrt(B). At least 10 batches are run (B - 1 >= 9 degrees of
  * freedom; the relative error of an uncertainty estimate is about 1 / sqrt(2 (B - 1)), 24 % at B = 10). Per voxel:
  * relStdErr_v = s(x_v) / x_v, 0 where the dose is 0. Per structure: every statistic the report gives (mean, min,
- * max, D50..D98, V100..V205) is computed on each batch's dose map scaled to the whole run, and its standard error is
- * the weighted spread above. For the mean this is exact (the mean is linear in the tally); for nonlinear statistics
- * (Dx, Vx, min, max) it is the batch approximation: a batch map is noisier than the whole run's, so the spread of its
- * Dx describes the statistical scatter only approximately (extremes, min and max, least well).
+ * max, D50..D98, V100..V205) has a standard error: the mean's by the formula above on each batch's map (exact: the mean
+ * is linear in the tally); the nonlinear statistics' (Dx, Vx, min, max) by the delete-a-batch jackknife
+ * (jackknifeStdErr): the statistic of the whole run less one batch, for each batch. A single batch's map is far
+ * noisier than the reported one (a sparsely hit structure's D50 barely moves between batches), so the spread of batch
+ * statistics can understate their scatter many times over; the leave-one-out maps are nearly as smooth as the
+ * reported map. Extremes (min, max) remain the least reliable.
  */
 import { InputError } from '../errors.ts';
 import { JOULE_PER_MEV, KG_PER_G, type Isotope, meanLifeS } from '../units/index.ts';
@@ -181,6 +183,30 @@ export interface McKeptBatches {
  * below the 2^53 history indices the back ends take.
  */
 export const MC_TERRITORY_HISTORY_STRIDE = 2 ** 44;
+
+/**
+ * Standard error of a statistic by the delete-a-group jackknife with groups of unequal size (Busing, Meijer and van
+ * der Leeden 1999, Stat Comput 9:3): `whole` is the statistic of all batches, `leaveOneOut[b]` that of all but batch
+ * b, `weights[b]` its histories n_b (N = sum n_b, h_b = N / n_b): pseudo-values tau_b = h_b whole - (h_b - 1) theta_b,
+ * theta_J = B whole - sum (1 - n_b / N) theta_b, var = (1/B) sum (tau_b - theta_J)^2 / (h_b - 1). For equal batches
+ * var = (B - 1)/B sum (theta_b - mean theta)^2; for the mean of a linear tally it equals the batch formula.
+ */
+export function jackknifeStdErr(whole: number, leaveOneOut: ArrayLike<number>, weights: ArrayLike<number>): number {
+  const b = leaveOneOut.length;
+  if (b !== weights.length) throw new InputError(`leave-one-out values (${b}) and weights (${weights.length}) differ in number`);
+  if (b < 2) return NaN;
+  let n = 0;
+  for (let i = 0; i < b; i++) n += weights[i];
+  let thetaJ = b * whole;
+  for (let i = 0; i < b; i++) thetaJ -= (1 - weights[i] / n) * leaveOneOut[i];
+  let v = 0;
+  for (let i = 0; i < b; i++) {
+    const h = n / weights[i];
+    const tau = h * whole - (h - 1) * leaveOneOut[i];
+    v += (tau - thetaJ) ** 2 / (h - 1);
+  }
+  return Math.sqrt(v / b);
+}
 
 /** Weighted batch mean and its standard error: s^2 = sum n_b (x_b - x)^2 / ((B - 1) N) (see the file header). */
 export function batchMeanStdErr(values: ArrayLike<number>, weights: ArrayLike<number>): { mean: number; stdErr: number } {
@@ -479,16 +505,43 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
   const stats = opts.stats ?? structureStatsCpu;
   const structureUncertainty = async (factor: number): Promise<McStructureUncertainty[]> => {
     if (structures.length === 0) return [];
+    const statsOf = (d: Float32Array) =>
+      stats({ doseGy: d, activityBqPerMl: uActivity, densityGPerMl: uDensity, voxelVolumeMl: opts.voxelVolumeMl, structures: compactStructures, dvhBins: opts.dvhBins });
+    // the mean: each batch's map (linear in the tally, so the batch formula is exact)
     const perBatch: StructureDoseStats[][] = [];
     for (const b of kept) {
       const d = new Float32Array(nU);
       for (let u = 0; u < nU; u++) d[u] = (factor * uFactor[u] * b.units[u]) / b.histories;
-      perBatch.push(await stats({ doseGy: d, activityBqPerMl: uActivity, densityGPerMl: uDensity, voxelVolumeMl: opts.voxelVolumeMl, structures: compactStructures, dvhBins: opts.dvhBins }));
+      perBatch.push(await statsOf(d));
+    }
+    // the nonlinear statistics (Dx, Vx, min, max): delete-a-batch jackknife on the whole run less one batch, maps nearly
+    // as smooth as the reported one (a single batch's map is far noisier: its D50 of a sparsely hit structure barely
+    // moves, and the batch formula then gives a standard error many times too small)
+    const keptUnits = new Float64Array(nU);
+    let keptHistories = 0;
+    for (const b of kept) {
+      keptHistories += b.histories;
+      for (let u = 0; u < nU; u++) keptUnits[u] += b.units[u];
+    }
+    const whole = new Float32Array(nU);
+    for (let u = 0; u < nU; u++) whole[u] = (factor * uFactor[u] * keptUnits[u]) / keptHistories;
+    const wholeStats = await statsOf(whole);
+    const leaveOneOut: StructureDoseStats[][] = [];
+    for (const b of kept) {
+      const d = new Float32Array(nU);
+      const rest = keptHistories - b.histories;
+      for (let u = 0; u < nU; u++) d[u] = (factor * uFactor[u] * (keptUnits[u] - b.units[u])) / rest;
+      leaveOneOut.push(await statsOf(d));
     }
     const weights = kept.map((b) => b.histories);
     return structures.map((_, s) => {
       const stdErr = {} as Record<McStructureStatistic, number>;
-      for (const k of MC_STRUCTURE_STATISTICS) stdErr[k] = batchMeanStdErr(perBatch.map((p) => p[s][k]), weights).stdErr;
+      for (const k of MC_STRUCTURE_STATISTICS) {
+        stdErr[k] =
+          k === 'meanGy'
+            ? batchMeanStdErr(perBatch.map((p) => p[s][k]), weights).stdErr
+            : jackknifeStdErr(wholeStats[s][k], leaveOneOut.map((p) => p[s][k]), weights);
+      }
       const mean = batchMeanStdErr(perBatch.map((p) => p[s].meanGy), weights).mean;
       return { meanGyRelStdErr: mean > 0 ? stdErr.meanGy / mean : mean === 0 ? 0 : NaN, stdErr };
     });

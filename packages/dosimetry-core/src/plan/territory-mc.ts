@@ -18,7 +18,7 @@
  *   per batch): the Dx of such batch maps hardly scatter (measured: the liver's D50 standard error some 40x below the
  *   scatter between seeds at 200 histories per batch), as for one run (src/mc/batches.ts).
  */
-import { batchMeanStdErr, MC_STRUCTURE_STATISTICS, MC_TERRITORY_HISTORY_STRIDE, type McStructureStatistic, type McStructureUncertainty } from '../mc/batches.ts';
+import { jackknifeStdErr, MC_STRUCTURE_STATISTICS, MC_TERRITORY_HISTORY_STRIDE, type McStructureStatistic, type McStructureUncertainty } from '../mc/batches.ts';
 import type { DoseCaseMc, DoseCaseResult } from '../dose/pipeline.ts';
 import { selectBackend } from '../dose/backend.ts';
 import { voxelVolumeMl } from '../volume/geometry.ts';
@@ -89,10 +89,13 @@ export async function combinedStructureUncertainty(combined: DoseCaseResult, run
         const kb = runs[t].result.mc!.keptBatches!;
         // outside the run's structures the batch is not kept: its whole-run dose there (no structure reads it)
         for (let v = 0; v < n; v++) acc[v] += A * full[v];
+        // the run less batch b (delete-a-batch jackknife, see jackknifeStdErr): (N full - n_b d_b) / (N - n_b)
         const d = kb.dose(b);
+        const nAll = kb.histories.reduce((x, y) => x + y, 0);
+        const nb = kb.histories[b];
         for (let u = 0; u < kb.voxels.length; u++) {
           const v = kb.voxels[u];
-          acc[v] += A * (d[u] - full[v]);
+          acc[v] += A * ((nAll * full[v] - nb * d[u]) / (nAll - nb) - full[v]);
         }
       }
       const stats = await backend.stats({
@@ -108,7 +111,7 @@ export async function combinedStructureUncertainty(combined: DoseCaseResult, run
   return combined.structures.map((s, i) => {
     const stdErr = {} as Record<McStructureStatistic, number>;
     for (const k of MC_STRUCTURE_STATISTICS) {
-      stdErr[k] = k === 'meanGy' ? meanSe[i] : perBatch.length ? batchMeanStdErr(perBatch.map((p) => p[i][k]), weights).stdErr : NaN;
+      stdErr[k] = k === 'meanGy' ? meanSe[i] : perBatch.length ? jackknifeStdErr(s[k], perBatch.map((p) => p[i][k]), weights) : NaN;
     }
     const mean = s.meanGy;
     return { meanGyRelStdErr: mean > 0 ? meanSe[i] / mean : mean === 0 ? 0 : NaN, stdErr };
