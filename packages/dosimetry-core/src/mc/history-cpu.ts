@@ -36,10 +36,11 @@
  * sums are exact integers and their order does not matter; with `exactF64` the tally holds the unrounded energies
  * [MeV] instead (the oracle for the rounding).
  */
+import { InputError } from '../errors.ts';
 import { ELECTRON_MASS_MEV } from '../kernel/spectrum.ts';
-import { PhiloxStream, type HistoryStream } from './philox.ts';
-import { sampleSourceEntry } from './source.ts';
-import { MC_DENSITY_UNIT, MC_TABLE_POINTS, MC_TABLE_ROWS, McRow, type McProblem } from './types.ts';
+import type { HistoryStream } from './philox.ts';
+import { pickEntry } from './source.ts';
+import { MC_DENSITY_UNIT, MC_KEY_HI, MC_TABLE_POINTS, MC_TABLE_ROWS, McRow, type McProblem } from './types.ts';
 
 /** Largest number of particles waiting on a history's stack (the GPU's private array has the same size). */
 export const MC_STACK_CAPACITY = 32;
@@ -82,21 +83,147 @@ const N = MC_TABLE_POINTS;
 const ROW_STRIDE = MC_TABLE_ROWS * N;
 /** Stack entry: kind (0 electron, 1 photon), E, x, y, z, u, v, w, i, j, l. */
 const ENTRY = 11;
-/** Slots of the transport's state array (see runHistoriesCpu). */
-const DU = 0;
-const DV = 1;
-const DW = 2;
-const EX = 3;
-const EY = 4;
-const EZ = 5;
-const TW = 6;
-const EAFTER = 7;
+
+// ---------------------------------------------------------------- Philox, in blocks ahead of the draws
+// The stream of ./philox.ts (PhiloxStream), generated RANDOM_BLOCKS blocks at a time into a buffer of raw words and
+// their deviates: a history's words are a pure function of (seed, h, position), so words generated ahead and not
+// used change nothing. The same words as philox4x32, in int32 arithmetic only (the bits of a u32 held as int32):
+// with M = mh 2^16 + ml (a round's constant) and c = ch 2^16 + cl, the high word of M c is
+//   mh ch + (t >>> 16) + (((t & 0xffff) + ml ch) >>> 16),  t = mh cl + ((ml cl) >>> 16),
+// where every partial product is below 2^32 (Math.imul's low word is then the whole product) and both partial sums
+// stay below 2^32 (t <= 2^32 − 2^16; (t & 0xffff) + ml ch <= 2^32 − 2^16): the integer of mulhi32's split,
+// floor((mh cl + ml ch + ((ml cl) >>> 16)) / 2^16) + mh ch.
+/** Philox blocks per buffer fill (even: philoxFill runs two blocks per pass). */
+const RANDOM_BLOCKS = 8;
+/** Words per buffer fill. */
+const RANDOM_WORDS = 4 * RANDOM_BLOCKS;
+const PHILOX_W0 = 0x9e3779b9;
+const PHILOX_W1 = 0xbb67ae85;
+
+/** Round keys of Philox-4x32-10 for key (seed, MC_KEY_HI), as int32: keys[2r], keys[2r + 1] of round r. */
+function philoxRoundKeys(seed: number): Int32Array {
+  const keys = new Int32Array(20);
+  let k0 = seed >>> 0;
+  let k1 = MC_KEY_HI >>> 0;
+  for (let r = 0; r < 10; r++) {
+    if (r > 0) {
+      k0 = (k0 + PHILOX_W0) >>> 0;
+      k1 = (k1 + PHILOX_W1) >>> 0;
+    }
+    keys[2 * r] = k0;
+    keys[2 * r + 1] = k1;
+  }
+  return keys;
+}
+
+/**
+ * Blocks block0 .. block0 + RANDOM_BLOCKS − 1 (mod 2^32) of history (hLo, hHi) (counter (hLo, hHi, block, 0)) into
+ * raw[0..) (u32 words) and their deviates ((x >>> 8) + 0.5) 2^-24 into dev[0..). Two blocks per pass (independent
+ * chains for the CPU to overlap); the constants are literals (0xd2511f53 = 0xd251 2^16 + 0x1f53, 0xcd9e8d57 =
+ * 0xcd9e 2^16 + 0x8d57) so that they fold also where a bundler turns module constants into mutable variables.
+ */
+function philoxFill(hLo: number, hHi: number, block0: number, keys: Int32Array, raw: Uint32Array, dev: Float64Array): void {
+  for (let b = 0; b < RANDOM_BLOCKS; b += 2) {
+    // block b: (c0, c1, c2, c3); block b + 1: (g0, g1, g2, g3)
+    let c0 = hLo | 0;
+    let c1 = hHi | 0;
+    let c2 = (block0 + b) | 0;
+    let c3 = 0;
+    let g0 = c0;
+    let g1 = c1;
+    let g2 = (block0 + b + 1) | 0;
+    let g3 = 0;
+    for (let r = 0; r < 20; r += 2) {
+      const k0 = keys[r];
+      const k1 = keys[r + 1];
+      // high words of M0 c0 and M1 c2 (see the section comment), low words by Math.imul
+      const cl0 = c0 & 0xffff;
+      const ch0 = c0 >>> 16;
+      const ct0 = (Math.imul(0xd251, cl0) >>> 0) + (Math.imul(0x1f53, cl0) >>> 16);
+      const chi0 = (Math.imul(0xd251, ch0) + (ct0 >>> 16) + (((ct0 & 0xffff) + (Math.imul(0x1f53, ch0) >>> 0)) >>> 16)) | 0;
+      const cl2 = c2 & 0xffff;
+      const ch2 = c2 >>> 16;
+      const ct2 = (Math.imul(0xcd9e, cl2) >>> 0) + (Math.imul(0x8d57, cl2) >>> 16);
+      const chi1 = (Math.imul(0xcd9e, ch2) + (ct2 >>> 16) + (((ct2 & 0xffff) + (Math.imul(0x8d57, ch2) >>> 0)) >>> 16)) | 0;
+      const gl0 = g0 & 0xffff;
+      const gh0 = g0 >>> 16;
+      const gt0 = (Math.imul(0xd251, gl0) >>> 0) + (Math.imul(0x1f53, gl0) >>> 16);
+      const ghi0 = (Math.imul(0xd251, gh0) + (gt0 >>> 16) + (((gt0 & 0xffff) + (Math.imul(0x1f53, gh0) >>> 0)) >>> 16)) | 0;
+      const gl2 = g2 & 0xffff;
+      const gh2 = g2 >>> 16;
+      const gt2 = (Math.imul(0xcd9e, gl2) >>> 0) + (Math.imul(0x8d57, gl2) >>> 16);
+      const ghi1 = (Math.imul(0xcd9e, gh2) + (gt2 >>> 16) + (((gt2 & 0xffff) + (Math.imul(0x8d57, gh2) >>> 0)) >>> 16)) | 0;
+      const cp0 = Math.imul(0xd2511f53, c0);
+      const cp1 = Math.imul(0xcd9e8d57, c2);
+      const gp0 = Math.imul(0xd2511f53, g0);
+      const gp1 = Math.imul(0xcd9e8d57, g2);
+      c0 = chi1 ^ c1 ^ k0;
+      c1 = cp1;
+      c2 = chi0 ^ c3 ^ k1;
+      c3 = cp0;
+      g0 = ghi1 ^ g1 ^ k0;
+      g1 = gp1;
+      g2 = ghi0 ^ g3 ^ k1;
+      g3 = gp0;
+    }
+    const o = 4 * b;
+    raw[o] = c0;
+    raw[o + 1] = c1;
+    raw[o + 2] = c2;
+    raw[o + 3] = c3;
+    raw[o + 4] = g0;
+    raw[o + 5] = g1;
+    raw[o + 6] = g2;
+    raw[o + 7] = g3;
+    dev[o] = ((c0 >>> 8) + 0.5) * 5.9604644775390625e-8; // 2^-24
+    dev[o + 1] = ((c1 >>> 8) + 0.5) * 5.9604644775390625e-8;
+    dev[o + 2] = ((c2 >>> 8) + 0.5) * 5.9604644775390625e-8;
+    dev[o + 3] = ((c3 >>> 8) + 0.5) * 5.9604644775390625e-8;
+    dev[o + 4] = ((g0 >>> 8) + 0.5) * 5.9604644775390625e-8;
+    dev[o + 5] = ((g1 >>> 8) + 0.5) * 5.9604644775390625e-8;
+    dev[o + 6] = ((g2 >>> 8) + 0.5) * 5.9604644775390625e-8;
+    dev[o + 7] = ((g3 >>> 8) + 0.5) * 5.9604644775390625e-8;
+  }
+}
+
+/**
+ * Rotates the direction d[0..2] by polar cosine cosT and azimuth φ = 2π r (r: the deviate drawn for it); as
+ * src/kernel/transport.ts.
+ */
+function rotate(d: Float64Array, cosT: number, r: number): void {
+  const sinT = Math.sqrt(Math.max(0, 1 - cosT * cosT));
+  const phi = TWO_PI * r;
+  const cp = Math.cos(phi);
+  const spn = Math.sin(phi);
+  const u = d[0];
+  const v = d[1];
+  const w = d[2];
+  const rho2 = u * u + v * v;
+  let a: number;
+  let b: number;
+  let c: number;
+  if (rho2 > 1e-20) {
+    const rho = Math.sqrt(rho2);
+    a = u * cosT + (sinT * (u * w * cp - v * spn)) / rho;
+    b = v * cosT + (sinT * (v * w * cp + u * spn)) / rho;
+    c = w * cosT - rho * sinT * cp;
+  } else {
+    const sgn = w >= 0 ? 1 : -1;
+    a = sinT * cp;
+    b = sinT * spn;
+    c = sgn * cosT;
+  }
+  const norm = 1 / Math.sqrt(a * a + b * b + c * c);
+  d[0] = a * norm;
+  d[1] = b * norm;
+  d[2] = c * norm;
+}
 
 /**
  * Compton scattering of a photon of energy k = E / mc^2 by Kahn's rejection method (Kahn 1954, AECU-3259; as given
  * by Everett & Cashwell 1973, LA-5157-MS): returns x = E / E' in [1, 1 + 2k], distributed as the Klein–Nishina
  * cross section, dσ/dx ∝ (1/x^2)(x + 1/x − 1 + cos^2 θ), cos θ = 1 − (x − 1)/k. Three draws per trial (r1: branch,
- * r2: x, r3: acceptance), at most MC_MAX_TRIALS trials (then the last x).
+ * r2: x, r3: acceptance), at most MC_MAX_TRIALS trials (then the last x). (runHistoriesCpu runs the same loop inline.)
  */
 export function kahnCompton(k: number, rng: HistoryStream): number {
   const b1 = (1 + 2 * k) / (9 + 2 * k);
@@ -120,39 +247,62 @@ export function kahnCompton(k: number, rng: HistoryStream): number {
 /**
  * Runs histories h = first .. first + count - 1 of `seed` on this thread into `tally` (see the module header).
  * A history is a pure function of (problem, seed, h).
+ *
+ * Written for speed (1.7-1.8x the plain closure-per-operation form on one V8 thread; scripts/bench/mc-cpu-speed.ts),
+ * with results identical bit for bit to it (test/mc/history-cpu-golden.test.ts holds the tallies' SHA-256): one loop
+ * per particle with its whole state in typed local variables (table lookups, boundary distances and the hot
+ * rotations written out; no closure calls per step, no heap numbers), the Philox words generated a buffer ahead
+ * (`if (rp === RANDOM_WORDS_) rp = refill() | 0;` before each draw) with int32-only arithmetic, tally counters summed
+ * locally. Every f64 expression is the algorithm's, with the same operands in the same order: change one only as a
+ * deliberate change of the physics (and the WGSL port with it).
  */
 export function runHistoriesCpu(problem: McProblem, seed: number, first: number, count: number, tally: CpuTally): void {
-  const [nx, ny, nz] = problem.dims;
+  const nx = problem.dims[0];
+  const ny = problem.dims[1];
+  const nz = problem.dims[2];
   const nxy = nx * ny;
+  // voxel indices are int32 in the loops below (buildMcProblem allows at most 2^31 voxels)
+  if (!(nxy * nz < 2 ** 31)) throw new InputError(`grid ${nx}x${ny}x${nz} has ${nxy * nz} voxels; the CPU Monte Carlo indexes fewer than 2^31: resample coarser`);
   const vx = problem.voxelCm[0];
   const vy = problem.voxelCm[1];
   const vz = problem.voxelCm[2];
   const media = problem.media;
   const t = problem.tables;
   const data = t.data;
+  const majorant = problem.photonMajorantPerCm;
   const lnMin = t.lnMinMeV;
   const dLn = t.dLn;
   const cut = t.cutoffs;
   const eCut = cut.electronCutoffMeV;
   const wc = cut.deltaThresholdMeV;
+  const twoWc = 2 * wc;
   const kc = cut.bremsThresholdMeV;
   const pCut = cut.photonCutoffMeV;
   const stepFraction = cut.stepFraction;
   const maxStep = cut.maxStepCm;
-  const majorant = problem.photonMajorantPerCm;
   const em = problem.emissions;
   const cdf = em.betaInverseCdfMeV;
   const nCdf = cdf.length;
   const betasPerDecay = em.betasPerDecay;
-  const lines = em.photonLines;
-  const nLines = lines.length;
+  const nLines = em.photonLines.length;
+  const lineEnergy = new Float64Array(nLines);
+  const lineYield = new Float64Array(nLines);
+  for (let q = 0; q < nLines; q++) {
+    lineEnergy[q] = em.photonLines[q].energyMeV;
+    lineYield[q] = em.photonLines[q].yieldPerDecay;
+  }
   const local = em.localMeVPerDecay;
   const srcVoxel = problem.sourceVoxel;
+  const srcProb = problem.sourceProbability;
+  const srcAlias = problem.sourceAlias;
+  const nSrc = srcProb.length;
   const exact = tally.exactF64;
   const unit = problem.tallyUnitMeV;
   const energy = tally.energy;
   const nMat = t.materials.length;
-  // row offsets and constants as locals (module imports are live bindings: a property load each in the hot loop)
+  const MAX_STEPS = MC_MAX_STEPS_PER_PARTICLE;
+  const MAX_TRIALS = MC_MAX_TRIALS;
+  const CAPACITY = MC_STACK_CAPACITY;
   const ROW_ElectronRange = McRow.ElectronRange * N;
   const ROW_ElectronStopping = McRow.ElectronStopping * N;
   const ROW_ElectronMoller = McRow.ElectronMoller * N;
@@ -165,89 +315,80 @@ export function runHistoriesCpu(problem: McProblem, seed: number, first: number,
   const ROW_PhotonTotal = McRow.PhotonTotal * N;
   const ROW_PhotonPhotoFraction = McRow.PhotonPhotoFraction * N;
   const DENSITY_UNIT = MC_DENSITY_UNIT;
+  const N1 = N - 1;
+  const N2 = N - 2;
 
-  // Mutable doubles of the transport live in one Float64Array: doubles in closure variables are boxed by V8 (a heap
-  // allocation per write), typed array elements are not. DU..DW: direction of the particle being transported;
-  // EX..EZ: electron position; TW: table weight of the last locate(); EAFTER: energy after a Møller/brems event.
-  const st = new Float64Array(8);
-  let ti = 0;
-  // table position (index and weight) of an energy, as the spec's lookup()
-  const locate = (e: number): void => {
-    let f = (Math.log(e) - lnMin) / dLn;
-    if (f < 0) f = 0;
-    else if (f > N - 1) f = N - 1;
-    let i = Math.floor(f);
-    if (i > N - 2) i = N - 2;
-    ti = i;
-    st[TW] = f - i;
-  };
-  const at = (base: number): number => {
-    const a = data[base + ti];
-    return a + st[TW] * (data[base + ti + 1] - a);
-  };
+  // Table position of an energy, as the spec's lookup(): f = (ln E − lnMin)/dLn clamped to [0, N − 1],
+  // ti = min(floor f, N − 2), tw = f − ti; a row's value is data[o + ti] + tw (data[o + ti + 1] − data[o + ti]).
+  // Written out at each use, in local variables of each transport loop (a double in a closure's context is boxed,
+  // a heap allocation per write); an electron's lookups reuse ti/tw while the energy is the same.
+
   // range at the electron cut-off per material (lookup(ElectronRange, m, electronCutoff))
   const rangeCut = new Float64Array(nMat);
-  locate(eCut);
-  for (let m = 0; m < nMat; m++) rangeCut[m] = at(m * ROW_STRIDE + ROW_ElectronRange);
-
-  const rng = new PhiloxStream(seed, first);
-  const stack = new Float64Array(MC_STACK_CAPACITY * ENTRY);
-  let sp = 0;
-  // direction of the particle being transported
-
-  // round(x) = floor(x + 0.5) on max(E, 0) (Math.round for x >= 0; WGSL's round() is half-to-even, so both use this)
-  let rounded = 0;
-  const units = (e: number): number => {
-    rounded++;
-    return exact ? e : Math.floor((e > 0 ? e : 0) / unit + 0.5);
-  };
-  const deposit = (vi: number, e: number): void => {
-    rounded++;
-    energy[vi] += exact ? e : Math.floor((e > 0 ? e : 0) / unit + 0.5);
-  };
-  /** rotate (st[DU], st[DV], st[DW]) by polar cosine cosT and a uniform azimuth (one draw); as src/kernel/transport.ts. */
-  const rotate = (cosT: number): void => {
-    const sinT = Math.sqrt(Math.max(0, 1 - cosT * cosT));
-    const phi = TWO_PI * rng.next();
-    const cp = Math.cos(phi);
-    const spn = Math.sin(phi);
-    const u = st[DU];
-    const v = st[DV];
-    const w = st[DW];
-    const rho2 = u * u + v * v;
-    let a: number;
-    let b: number;
-    let c: number;
-    if (rho2 > 1e-20) {
-      const rho = Math.sqrt(rho2);
-      a = u * cosT + (sinT * (u * w * cp - v * spn)) / rho;
-      b = v * cosT + (sinT * (v * w * cp + u * spn)) / rho;
-      c = w * cosT - rho * sinT * cp;
-    } else {
-      const sgn = w >= 0 ? 1 : -1;
-      a = sinT * cp;
-      b = sinT * spn;
-      c = sgn * cosT;
+  {
+    let f = (Math.log(eCut) - lnMin) / dLn;
+    if (f < 0) f = 0;
+    else if (f > N1) f = N1;
+    let ti = Math.floor(f);
+    if (ti > N2) ti = N2;
+    const tw = f - ti;
+    for (let m = 0; m < nMat; m++) {
+      const o = m * ROW_STRIDE + ROW_ElectronRange + ti;
+      const a0 = data[o];
+      rangeCut[m] = a0 + tw * (data[o + 1] - a0);
     }
-    const norm = 1 / Math.sqrt(a * a + b * b + c * c);
-    st[DU] = a * norm;
-    st[DV] = b * norm;
-    st[DW] = c * norm;
+  }
+
+  // random words of the current history: raw[rpos], dev[rpos]; refill() generates the next RANDOM_BLOCKS blocks
+  const keys = philoxRoundKeys(seed);
+  const raw = new Uint32Array(RANDOM_WORDS);
+  const dev = new Float64Array(RANDOM_WORDS);
+  let hLo = 0;
+  let hHi = 0;
+  let block = 0;
+  /** Position of the next word in raw/dev (the transport loops keep it in a local `rp` while they run). */
+  let rpos = 0;
+  const refill = (): number => {
+    philoxFill(hLo, hHi, block, keys, raw, dev);
+    block = (block + RANDOM_BLOCKS) >>> 0;
+    return 0;
   };
-  const isotropic = (): void => {
-    const cz = 2 * rng.next() - 1;
-    const phi = TWO_PI * rng.next();
-    const sz = Math.sqrt(Math.max(0, 1 - cz * cz));
-    st[DU] = sz * Math.cos(phi);
-    st[DV] = sz * Math.sin(phi);
-    st[DW] = cz;
+
+  const stack = new Float64Array(CAPACITY * ENTRY);
+  let sp = 0;
+  /** Direction of the particle being transported (rotate() works on it). */
+  const d = new Float64Array(3);
+
+  let rounded = 0;
+  // (emitted and escaped: the same sums in the same order as adding to the tally directly, which matters with exactF64)
+  let emitted = tally.emitted;
+  let escaped = tally.escaped;
+  let overflows = 0;
+  let electronSteps = 0;
+  let photonSteps = 0;
+  let histories = 0;
+
+  // Deposits: round(x) = floor(x + 0.5) on max(E, 0) (Math.round for x >= 0; WGSL's round() is half-to-even, so both
+  // use this), written out at each use as
+  //   rounded++; energy[vi] += exact ? e : Math.floor((e > 0 ? e : 0) / unit + 0.5);
+
+  /** Deposit of a particle that cannot be pushed or followed, at position (x, y, z) (escaped when outside the grid). */
+  const depositAtPosition = (e: number, x: number, y: number, z: number): void => {
+    const i = Math.floor(x / vx);
+    const j = Math.floor(y / vy);
+    const l = Math.floor(z / vz);
+    rounded++;
+    if (i < 0 || j < 0 || l < 0 || i >= nx || j >= ny || l >= nz) escaped += exact ? e : Math.floor((e > 0 ? e : 0) / unit + 0.5);
+    else energy[i + nx * j + nxy * l] += exact ? e : Math.floor((e > 0 ? e : 0) / unit + 0.5);
   };
-  /** Pushes a particle; on a full stack deposits it (electron: voxel; photon: voxel of its position) instead. */
-  const push = (kind: number, e: number, x: number, y: number, z: number, i: number, j: number, l: number): void => {
-    if (sp === MC_STACK_CAPACITY) {
-      tally.stackOverflows++;
-      if (kind === 0) deposit(i + nx * j + nxy * l, e);
-      else depositAtPosition(e, x, y, z);
+  /** Pushes a particle with direction (u, v, w); on a full stack deposits it (electron: voxel; photon: voxel of its position) instead. */
+  const push = (kind: number, e: number, x: number, y: number, z: number, u: number, v: number, w: number, i: number, j: number, l: number): void => {
+    if (sp === CAPACITY) {
+      overflows++;
+      if (kind === 0) {
+        rounded++;
+        energy[i + nx * j + nxy * l] += exact ? e : Math.floor((e > 0 ? e : 0) / unit + 0.5);
+      } else depositAtPosition(e, x, y, z);
       return;
     }
     const o = sp * ENTRY;
@@ -256,114 +397,137 @@ export function runHistoriesCpu(problem: McProblem, seed: number, first: number,
     stack[o + 2] = x;
     stack[o + 3] = y;
     stack[o + 4] = z;
-    stack[o + 5] = st[DU];
-    stack[o + 6] = st[DV];
-    stack[o + 7] = st[DW];
+    stack[o + 5] = u;
+    stack[o + 6] = v;
+    stack[o + 7] = w;
     stack[o + 8] = i;
     stack[o + 9] = j;
     stack[o + 10] = l;
     sp++;
   };
-  const depositAtPosition = (e: number, x: number, y: number, z: number): void => {
-    const i = Math.floor(x / vx);
-    const j = Math.floor(y / vy);
-    const l = Math.floor(z / vz);
-    if (i < 0 || j < 0 || l < 0 || i >= nx || j >= ny || l >= nz) tally.escaped += units(e);
-    else deposit(i + nx * j + nxy * l, e);
-  };
 
   // ---------------------------------------------------------------- electron
-  let ei = 0;
-  let ej = 0;
-  let el = 0;
-  /**
-   * Restricted continuous loss over a path s [cm] from energy e (two-point midpoint rule); stopE = the stopping power
-   * at e (lookup(ElectronStopping, m, e), computed once per step).
-   */
-  const energyLoss = (base: number, rho: number, e: number, stopE: number, s: number): number => {
-    const dE1 = s * rho * stopE;
-    let em = e - 0.5 * dE1;
-    if (em < eCut) em = eCut;
-    locate(em);
-    const dE = s * rho * at(base + ROW_ElectronStopping);
-    return dE < e ? dE : e;
-  };
-  /** Distance along (st[DU], st[DV], st[DW]) to the face of voxel (ei, ej, el) the direction points to; sets `axis`, `sign`. */
-  let axis = 0;
-  let sign = 0;
-  const toBoundary = (): number => {
-    let d = Infinity;
-    axis = -1;
-    sign = 0;
-    if (st[DU] > 1e-12) {
-      d = ((ei + 1) * vx - st[EX]) / st[DU];
-      axis = 0;
-      sign = 1;
-    } else if (st[DU] < -1e-12) {
-      d = (ei * vx - st[EX]) / st[DU];
-      axis = 0;
-      sign = -1;
-    }
-    if (st[DV] > 1e-12) {
-      const dd = ((ej + 1) * vy - st[EY]) / st[DV];
-      if (dd < d) {
-        d = dd;
-        axis = 1;
-        sign = 1;
+  /** Transports the electron of stack entry o (just popped). */
+  const transportElectron = (o: number): void => {
+    // The enclosing function's values as typed locals, read once per particle: a variable of the enclosing function
+    // (or a parameter) is of unknown type here, reloaded and checked at each use, and a local that may take its value
+    // would be kept boxed (a heap number allocated per assignment, measured: 13 per electron step before this).
+    const lnMin_ = +lnMin;
+    const dLn_ = +dLn;
+    const eCut_ = +eCut;
+    const twoWc_ = +twoWc;
+    const wc_ = +wc;
+    const kc_ = +kc;
+    const maxStep_ = +maxStep;
+    const stepFraction_ = +stepFraction;
+    const vx_ = +vx;
+    const vy_ = +vy;
+    const vz_ = +vz;
+    const unit_ = +unit;
+    const DENSITY_UNIT_ = +DENSITY_UNIT;
+    const MC2_ = +MC2;
+    const TWO_PI_ = +TWO_PI;
+    const nx_ = nx | 0;
+    const ny_ = ny | 0;
+    const nz_ = nz | 0;
+    const nxy_ = nxy | 0;
+    const MAX_STEPS_ = MAX_STEPS | 0;
+    const MAX_TRIALS_ = MAX_TRIALS | 0;
+    const RANDOM_WORDS_ = RANDOM_WORDS | 0;
+    const ROW_STRIDE_ = ROW_STRIDE | 0;
+    const ROW_ElectronRange_ = ROW_ElectronRange | 0;
+    const ROW_ElectronStopping_ = ROW_ElectronStopping | 0;
+    const ROW_ElectronMoller_ = ROW_ElectronMoller | 0;
+    const ROW_ElectronBrems_ = ROW_ElectronBrems | 0;
+    const ROW_ElasticHardRate_ = ROW_ElasticHardRate | 0;
+    const ROW_ElasticScreening_ = ROW_ElasticScreening | 0;
+    const ROW_ElasticMuCut_ = ROW_ElasticMuCut | 0;
+    const ROW_ElasticMottC_ = ROW_ElasticMottC | 0;
+    const ROW_ElasticSoftT1_ = ROW_ElasticSoftT1 | 0;
+    const data_ = data;
+    const media_ = media;
+    const energy_ = energy;
+    const dev_ = dev;
+    const rangeCut_ = rangeCut;
+    const exact_ = exact === true;
+    const fMax = +N1;
+    const iMax = N2 | 0;
+    const entry = o | 0;
+    let e = stack[entry + 1];
+    let x = stack[entry + 2];
+    let y = stack[entry + 3];
+    let z = stack[entry + 4];
+    let ei = stack[entry + 8] | 0;
+    let ej = stack[entry + 9] | 0;
+    let el = stack[entry + 10] | 0;
+    let vi = ei + nx_ * ej + nxy_ * el;
+    let ti = 0;
+    let tw = 0;
+    let f = 0;
+    let a0 = 0;
+    /** Energy of the current table position (ti, tw), or -1. */
+    let eAt = -1;
+    /** Voxel whose medium base (table offset), rho [g/cm^3] and R(cut-off)/rho [cm] are held, or -1. */
+    let mediumVi = -1;
+    let base = 0;
+    let rho = 0;
+    let rangeCutOverRho = 0;
+    let rp = rpos | 0;
+    let nRounded = 0;
+    let nSteps = 0;
+    let nOverflows = 0;
+    electron: for (let step = 0; ; step++) {
+      if (e <= eCut_) {
+        nRounded++;
+        energy_[vi] += exact_ ? e : Math.floor((e > 0 ? e : 0) / unit_ + 0.5);
+        break electron;
       }
-    } else if (st[DV] < -1e-12) {
-      const dd = (ej * vy - st[EY]) / st[DV];
-      if (dd < d) {
-        d = dd;
-        axis = 1;
-        sign = -1;
+      if (step >= MAX_STEPS_) {
+        nOverflows++;
+        nRounded++;
+        energy_[vi] += exact_ ? e : Math.floor((e > 0 ? e : 0) / unit_ + 0.5);
+        break electron;
       }
-    }
-    if (st[DW] > 1e-12) {
-      const dd = ((el + 1) * vz - st[EZ]) / st[DW];
-      if (dd < d) {
-        d = dd;
-        axis = 2;
-        sign = 1;
+      nSteps++;
+      if (vi !== mediumVi) {
+        // the medium of a new voxel (kept while the electron stays in it)
+        const med = media_[vi];
+        base = (med >>> 24) * ROW_STRIDE_;
+        rho = (med & 0xffffff) * DENSITY_UNIT_;
+        rangeCutOverRho = rangeCut_[med >>> 24] / rho;
+        mediumVi = vi;
       }
-    } else if (st[DW] < -1e-12) {
-      const dd = (el * vz - st[EZ]) / st[DW];
-      if (dd < d) {
-        d = dd;
-        axis = 2;
-        sign = -1;
+      if (e !== eAt) {
+        f = (Math.log(e) - lnMin_) / dLn_;
+        if (f < 0) f = 0;
+        else if (f > fMax) f = fMax;
+        ti = Math.floor(f);
+        if (ti > iMax) ti = iMax;
+        tw = f - ti;
+        eAt = e;
       }
-    }
-    return d < 0 ? 0 : d;
-  };
-
-  const transportElectron = (e0: number): void => {
-    let e = e0;
-    let vi = ei + nx * ej + nxy * el;
-    for (let step = 0; ; step++) {
-      if (e <= eCut) {
-        deposit(vi, e);
-        return;
+      const bt = base + ti;
+      let lamM = 0;
+      if (e > twoWc_) {
+        a0 = data_[bt + ROW_ElectronMoller_];
+        lamM = rho * (a0 + tw * (data_[bt + ROW_ElectronMoller_ + 1] - a0));
       }
-      if (step >= MC_MAX_STEPS_PER_PARTICLE) {
-        tally.stackOverflows++;
-        deposit(vi, e);
-        return;
+      let lamB = 0;
+      if (e > kc_) {
+        a0 = data_[bt + ROW_ElectronBrems_];
+        lamB = rho * (a0 + tw * (data_[bt + ROW_ElectronBrems_ + 1] - a0));
       }
-      tally.electronSteps++;
-      const med = media[vi];
-      const base = (med >>> 24) * ROW_STRIDE;
-      const rho = (med & 0xffffff) * DENSITY_UNIT;
-      locate(e);
-      const lamM = e > 2 * wc ? rho * at(base + ROW_ElectronMoller) : 0;
-      const lamB = e > kc ? rho * at(base + ROW_ElectronBrems) : 0;
-      const lamEl = rho * at(base + ROW_ElasticHardRate);
+      a0 = data_[bt + ROW_ElasticHardRate_];
+      const lamEl = rho * (a0 + tw * (data_[bt + ROW_ElasticHardRate_ + 1] - a0));
       const lamTot = lamM + lamB + lamEl;
-      const range = at(base + ROW_ElectronRange) / rho;
-      const stopE = at(base + ROW_ElectronStopping);
-      const sHard = -Math.log(rng.next()) / lamTot;
-      const sStop = range - rangeCut[med >>> 24] / rho;
-      const sMax = Math.min(maxStep, Math.max(stepFraction * range, 1e-5));
+      a0 = data_[bt + ROW_ElectronRange_];
+      const range = (a0 + tw * (data_[bt + ROW_ElectronRange_ + 1] - a0)) / rho;
+      a0 = data_[bt + ROW_ElectronStopping_];
+      const stopE = a0 + tw * (data_[bt + ROW_ElectronStopping_ + 1] - a0);
+      if (rp === RANDOM_WORDS_) rp = refill() | 0;
+      const sHard = -Math.log(dev_[rp++]) / lamTot;
+      const sStop = range - rangeCutOverRho;
+      const sMax = Math.min(maxStep_, Math.max(stepFraction_ * range, 1e-5));
       let s = sHard;
       let kind = 2; // 2 hard event, 1 step limit, 0 stop at the cut-off
       if (sMax < s) {
@@ -374,292 +538,549 @@ export function runHistoriesCpu(problem: McProblem, seed: number, first: number,
         s = sStop;
         kind = 0;
       }
-      const tau = rng.next() * s;
-      let travelled: number;
+      if (rp === RANDOM_WORDS_) rp = refill() | 0;
+      const tau = dev_[rp++] * s;
+      let travelled = 0;
       let cross = false;
       let lossFull = -1; // energyLoss over the full step, when computed
-      const dB = toBoundary();
-      if (dB < tau) {
-        travelled = dB;
-        cross = true;
-        st[EX] += st[DU] * dB;
-        st[EY] += st[DV] * dB;
-        st[EZ] += st[DW] * dB;
-      } else {
-        st[EX] += st[DU] * tau;
-        st[EY] += st[DV] * tau;
-        st[EZ] += st[DW] * tau;
-        // soft deflection at the hinge, with the mean energy of the full step
-        lossFull = energyLoss(base, rho, e, stopE, s);
-        locate(e - 0.5 * lossFull);
-        const chi = s * rho * at(base + ROW_ElasticSoftT1);
-        const meanMu = 0.5 * (1 - Math.exp(-chi));
-        if (meanMu > 0) {
-          let mu = 0;
-          for (let trial = 0; trial < MC_MAX_TRIALS; trial++) {
-            mu = -meanMu * Math.log(rng.next());
-            if (mu <= 1) break;
-          }
-          if (mu > 1) mu = 1;
-          rotate(1 - 2 * mu);
+      let axis = 0;
+      let sign = 0;
+      // two legs: to the hinge (length tau), then, after the soft deflection, the rest (s − tau); each ends at the
+      // face the direction points to (axes i, j, k in order, ties to the lowest) when that is nearer
+      for (let leg = 0; leg < 2; leg++) {
+        const du = d[0];
+        const dv = d[1];
+        const dw = d[2];
+        let dB = Infinity;
+        axis = -1;
+        sign = 0;
+        if (du > 1e-12) {
+          dB = ((ei + 1) * vx_ - x) / du;
+          axis = 0;
+          sign = 1;
+        } else if (du < -1e-12) {
+          dB = (ei * vx_ - x) / du;
+          axis = 0;
+          sign = -1;
         }
-        const rest = s - tau;
-        const dB2 = toBoundary();
-        if (dB2 < rest) {
-          travelled = tau + dB2;
-          cross = true;
-          st[EX] += st[DU] * dB2;
-          st[EY] += st[DV] * dB2;
-          st[EZ] += st[DW] * dB2;
+        if (dv > 1e-12) {
+          const dd = ((ej + 1) * vy_ - y) / dv;
+          if (dd < dB) {
+            dB = dd;
+            axis = 1;
+            sign = 1;
+          }
+        } else if (dv < -1e-12) {
+          const dd = (ej * vy_ - y) / dv;
+          if (dd < dB) {
+            dB = dd;
+            axis = 1;
+            sign = -1;
+          }
+        }
+        if (dw > 1e-12) {
+          const dd = ((el + 1) * vz_ - z) / dw;
+          if (dd < dB) {
+            dB = dd;
+            axis = 2;
+            sign = 1;
+          }
+        } else if (dw < -1e-12) {
+          const dd = (el * vz_ - z) / dw;
+          if (dd < dB) {
+            dB = dd;
+            axis = 2;
+            sign = -1;
+          }
+        }
+        if (dB < 0) dB = 0;
+        if (leg === 0) {
+          if (dB < tau) {
+            travelled = dB;
+            cross = true;
+            x += du * dB;
+            y += dv * dB;
+            z += dw * dB;
+            break;
+          }
+          x += du * tau;
+          y += dv * tau;
+          z += dw * tau;
+          // soft deflection at the hinge, with the mean energy of the full step: lossFull = energyLoss(s)
+          const dE1 = s * rho * stopE;
+          let emid = e - 0.5 * dE1;
+          if (emid < eCut_) emid = eCut_;
+          f = (Math.log(emid) - lnMin_) / dLn_;
+          if (f < 0) f = 0;
+          else if (f > fMax) f = fMax;
+          ti = Math.floor(f);
+          if (ti > iMax) ti = iMax;
+          tw = f - ti;
+          let o = base + ti + ROW_ElectronStopping_;
+          a0 = data_[o];
+          const dEs = s * rho * (a0 + tw * (data_[o + 1] - a0));
+          lossFull = dEs < e ? dEs : e;
+          const eMean = e - 0.5 * lossFull;
+          f = (Math.log(eMean) - lnMin_) / dLn_;
+          if (f < 0) f = 0;
+          else if (f > fMax) f = fMax;
+          ti = Math.floor(f);
+          if (ti > iMax) ti = iMax;
+          tw = f - ti;
+          eAt = eMean;
+          o = base + ti + ROW_ElasticSoftT1_;
+          a0 = data_[o];
+          const chi = s * rho * (a0 + tw * (data_[o + 1] - a0));
+          const meanMu = 0.5 * (1 - Math.exp(-chi));
+          if (meanMu > 0) {
+            let mu = 0;
+            for (let trial = 0; trial < MAX_TRIALS_; trial++) {
+              if (rp === RANDOM_WORDS_) rp = refill() | 0;
+              mu = -meanMu * Math.log(dev_[rp++]);
+              if (mu <= 1) break;
+            }
+            if (mu > 1) mu = 1;
+            if (rp === RANDOM_WORDS_) rp = refill() | 0;
+            {
+              // rotate(d, 1 - 2 * mu, u), written out (the hot path)
+              const cosT = 1 - 2 * mu;
+              const sinT = Math.sqrt(Math.max(0, 1 - cosT * cosT));
+              const phi = TWO_PI_ * dev_[rp++];
+              const cp = Math.cos(phi);
+              const spn = Math.sin(phi);
+              const u = d[0];
+              const v = d[1];
+              const w = d[2];
+              const rho2 = u * u + v * v;
+              let ra: number;
+              let rb: number;
+              let rc: number;
+              if (rho2 > 1e-20) {
+                const rh = Math.sqrt(rho2);
+                ra = u * cosT + (sinT * (u * w * cp - v * spn)) / rh;
+                rb = v * cosT + (sinT * (v * w * cp + u * spn)) / rh;
+                rc = w * cosT - rh * sinT * cp;
+              } else {
+                const sgn = w >= 0 ? 1 : -1;
+                ra = sinT * cp;
+                rb = sinT * spn;
+                rc = sgn * cosT;
+              }
+              const norm = 1 / Math.sqrt(ra * ra + rb * rb + rc * rc);
+              d[0] = ra * norm;
+              d[1] = rb * norm;
+              d[2] = rc * norm;
+            }
+          }
         } else {
-          travelled = s;
-          st[EX] += st[DU] * rest;
-          st[EY] += st[DV] * rest;
-          st[EZ] += st[DW] * rest;
+          const rest = s - tau;
+          if (dB < rest) {
+            travelled = tau + dB;
+            cross = true;
+            x += du * dB;
+            y += dv * dB;
+            z += dw * dB;
+          } else {
+            travelled = s;
+            x += du * rest;
+            y += dv * rest;
+            z += dw * rest;
+          }
         }
       }
       if (kind === 0 && !cross) {
-        deposit(vi, e);
-        return;
+        nRounded++;
+        energy_[vi] += exact_ ? e : Math.floor((e > 0 ? e : 0) / unit_ + 0.5);
+        break electron;
       }
-      const dE = !cross && lossFull >= 0 ? lossFull : energyLoss(base, rho, e, stopE, travelled);
-      deposit(vi, dE);
+      let dE: number;
+      if (!cross && lossFull >= 0) dE = lossFull;
+      else {
+        // energyLoss(travelled)
+        const dE1 = travelled * rho * stopE;
+        let emid = e - 0.5 * dE1;
+        if (emid < eCut_) emid = eCut_;
+        if (emid !== eAt) {
+          f = (Math.log(emid) - lnMin_) / dLn_;
+          if (f < 0) f = 0;
+          else if (f > fMax) f = fMax;
+          ti = Math.floor(f);
+          if (ti > iMax) ti = iMax;
+          tw = f - ti;
+          eAt = emid;
+        }
+        const o = base + ti + ROW_ElectronStopping_;
+        a0 = data_[o];
+        const dEs = travelled * rho * (a0 + tw * (data_[o + 1] - a0));
+        dE = dEs < e ? dEs : e;
+      }
+      nRounded++;
+      energy_[vi] += exact_ ? dE : Math.floor((dE > 0 ? dE : 0) / unit_ + 0.5);
       e -= dE;
       if (cross) {
+        let out = false;
         if (axis === 0) {
-          st[EX] = (sign > 0 ? ei + 1 : ei) * vx;
+          x = (sign > 0 ? ei + 1 : ei) * vx_;
           ei += sign;
-          if (ei < 0 || ei >= nx) {
-            tally.escaped += units(e);
-            return;
-          }
+          out = ei < 0 || ei >= nx_;
         } else if (axis === 1) {
-          st[EY] = (sign > 0 ? ej + 1 : ej) * vy;
+          y = (sign > 0 ? ej + 1 : ej) * vy_;
           ej += sign;
-          if (ej < 0 || ej >= ny) {
-            tally.escaped += units(e);
-            return;
-          }
+          out = ej < 0 || ej >= ny_;
         } else {
-          st[EZ] = (sign > 0 ? el + 1 : el) * vz;
+          z = (sign > 0 ? el + 1 : el) * vz_;
           el += sign;
-          if (el < 0 || el >= nz) {
-            tally.escaped += units(e);
-            return;
-          }
+          out = el < 0 || el >= nz_;
         }
-        vi = ei + nx * ej + nxy * el;
+        if (out) {
+          nRounded++;
+          escaped += exact_ ? e : Math.floor((e > 0 ? e : 0) / unit_ + 0.5);
+          break electron;
+        }
+        vi = ei + nx_ * ej + nxy_ * el;
         continue;
       }
       if (kind !== 2) continue;
       // hard event; its type from the rates at the step's start energy, the event at the current energy
-      const pick = rng.next() * lamTot;
+      if (rp === RANDOM_WORDS_) rp = refill() | 0;
+      const pick = dev_[rp++] * lamTot;
       if (pick < lamM) {
-        if (e > 2 * wc) {
-          mollerEvent(e, vi);
-          e = st[EAFTER];
+        if (e > twoWc_) {
+          // Møller: sampleMollerFraction of src/kernel/water.ts (two draws per trial)
+          const tauE = e / MC2_;
+          const gamma = tauE + 1;
+          const c1 = (tauE / gamma) ** 2;
+          const c2 = (2 * tauE + 1) / (gamma * gamma);
+          const e0 = wc_ / e;
+          let eps = 0;
+          for (let trial = 0; trial < MAX_TRIALS_; trial++) {
+            if (rp === RANDOM_WORDS_) rp = refill() | 0;
+            eps = e0 / (1 - dev_[rp++] * (1 - 2 * e0));
+            const r = eps / (1 - eps);
+            const g = 1 + r * r + c1 * eps * eps - c2 * r;
+            if (rp === RANDOM_WORDS_) rp = refill() | 0;
+            if (dev_[rp++] * 2.25 <= g) break;
+          }
+          const w = eps * e;
+          const ep = e - w;
+          const twoM = 2 * MC2_;
+          const cosP = Math.sqrt(Math.min(1, (ep / e) * ((e + twoM) / (ep + twoM))));
+          const cosD = Math.sqrt(Math.min(1, (w / e) * ((e + twoM) / (w + twoM))));
+          const u0 = d[0];
+          const v0 = d[1];
+          const w0 = d[2];
+          if (rp === RANDOM_WORDS_) rp = refill() | 0;
+          rotate(d, cosP, dev_[rp++]);
+          const sinP = Math.sqrt(Math.max(0, 1 - cosP * cosP));
+          const sinD = Math.sqrt(Math.max(0, 1 - cosD * cosD));
+          let qu = u0;
+          let qv = v0;
+          let qw = w0;
+          if (sinP > 1e-12) {
+            const nu = (d[0] - cosP * u0) / sinP;
+            const nv = (d[1] - cosP * v0) / sinP;
+            const nw = (d[2] - cosP * w0) / sinP;
+            qu = cosD * u0 - sinD * nu;
+            qv = cosD * v0 - sinD * nv;
+            qw = cosD * w0 - sinD * nw;
+          }
+          if (w <= eCut_) {
+            nRounded++;
+            energy_[vi] += exact_ ? w : Math.floor((w > 0 ? w : 0) / unit_ + 0.5);
+          } else push(0, w, x, y, z, qu, qv, qw, ei, ej, el);
+          e = ep;
         }
       } else if (pick < lamM + lamB) {
-        if (e > kc) {
-          bremsEvent(e);
-          e = st[EAFTER];
+        if (e > kc_) {
+          // bremsstrahlung: photon along the electron's direction
+          let k = 0;
+          const ratio = e / kc_;
+          for (let trial = 0; trial < MAX_TRIALS_; trial++) {
+            if (rp === RANDOM_WORDS_) rp = refill() | 0;
+            k = kc_ * Math.pow(ratio, dev_[rp++]);
+            const xk = k / (e + MC2_);
+            const g = 1 + (1 - xk) * (1 - xk) - (2 / 3) * (1 - xk);
+            if (rp === RANDOM_WORDS_) rp = refill() | 0;
+            if (dev_[rp++] * (4 / 3) <= g) break;
+          }
+          push(1, k, x, y, z, d[0], d[1], d[2], ei, ej, el);
+          e = e - k;
         }
       } else {
-        elasticEvent(base, e);
+        // hard elastic event (Wentzel–Mott above μc, thinned by the Mott factor's bound)
+        if (e !== eAt) {
+          f = (Math.log(e) - lnMin_) / dLn_;
+          if (f < 0) f = 0;
+          else if (f > fMax) f = fMax;
+          ti = Math.floor(f);
+          if (ti > iMax) ti = iMax;
+          tw = f - ti;
+          eAt = e;
+        }
+        const be = base + ti;
+        a0 = data_[be + ROW_ElasticScreening_];
+        const a = a0 + tw * (data_[be + ROW_ElasticScreening_ + 1] - a0);
+        a0 = data_[be + ROW_ElasticMuCut_];
+        const muC = a0 + tw * (data_[be + ROW_ElasticMuCut_ + 1] - a0);
+        a0 = data_[be + ROW_ElasticMottC_];
+        const c = a0 + tw * (data_[be + ROW_ElasticMottC_ + 1] - a0);
+        const gamma = 1 + e / MC2_;
+        const beta2 = 1 - 1 / (gamma * gamma);
+        const inv0 = 1 / (muC + a);
+        if (rp === RANDOM_WORDS_) rp = refill() | 0;
+        const mu = 1 / (inv0 - dev_[rp++] * (inv0 - 1 / (1 + a))) - a;
+        const sq = Math.sqrt(Math.max(0, mu));
+        const r = 1 - beta2 * mu + c * sq * (1 - sq);
+        const rMax = 1 + c / 4;
+        if (rp === RANDOM_WORDS_) rp = refill() | 0;
+        if (dev_[rp++] * rMax <= r) {
+          if (rp === RANDOM_WORDS_) rp = refill() | 0;
+          {
+            // rotate(d, 1 - 2 * mu, u), written out (the hot path)
+            const cosT = 1 - 2 * mu;
+            const sinT = Math.sqrt(Math.max(0, 1 - cosT * cosT));
+            const phi = TWO_PI_ * dev_[rp++];
+            const cp = Math.cos(phi);
+            const spn = Math.sin(phi);
+            const u = d[0];
+            const v = d[1];
+            const w = d[2];
+            const rho2 = u * u + v * v;
+            let ra: number;
+            let rb: number;
+            let rc: number;
+            if (rho2 > 1e-20) {
+              const rh = Math.sqrt(rho2);
+              ra = u * cosT + (sinT * (u * w * cp - v * spn)) / rh;
+              rb = v * cosT + (sinT * (v * w * cp + u * spn)) / rh;
+              rc = w * cosT - rh * sinT * cp;
+            } else {
+              const sgn = w >= 0 ? 1 : -1;
+              ra = sinT * cp;
+              rb = sinT * spn;
+              rc = sgn * cosT;
+            }
+            const norm = 1 / Math.sqrt(ra * ra + rb * rb + rc * rc);
+            d[0] = ra * norm;
+            d[1] = rb * norm;
+            d[2] = rc * norm;
+          }
+        }
       }
     }
-  };
-  /** Møller collision of an electron of energy e at (st[EX], st[EY], st[EZ]) in voxel vi; sets st[EAFTER]. */
-  const mollerEvent = (e: number, vi: number): void => {
-    // sampleMollerFraction of src/kernel/water.ts (two draws per trial)
-    const tauE = e / MC2;
-    const gamma = tauE + 1;
-    const c1 = (tauE / gamma) ** 2;
-    const c2 = (2 * tauE + 1) / (gamma * gamma);
-    const e0 = wc / e;
-    let eps = 0;
-    for (let trial = 0; trial < MC_MAX_TRIALS; trial++) {
-      eps = e0 / (1 - rng.next() * (1 - 2 * e0));
-      const r = eps / (1 - eps);
-      const g = 1 + r * r + c1 * eps * eps - c2 * r;
-      if (rng.next() * 2.25 <= g) break;
-    }
-    const w = eps * e;
-    const ep = e - w;
-    const twoM = 2 * MC2;
-    const cosP = Math.sqrt(Math.min(1, (ep / e) * ((e + twoM) / (ep + twoM))));
-    const cosD = Math.sqrt(Math.min(1, (w / e) * ((e + twoM) / (w + twoM))));
-    const u0 = st[DU];
-    const v0 = st[DV];
-    const w0 = st[DW];
-    rotate(cosP);
-    const sinP = Math.sqrt(Math.max(0, 1 - cosP * cosP));
-    const sinD = Math.sqrt(Math.max(0, 1 - cosD * cosD));
-    let qu = u0;
-    let qv = v0;
-    let qw = w0;
-    if (sinP > 1e-12) {
-      const nu = (st[DU] - cosP * u0) / sinP;
-      const nv = (st[DV] - cosP * v0) / sinP;
-      const nw = (st[DW] - cosP * w0) / sinP;
-      qu = cosD * u0 - sinD * nu;
-      qv = cosD * v0 - sinD * nv;
-      qw = cosD * w0 - sinD * nw;
-    }
-    if (w <= eCut) deposit(vi, w);
-    else {
-      const pu = st[DU];
-      const pv = st[DV];
-      const pw = st[DW];
-      st[DU] = qu;
-      st[DV] = qv;
-      st[DW] = qw;
-      push(0, w, st[EX], st[EY], st[EZ], ei, ej, el);
-      st[DU] = pu;
-      st[DV] = pv;
-      st[DW] = pw;
-    }
-    st[EAFTER] = ep;
-  };
-  /** Bremsstrahlung of an electron of energy e: photon along the electron's direction; sets st[EAFTER]. */
-  const bremsEvent = (e: number): void => {
-    let k = 0;
-    const ratio = e / kc;
-    for (let trial = 0; trial < MC_MAX_TRIALS; trial++) {
-      k = kc * Math.pow(ratio, rng.next());
-      const x = k / (e + MC2);
-      const g = 1 + (1 - x) * (1 - x) - (2 / 3) * (1 - x);
-      if (rng.next() * (4 / 3) <= g) break;
-    }
-    push(1, k, st[EX], st[EY], st[EZ], ei, ej, el);
-    st[EAFTER] = e - k;
-  };
-  /** Hard elastic event (Wentzel–Mott above μc, thinned by the Mott factor's bound). */
-  const elasticEvent = (base: number, e: number): void => {
-    locate(e);
-    const a = at(base + ROW_ElasticScreening);
-    const muC = at(base + ROW_ElasticMuCut);
-    const c = at(base + ROW_ElasticMottC);
-    const gamma = 1 + e / MC2;
-    const beta2 = 1 - 1 / (gamma * gamma);
-    const inv0 = 1 / (muC + a);
-    const mu = 1 / (inv0 - rng.next() * (inv0 - 1 / (1 + a))) - a;
-    const sq = Math.sqrt(Math.max(0, mu));
-    const r = 1 - beta2 * mu + c * sq * (1 - sq);
-    const rMax = 1 + c / 4;
-    if (rng.next() * rMax <= r) rotate(1 - 2 * mu);
+    rpos = rp;
+    rounded += nRounded;
+    electronSteps += nSteps;
+    overflows += nOverflows;
   };
 
   // ---------------------------------------------------------------- photon
   const transportPhoton = (e0: number, x0: number, y0: number, z0: number): void => {
-    let e = e0;
-    let x = x0;
-    let y = y0;
-    let z = z0;
-    for (let step = 0; ; step++) {
-      if (e <= pCut) {
+    // The enclosing function's values as typed locals, read once per particle: a variable of the enclosing function
+    // (or a parameter) is of unknown type here, reloaded and checked at each use, and a local that may take its value
+    // would be kept boxed (a heap number allocated per assignment, measured: 13 per electron step before this).
+    const lnMin_ = +lnMin;
+    const dLn_ = +dLn;
+    const pCut_ = +pCut;
+    const vx_ = +vx;
+    const vy_ = +vy;
+    const vz_ = +vz;
+    const unit_ = +unit;
+    const DENSITY_UNIT_ = +DENSITY_UNIT;
+    const MC2_ = +MC2;
+    const nx_ = nx | 0;
+    const ny_ = ny | 0;
+    const nz_ = nz | 0;
+    const nxy_ = nxy | 0;
+    const MAX_STEPS_ = MAX_STEPS | 0;
+    const MAX_TRIALS_ = MAX_TRIALS | 0;
+    const RANDOM_WORDS_ = RANDOM_WORDS | 0;
+    const ROW_STRIDE_ = ROW_STRIDE | 0;
+    const ROW_PhotonTotal_ = ROW_PhotonTotal | 0;
+    const ROW_PhotonPhotoFraction_ = ROW_PhotonPhotoFraction | 0;
+    const data_ = data;
+    const media_ = media;
+    const energy_ = energy;
+    const dev_ = dev;
+    const majorant_ = majorant;
+    const exact_ = exact === true;
+    const fMax = +N1;
+    const iMax = N2 | 0;
+    let e = +e0;
+    let x = +x0;
+    let y = +y0;
+    let z = +z0;
+    let ti = 0;
+    let tw = 0;
+    let f = 0;
+    let a0 = 0;
+    let rp = rpos | 0;
+    let nRounded = 0;
+    let nSteps = 0;
+    let nOverflows = 0;
+    photon: for (let step = 0; ; step++) {
+      if (e <= pCut_) {
         depositAtPosition(e, x, y, z);
-        return;
+        break photon;
       }
-      if (step >= MC_MAX_STEPS_PER_PARTICLE) {
-        tally.stackOverflows++;
+      if (step >= MAX_STEPS_) {
+        nOverflows++;
         depositAtPosition(e, x, y, z);
-        return;
+        break photon;
       }
-      tally.photonSteps++;
-      locate(e);
-      const muMax = majorant[ti] + st[TW] * (majorant[ti + 1] - majorant[ti]);
-      const s = -Math.log(rng.next()) / muMax;
-      x += st[DU] * s;
-      y += st[DV] * s;
-      z += st[DW] * s;
-      const i = Math.floor(x / vx);
-      const j = Math.floor(y / vy);
-      const l = Math.floor(z / vz);
-      if (i < 0 || j < 0 || l < 0 || i >= nx || j >= ny || l >= nz) {
-        tally.escaped += units(e);
-        return;
+      nSteps++;
+      f = (Math.log(e) - lnMin_) / dLn_;
+      if (f < 0) f = 0;
+      else if (f > fMax) f = fMax;
+      ti = Math.floor(f);
+      if (ti > iMax) ti = iMax;
+      tw = f - ti;
+      const muMax = majorant_[ti] + tw * (majorant_[ti + 1] - majorant_[ti]);
+      if (rp === RANDOM_WORDS_) rp = refill() | 0;
+      const s = -Math.log(dev_[rp++]) / muMax;
+      x += d[0] * s;
+      y += d[1] * s;
+      z += d[2] * s;
+      const i = Math.floor(x / vx_);
+      const j = Math.floor(y / vy_);
+      const l = Math.floor(z / vz_);
+      if (i < 0 || j < 0 || l < 0 || i >= nx_ || j >= ny_ || l >= nz_) {
+        nRounded++;
+        escaped += exact_ ? e : Math.floor((e > 0 ? e : 0) / unit_ + 0.5);
+        break photon;
       }
-      const vi = i + nx * j + nxy * l;
-      const med = media[vi];
-      const base = (med >>> 24) * ROW_STRIDE;
-      const rho = (med & 0xffffff) * DENSITY_UNIT;
-      const mu = rho * at(base + ROW_PhotonTotal);
-      if (rng.next() * muMax > mu) continue; // virtual interaction
-      if (rng.next() < at(base + ROW_PhotonPhotoFraction)) {
-        deposit(vi, e);
-        return;
+      const vi = i + nx_ * j + nxy_ * l;
+      const med = media_[vi];
+      const bt = (med >>> 24) * ROW_STRIDE_ + ti;
+      const rho = (med & 0xffffff) * DENSITY_UNIT_;
+      a0 = data_[bt + ROW_PhotonTotal_];
+      const mu = rho * (a0 + tw * (data_[bt + ROW_PhotonTotal_ + 1] - a0));
+      if (rp === RANDOM_WORDS_) rp = refill() | 0;
+      if (dev_[rp++] * muMax > mu) continue; // virtual interaction
+      a0 = data_[bt + ROW_PhotonPhotoFraction_];
+      if (rp === RANDOM_WORDS_) rp = refill() | 0;
+      if (dev_[rp++] < a0 + tw * (data_[bt + ROW_PhotonPhotoFraction_ + 1] - a0)) {
+        nRounded++;
+        energy_[vi] += exact_ ? e : Math.floor((e > 0 ? e : 0) / unit_ + 0.5);
+        break photon;
       }
-      // Compton: Kahn's method (three draws per trial)
-      const k = e / MC2;
-      const xi = kahnCompton(k, rng);
+      // Compton: Kahn's method (three draws per trial), as kahnCompton
+      const k = e / MC2_;
+      const b1 = (1 + 2 * k) / (9 + 2 * k);
+      let xi = 1;
+      for (let trial = 0; trial < MAX_TRIALS_; trial++) {
+        if (rp === RANDOM_WORDS_) rp = refill() | 0;
+        const r1 = dev_[rp++];
+        if (rp === RANDOM_WORDS_) rp = refill() | 0;
+        const r2 = dev_[rp++];
+        if (rp === RANDOM_WORDS_) rp = refill() | 0;
+        const r3 = dev_[rp++];
+        if (r1 <= b1) {
+          xi = 1 + 2 * k * r2;
+          if (r3 <= 4 * (1 / xi - 1 / (xi * xi))) break;
+        } else {
+          xi = (1 + 2 * k) / (1 + 2 * k * r2);
+          const c = 1 - (xi - 1) / k;
+          if (r3 <= 0.5 * (c * c + 1 / xi)) break;
+        }
+      }
       let cosT = 1 - (xi - 1) / k;
       if (cosT < -1) cosT = -1;
       else if (cosT > 1) cosT = 1;
       const ep = e / (1 + k * (1 - cosT));
-      deposit(vi, e - ep);
-      rotate(cosT);
+      const dep = e - ep;
+      nRounded++;
+      energy_[vi] += exact_ ? dep : Math.floor((dep > 0 ? dep : 0) / unit_ + 0.5);
+      if (rp === RANDOM_WORDS_) rp = refill() | 0;
+      rotate(d, cosT, dev_[rp++]);
       e = ep;
     }
+    rpos = rp;
+    rounded += nRounded;
+    photonSteps += nSteps;
+    overflows += nOverflows;
   };
 
   // ---------------------------------------------------------------- histories
   const last = first + count;
   for (let h = first; h < last; h++) {
-    rng.reset(seed, h);
-    // 1. source voxel (two raw words, then the alias test) and position
-    const v = srcVoxel[sampleSourceEntry(rng, problem)];
+    // the stream of history h (./philox.ts): counter (h mod 2^32, floor(h / 2^32), block, 0)
+    hLo = h % 4294967296;
+    hHi = Math.floor(h / 4294967296);
+    block = 0;
+    rpos = refill();
+    // 1. source voxel (two raw words, then the alias test; ./source.ts sampleSourceEntry) and position
+    let entry = pickEntry(raw[0], raw[1], nSrc);
+    rpos = 2;
+    if (dev[rpos++] >= srcProb[entry]) entry = srcAlias[entry];
+    const v = srcVoxel[entry];
     const l0 = Math.floor(v / nxy);
     const rem = v - l0 * nxy;
     const j0 = Math.floor(rem / nx);
     const i0 = rem - j0 * nx;
-    const x0 = (i0 + rng.next()) * vx;
-    const y0 = (j0 + rng.next()) * vy;
-    const z0 = (l0 + rng.next()) * vz;
+    const x0 = (i0 + dev[rpos++]) * vx;
+    if (rpos === RANDOM_WORDS) rpos = refill();
+    const y0 = (j0 + dev[rpos++]) * vy;
+    if (rpos === RANDOM_WORDS) rpos = refill();
+    const z0 = (l0 + dev[rpos++]) * vz;
     // 2. energy deposited at the decay site
     if (local > 0) {
-      deposit(v, local);
-      tally.emitted += units(local);
+      rounded++;
+      energy[v] += exact ? local : Math.floor((local > 0 ? local : 0) / unit + 0.5);
+      rounded++;
+      emitted += exact ? local : Math.floor((local > 0 ? local : 0) / unit + 0.5);
     }
     sp = 0;
     // 3. beta
-    if (rng.next() < betasPerDecay) {
-      const f = rng.next() * (nCdf - 1);
-      let i = Math.floor(f);
+    if (rpos === RANDOM_WORDS) rpos = refill();
+    if (dev[rpos++] < betasPerDecay) {
+      if (rpos === RANDOM_WORDS) rpos = refill();
+      const fc = dev[rpos++] * (nCdf - 1);
+      let i = Math.floor(fc);
       if (i > nCdf - 2) i = nCdf - 2;
-      const eb = cdf[i] + (f - i) * (cdf[i + 1] - cdf[i]);
-      isotropic();
-      tally.emitted += units(eb);
-      push(0, eb, x0, y0, z0, i0, j0, l0);
+      const eb = cdf[i] + (fc - i) * (cdf[i + 1] - cdf[i]);
+      // isotropic direction
+      if (rpos === RANDOM_WORDS) rpos = refill();
+      const cz = 2 * dev[rpos++] - 1;
+      if (rpos === RANDOM_WORDS) rpos = refill();
+      const phi = TWO_PI * dev[rpos++];
+      const sz = Math.sqrt(Math.max(0, 1 - cz * cz));
+      rounded++;
+      emitted += exact ? eb : Math.floor((eb > 0 ? eb : 0) / unit + 0.5);
+      push(0, eb, x0, y0, z0, sz * Math.cos(phi), sz * Math.sin(phi), cz, i0, j0, l0);
     }
     // 4. photon lines, each with its yield
     for (let q = 0; q < nLines; q++) {
-      const line = lines[q];
-      if (rng.next() < line.yieldPerDecay) {
-        isotropic();
-        tally.emitted += units(line.energyMeV);
-        push(1, line.energyMeV, x0, y0, z0, i0, j0, l0);
+      if (rpos === RANDOM_WORDS) rpos = refill();
+      if (dev[rpos++] < lineYield[q]) {
+        if (rpos === RANDOM_WORDS) rpos = refill();
+        const cz = 2 * dev[rpos++] - 1;
+        if (rpos === RANDOM_WORDS) rpos = refill();
+        const phi = TWO_PI * dev[rpos++];
+        const sz = Math.sqrt(Math.max(0, 1 - cz * cz));
+        const el = lineEnergy[q];
+        rounded++;
+        emitted += exact ? el : Math.floor((el > 0 ? el : 0) / unit + 0.5);
+        push(1, el, x0, y0, z0, sz * Math.cos(phi), sz * Math.sin(phi), cz, i0, j0, l0);
       }
     }
     // 5. transport, last in first out
     while (sp > 0) {
       sp--;
       const o = sp * ENTRY;
-      const e = stack[o + 1];
-      st[DU] = stack[o + 5];
-      st[DV] = stack[o + 6];
-      st[DW] = stack[o + 7];
-      if (stack[o] === 0) {
-        st[EX] = stack[o + 2];
-        st[EY] = stack[o + 3];
-        st[EZ] = stack[o + 4];
-        ei = stack[o + 8];
-        ej = stack[o + 9];
-        el = stack[o + 10];
-        transportElectron(e);
-      } else transportPhoton(e, stack[o + 2], stack[o + 3], stack[o + 4]);
+      d[0] = stack[o + 5];
+      d[1] = stack[o + 6];
+      d[2] = stack[o + 7];
+      if (stack[o] === 0) transportElectron(o);
+      else transportPhoton(stack[o + 1], stack[o + 2], stack[o + 3], stack[o + 4]);
     }
-    tally.histories++;
+    histories++;
   }
+  tally.emitted = emitted;
+  tally.escaped = escaped;
+  tally.stackOverflows += overflows;
+  tally.electronSteps += electronSteps;
+  tally.photonSteps += photonSteps;
+  tally.histories += histories;
   tally.roundedTerms += rounded;
 }
