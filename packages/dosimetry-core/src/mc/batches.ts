@@ -328,7 +328,9 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
   const s1 = new Float64Array(nVox);
   const s2 = new Float64Array(nVox);
   // f32 copies of the batch tallies on the structures' voxels (uncertainties need no more than 7 digits)
-  const kept: Array<{ units: Float32Array; histories: number }> = [];
+  // each kept batch with its structures' mass-weighted energy sums (linear in the tally: a merged pair adds them), so
+  // that the target check after every batch does not walk every kept batch's voxels again
+  const kept: Array<{ units: Float32Array; histories: number; structureSums: Float64Array }> = [];
   const batchHistories: number[] = [];
   let done = 0;
   let emitted = 0;
@@ -378,7 +380,13 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
         s2[v] += (x * x) / histories;
       }
     }
-    if (nU > 0) kept.push({ units: Float32Array.from(union, (v) => e[v]), histories });
+    if (nU > 0) {
+      const units = new Float32Array(nU);
+      for (let u = 0; u < nU; u++) units[u] = e[union[u]];
+      const structureSums = new Float64Array(compactStructures.length);
+      for (let st = 0; st < compactStructures.length; st++) structureSums[st] = structureMeanPerHistory(units, st);
+      kept.push({ units, histories, structureSums });
+    }
     if (kept.length > MAX_KEPT_BATCHES) {
       // merge neighbours pairwise: a merged pair is a valid batch of n_a + n_b histories
       const merged: typeof kept = [];
@@ -388,7 +396,9 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
         else {
           const u = a.units;
           for (let k = 0; k < u.length; k++) u[k] += b.units[k];
-          merged.push({ units: u, histories: a.histories + b.histories });
+          const sums = a.structureSums;
+          for (let k = 0; k < sums.length; k++) sums[k] += b.structureSums[k];
+          merged.push({ units: u, histories: a.histories + b.histories, structureSums: sums });
         }
       }
       kept.splice(0, kept.length, ...merged);
@@ -404,7 +414,7 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
   // Per structure: batch estimates of the mean (per history; the factor decays is common) and their standard error.
   const structureMeanErrors = () =>
     compactStructures.map((_, s) => {
-      const x = kept.map((b) => structureMeanPerHistory(b.units, s) / b.histories);
+      const x = kept.map((b) => b.structureSums[s] / b.histories);
       const r = batchMeanStdErr(x, kept.map((b) => b.histories));
       return { mean: r.mean, rel: r.mean > 0 ? r.stdErr / r.mean : r.mean === 0 ? 0 : NaN };
     });
@@ -507,13 +517,9 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
     if (structures.length === 0) return [];
     const statsOf = (d: Float32Array) =>
       stats({ doseGy: d, activityBqPerMl: uActivity, densityGPerMl: uDensity, voxelVolumeMl: opts.voxelVolumeMl, structures: compactStructures, dvhBins: opts.dvhBins });
-    // the mean: each batch's map (linear in the tally, so the batch formula is exact)
-    const perBatch: StructureDoseStats[][] = [];
-    for (const b of kept) {
-      const d = new Float32Array(nU);
-      for (let u = 0; u < nU; u++) d[u] = (factor * uFactor[u] * b.units[u]) / b.histories;
-      perBatch.push(await statsOf(d));
-    }
+    // the mean: each batch's mass-weighted mean (structureSums, the statistics' own definition of the mean; linear in
+    // the tally, so the batch formula is exact)
+    const batchMeanGy = (b: (typeof kept)[number], s: number) => (factor * b.structureSums[s]) / b.histories;
     // the nonlinear statistics (Dx, Vx, min, max): delete-a-batch jackknife on the whole run less one batch, maps nearly
     // as smooth as the reported one (a single batch's map is far noisier: its D50 of a sparsely hit structure barely
     // moves, and the batch formula then gives a standard error many times too small)
@@ -539,10 +545,10 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
       for (const k of MC_STRUCTURE_STATISTICS) {
         stdErr[k] =
           k === 'meanGy'
-            ? batchMeanStdErr(perBatch.map((p) => p[s][k]), weights).stdErr
+            ? batchMeanStdErr(kept.map((b) => batchMeanGy(b, s)), weights).stdErr
             : jackknifeStdErr(wholeStats[s][k], leaveOneOut.map((p) => p[s][k]), weights);
       }
-      const mean = batchMeanStdErr(perBatch.map((p) => p[s].meanGy), weights).mean;
+      const mean = batchMeanStdErr(kept.map((b) => batchMeanGy(b, s)), weights).mean;
       return { meanGyRelStdErr: mean > 0 ? stdErr.meanGy / mean : mean === 0 ? 0 : NaN, stdErr };
     });
   };
