@@ -473,11 +473,12 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
     }
     const worst = () => Math.max(...chosen.map((s) => (Number.isFinite(est[s].rel) ? est[s].rel : Infinity)));
     let w = worst();
-    // the batch size from the pilot: the histories the pilot predicts (sigma ~ 1/sqrt(N)), in about 10 batches; the
+    // the batch size from the pilot: the histories the pilot predicts (sigma ~ 1/sqrt(N)), in about 20 batches; the
     // prediction is trusted up to 1000 times the pilot (a structure hit by few pilot decays has a rough estimate),
     // beyond which batches of that size simply continue
     const predicted = Math.min(cap, Math.ceil(done * Math.min(1000, (w / p) ** 2)));
-    const nBatch = Math.max(n0, Math.ceil((predicted - done) / DEFAULT_MC_BATCHES));
+    // about 20 batches to the prediction: a run overshoots the target by at most about one batch (5 %)
+    const nBatch = Math.max(n0, Math.ceil((predicted - done) / (2 * DEFAULT_MC_BATCHES)));
     while (w >= p && done < cap) {
       total = Math.min(cap, Math.max(done + nBatch, Math.ceil(done * (w / p) ** 2)));
       etaText = () => `; worst structure ${(100 * w).toPrecision(2)} %, target ${(100 * p).toPrecision(2)} %`;
