@@ -10,8 +10,8 @@
  * the process alive. Small grids (< 2^20 bins of plane spectra over all planes) run on this thread alone unless in the
  * background: a cold worker pool costs ~50 ms.
  */
-import type { Worker as NodeWorker } from 'node:worker_threads';
 import { nodeBuiltin } from '../node-builtin.ts';
+import { type MessageWorker, startMessageWorker, workerEntryUrl } from '../node-worker.ts';
 import { insertBox, planCrop } from './crop.ts';
 import { convolveCpu } from './cpu.ts';
 import { convolveStreamRange, makeStreamKernel, streamPaddedDims } from './stream.ts';
@@ -29,50 +29,13 @@ export function fftThreadCount(): number {
   return Math.max(1, Math.min(4, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length));
 }
 
-interface PoolWorker {
-  readonly worker: NodeWorker;
-  /** Resolves with the next reply. */
-  next(): Promise<{ done?: boolean; error?: string; ready?: boolean }>;
-}
+type PoolWorker = MessageWorker<{ done?: boolean; error?: string; ready?: boolean }>;
 
 let pool: Promise<PoolWorker[]> | undefined;
 let poolFailure: string | undefined;
 
-/** URL of the worker entry: the .ts source under tsx/vitest, the bundled .mjs beside the CLI bundle's chunks. */
-function workerUrl(): URL {
-  return import.meta.url.endsWith('.ts') ? new URL('./fft-worker.ts', import.meta.url) : new URL('./fft-worker.mjs', import.meta.url);
-}
-
-function startWorker(wt: WorkerThreads): PoolWorker {
-  const url = workerUrl();
-  let worker: NodeWorker;
-  if (url.pathname.endsWith('.ts')) {
-    // Sources (tsx, vitest): the worker loads its .ts entry through tsx's API (a devDependency of the workspace);
-    // loader flags in execArgv do not reach worker threads on Node 20.
-    const mod = nodeBuiltin<typeof import('node:module')>('node:module')!;
-    const fs = nodeBuiltin<typeof import('node:fs')>('node:fs')!;
-    const pkgPath = mod.createRequire(import.meta.url).resolve('tsx/package.json');
-    const pkg = JSON.parse(fs.readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-    const api = new URL(pkg.exports['./esm/api'].import.default, `file://${pkgPath}`).href;
-    const boot = `import(${JSON.stringify(api)}).then((t) => t.tsImport(${JSON.stringify(url.href)}, ${JSON.stringify(import.meta.url)})).catch((e) => require('node:worker_threads').parentPort.postMessage({ error: String(e && e.message || e) }));`;
-    worker = new wt.Worker(boot, { eval: true });
-  } else worker = new wt.Worker(url);
-  worker.unref();
-  const waiting: Array<(m: { done?: boolean; error?: string; ready?: boolean }) => void> = [];
-  const queued: Array<{ done?: boolean; error?: string; ready?: boolean }> = [];
-  const deliver = (m: { done?: boolean; error?: string; ready?: boolean }) => {
-    const w = waiting.shift();
-    if (w) w(m);
-    else queued.push(m);
-  };
-  worker.on('message', deliver);
-  worker.on('error', (err) => deliver({ error: err.message }));
-  worker.on('exit', (code) => deliver({ error: `worker exited (${code})` }));
-  return {
-    worker,
-    next: () => new Promise((resolve) => (queued.length ? resolve(queued.shift()!) : waiting.push(resolve))),
-  };
-}
+/** The worker entry: the .ts source under tsx/vitest, the bundled .mjs beside the CLI bundle's chunks. */
+const startWorker = (wt: WorkerThreads): PoolWorker => startMessageWorker(wt, workerEntryUrl(import.meta.url, './fft-worker.ts', './fft-worker.mjs'));
 
 /** The worker pool (threads - 1 workers), started once; undefined when workers cannot run here. */
 async function workers(count: number): Promise<PoolWorker[] | undefined> {

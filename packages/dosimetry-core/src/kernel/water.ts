@@ -20,9 +20,9 @@
  */
 import { ELECTRON_MASS_MEV, FINE_STRUCTURE } from './spectrum.ts';
 
-/** Classical electron radius [cm] (CODATA 2018). */
-const R_E_CM = 2.8179403262e-13;
-const AVOGADRO = 6.02214076e23;
+/** Classical electron radius [cm] (CODATA 2018); also used by ../mc/electron-data.ts. */
+export const R_E_CM = 2.8179403262e-13;
+export const AVOGADRO = 6.02214076e23;
 /** ħc [MeV cm]. */
 const HBARC_MEV_CM = 1.973269804e-11;
 /** Bohr radius [cm]. */
@@ -137,7 +137,7 @@ export function mottFactor(mu: number, beta2: number, mottC: number): number {
 }
 
 /** ∫_0^muMax 2μ R(μ)/(μ + A)^2 dμ by Simpson's rule in u = ln(μ + A) (smooth integrand). */
-function transportIntegral(muMax: number, screening: number, beta2: number, mottC: number): number {
+export function transportIntegral(muMax: number, screening: number, beta2: number, mottC: number): number {
   if (muMax <= 0) return 0;
   const n = 256;
   const u0 = Math.log(screening);

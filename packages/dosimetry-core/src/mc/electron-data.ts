@@ -31,13 +31,9 @@
  */
 import { InputError } from '../errors.ts';
 import { ELECTRON_MASS_MEV, FINE_STRUCTURE } from '../kernel/spectrum.ts';
-import { mottFactor, wentzelParameters } from '../kernel/water.ts';
+import { AVOGADRO, R_E_CM, transportIntegral, wentzelParameters } from '../kernel/water.ts';
 import type { McCutoffs, McMaterial, SternheimerParameters } from './types.ts';
 import { MC_TABLE_MIN_MEV } from './types.ts';
-
-/** Classical electron radius [cm] (CODATA 2018; as ../kernel/water.ts). */
-const R_E_CM = 2.8179403262e-13;
-const AVOGADRO = 6.02214076e23;
 
 /**
  * Standard atomic weights [g/mol] of the elements of the materials (IUPAC 2001/2005 values as used by NIST's ESTAR and
@@ -248,23 +244,6 @@ export function restrictedStoppingMass(material: McMaterial, tMeV: number, cutof
     collisionStoppingMass(material, tMeV, cutoffs.deltaThresholdMeV) +
     softRadiativeStoppingMass(material, tMeV, cutoffs.bremsThresholdMeV)
   );
-}
-
-/** ∫_0^muMax 2μ R(μ)/(μ + A)^2 dμ by Simpson's rule in u = ln(μ + A) (as ../kernel/water.ts). */
-function transportIntegral(muMax: number, screening: number, beta2: number, mottC: number): number {
-  if (muMax <= 0) return 0;
-  const n = 256;
-  const u0 = Math.log(screening);
-  const u1 = Math.log(muMax + screening);
-  const h = (u1 - u0) / n;
-  let sum = 0;
-  for (let i = 0; i <= n; i++) {
-    const x = Math.exp(u0 + i * h);
-    const mu = Math.max(0, x - screening);
-    const f = (2 * mu * mottFactor(mu, beta2, mottC)) / x;
-    sum += (i === 0 || i === n ? 1 : i % 2 === 1 ? 4 : 2) * f;
-  }
-  return (sum * h) / 3;
 }
 
 /** Elastic data of a material at one energy for the mixed scheme (per density). */

@@ -14,9 +14,9 @@
  * Workers load ./transport-cpu-worker.ts (under tsx/vitest, through tsx's API as ../convolution/fft-workers.ts does) or
  * mc-worker.mjs beside the CLI bundle's chunks.
  */
-import type { Worker as NodeWorker } from 'node:worker_threads';
 import { InputError } from '../errors.ts';
 import { nodeBuiltin } from '../node-builtin.ts';
+import { type MessageWorker, startMessageWorker, workerEntryUrl } from '../node-worker.ts';
 import { createCpuTally, runHistoriesCpu, type CpuTally } from './history-cpu.ts';
 import type { McBatchRequest, McBatchResult, McProblem, McTransport } from './types.ts';
 
@@ -80,43 +80,13 @@ interface Reply {
   tally?: Omit<CpuTally, 'exactF64'>;
 }
 
-interface PoolWorker {
-  readonly worker: NodeWorker;
-  next(): Promise<Reply>;
+interface PoolWorker extends MessageWorker<Reply> {
   /** Problem the worker holds. */
   problem?: McProblem;
 }
 
-function workerUrl(): URL {
-  return import.meta.url.endsWith('.ts') ? new URL('./transport-cpu-worker.ts', import.meta.url) : new URL('./mc-worker.mjs', import.meta.url);
-}
-
-function startWorker(wt: WorkerThreads): PoolWorker {
-  const url = workerUrl();
-  let worker: NodeWorker;
-  if (url.pathname.endsWith('.ts')) {
-    // sources (tsx, vitest): load the .ts entry through tsx's API (see ../convolution/fft-workers.ts)
-    const mod = nodeBuiltin<typeof import('node:module')>('node:module')!;
-    const fs = nodeBuiltin<typeof import('node:fs')>('node:fs')!;
-    const pkgPath = mod.createRequire(import.meta.url).resolve('tsx/package.json');
-    const pkg = JSON.parse(fs.readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-    const api = new URL(pkg.exports['./esm/api'].import.default, `file://${pkgPath}`).href;
-    const boot = `import(${JSON.stringify(api)}).then((t) => t.tsImport(${JSON.stringify(url.href)}, ${JSON.stringify(import.meta.url)})).catch((e) => require('node:worker_threads').parentPort.postMessage({ error: String(e && e.message || e) }));`;
-    worker = new wt.Worker(boot, { eval: true });
-  } else worker = new wt.Worker(url);
-  worker.unref();
-  const waiting: Array<(m: Reply) => void> = [];
-  const queued: Reply[] = [];
-  const deliver = (m: Reply) => {
-    const w = waiting.shift();
-    if (w) w(m);
-    else queued.push(m);
-  };
-  worker.on('message', deliver);
-  worker.on('error', (err) => deliver({ error: err.message }));
-  worker.on('exit', (code) => deliver({ error: `worker exited (${code})` }));
-  return { worker, next: () => new Promise((resolve) => (queued.length ? resolve(queued.shift()!) : waiting.push(resolve))) };
-}
+/** The worker entry: the .ts source under tsx/vitest, mc-worker.mjs beside the CLI bundle's chunks. */
+const startWorker = (wt: WorkerThreads): PoolWorker => startMessageWorker<Reply>(wt, workerEntryUrl(import.meta.url, './transport-cpu-worker.ts', './mc-worker.mjs'));
 
 function checkRequest(r: McBatchRequest): void {
   if (!(Number.isInteger(r.seed) && r.seed >= 0 && r.seed <= 0xffffffff)) throw new InputError(`seed ${r.seed} must be a whole number in 0..2^32-1`);
