@@ -65,6 +65,9 @@ const cpuBackend: DoseBackend = {
   stats: async (req) => structureStatsCpu(req),
 };
 
+/** Why `auto` leaves a software adapter unused (the end of the back-end reason; the pipeline words it for the MC). */
+export const SOFTWARE_ADAPTER_NOT_USED = 'slower than the CPU back end; --backend webgpu uses it anyway';
+
 const isNode = () => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
 /**
@@ -81,7 +84,7 @@ export async function selectBackend(choice: BackendChoice): Promise<DoseBackend 
     const p = probeNodeAdapter();
     if (p.kind === 'none') return { ...cpuBackend, reason: `auto: ${p.reason ?? 'no WebGPU adapter'}` };
     if (p.kind === 'software') {
-      return { ...cpuBackend, reason: `auto: the only WebGPU adapter is a software renderer (${p.description}), slower than the CPU back end; --backend webgpu uses it anyway` };
+      return { ...cpuBackend, reason: `auto: the only WebGPU adapter is a software renderer (${p.description}), ${SOFTWARE_ADAPTER_NOT_USED}` };
     }
   }
   const gpu = await import('../gpu/index.ts');
@@ -93,7 +96,7 @@ export async function selectBackend(choice: BackendChoice): Promise<DoseBackend 
     return { ...cpuBackend, reason: `auto: ${gpu.gpuUnavailableReason()}` };
   }
   if (choice === 'auto' && gpu.isSoftwareAdapter(ctx.device)) {
-    return { ...cpuBackend, reason: `auto: the only WebGPU adapter is a software renderer (${ctx.adapterDescription}), slower than the CPU back end; --backend webgpu uses it anyway` };
+    return { ...cpuBackend, reason: `auto: the only WebGPU adapter is a software renderer (${ctx.adapterDescription}), ${SOFTWARE_ADAPTER_NOT_USED}` };
   }
   return {
     name: 'webgpu',

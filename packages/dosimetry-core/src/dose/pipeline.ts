@@ -12,7 +12,7 @@ import type { Volume } from '../volume/volume.ts';
 import { ACTIVITY_WARN_NEGATIVE_FRACTION, type ActivityUnit, calibrateActivity, checkActivityValues, structureSum } from './calibration.ts';
 import { equivalentSphereDiameterMm, splitLesions } from './lesions.ts';
 import { asMemoryError, assertMemoryFor } from './memory.ts';
-import { selectBackend, type BackendChoice, type DoseBackend } from './backend.ts';
+import { SOFTWARE_ADAPTER_NOT_USED, selectBackend, type BackendChoice, type DoseBackend } from './backend.ts';
 import type { StructureDoseStats } from '../stats/index.ts';
 import type { McDoseProvenance, McHistoryPlan, McKeptBatches, McStructureUncertainty } from '../mc/run.ts';
 
@@ -543,8 +543,8 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
     backend: backend.name,
     // the software adapter is slower than the CPU for LDM and DVK, but faster for the Monte Carlo: said, not used
     backendReason:
-      opts.method === 'mc' && backend.name === 'cpu' && backend.reason.includes('slower than the CPU back end')
-        ? backend.reason.replace('slower than the CPU back end; --backend webgpu uses it anyway', 'not used by auto (for the Monte Carlo it is faster than the CPU back end, about 2-4x on lavapipe: --backend webgpu uses it)')
+      opts.method === 'mc' && backend.name === 'cpu' && backend.reason.endsWith(SOFTWARE_ADAPTER_NOT_USED)
+        ? backend.reason.replace(SOFTWARE_ADAPTER_NOT_USED, 'not used by auto (for the Monte Carlo it is faster than the CPU back end, about 2-4x on lavapipe: --backend webgpu uses it)')
         : backend.reason,
     activityInFieldGBq: fieldBq / BQ_PER_GBQ,
     negativeActivityVoxelCount: check.negativeVoxelCount,
