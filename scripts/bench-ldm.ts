@@ -1,23 +1,40 @@
 /**
- * Benchmark: LDM dose + per-structure statistics on the CPU and WebGPU back ends, for 128^3 and 256^3 synthetic
- * volumes (noisy PET-like activity with negative voxels, CT-like density map, 5 structures: liver ellipsoid, three
- * tumour spheres, a lung slab). Prints a table of wall-clock times (best of `--repeat`, after one warm-up run).
+ * Benchmark: LDM dose + per-structure statistics (and with --dvk the DVK convolution) on the CPU and WebGPU back ends,
+ * for synthetic volumes of 4 mm voxels (noisy PET-like activity with negative voxels and activity in the whole body,
+ * CT-like density map, 5 structures: liver ellipsoid, three tumour spheres, a lung slab). Sizes are cubes (`256`) or
+ * NxMxK grids (`512x512x400`). Prints a table of wall-clock times (best of `--repeat`, after one warm-up run).
+ * The DVK column is the convolution of the activity with the engine's 90Y kernel (4 mm, 1.04 g/mL) as `dose --method
+ * dvk` runs it: CPU FFT on worker threads (convolveCpuAsync), WebGPU convolveGpu; results read back to the host.
  *
- *   node --import tsx --import ./scripts/wgsl-loader.mjs scripts/bench-ldm.ts [--sizes 128,256] [--repeat 2] [--json]
+ *   node --import tsx --import ./scripts/wgsl-loader.mjs scripts/bench-ldm.ts [--sizes 128,256,512x512x400] [--repeat 2] [--dvk] [--json]
  */
 import { ldmDoseCpu } from '../packages/dosimetry-core/src/cpu/ldm.ts';
 import { acquireGpu, gpuUnavailableReason, ldmDoseGpu, structureStatsGpu } from '../packages/dosimetry-core/src/gpu/index.ts';
 import { structureStatsCpu, type StructureStatsOptions } from '../packages/dosimetry-core/src/stats/index.ts';
 import type { GridStructure } from '../packages/dosimetry-core/src/volume/structure.ts';
+import { voxelKernel } from '../packages/dosimetry-core/src/kernel/index.ts';
+import { convolveGpuDetailed } from '../packages/dosimetry-core/src/convolution/index.ts';
+import { convolveCpuAsync, fftThreadCount } from '../packages/dosimetry-core/src/convolution/fft-workers.ts';
 
 function arg(name: string, fallback: string): string {
   const k = process.argv.indexOf(`--${name}`);
   return k >= 0 && process.argv[k + 1] ? process.argv[k + 1] : fallback;
 }
 
-/** Synthetic case on an n^3 grid of 4 mm voxels. */
-function syntheticCase(n: number) {
-  const total = n ** 3;
+/** Grid of a --sizes entry: `256` (a cube) or `512x512x400`. */
+function parseSize(text: string): [number, number, number] {
+  const parts = text.split('x').map(Number);
+  const d = parts.length === 1 ? [parts[0], parts[0], parts[0]] : parts;
+  if (d.length !== 3 || !d.every((x) => Number.isInteger(x) && x >= 8)) {
+    console.error(`bench-ldm: --sizes entry "${text}" is not N or NxMxK with integers >= 8`);
+    process.exit(2);
+  }
+  return d as [number, number, number];
+}
+
+/** Synthetic case on a grid of 4 mm voxels. */
+function syntheticCase([nx, ny, nz]: [number, number, number]) {
+  const total = nx * ny * nz;
   let seed = 12345;
   const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
   const activity = new Float32Array(total);
@@ -29,13 +46,13 @@ function syntheticCase(n: number) {
     [0.6, 0.4, 0.55, 0.05],
     [0.55, 0.6, 0.4, 0.03],
   ];
-  for (let k = 0; k < n; k++) {
-    for (let j = 0; j < n; j++) {
-      for (let i = 0; i < n; i++) {
-        const x = (i + 0.5) / n;
-        const y = (j + 0.5) / n;
-        const z = (k + 0.5) / n;
-        const v = i + n * (j + n * k);
+  for (let k = 0; k < nz; k++) {
+    for (let j = 0; j < ny; j++) {
+      for (let i = 0; i < nx; i++) {
+        const x = (i + 0.5) / nx;
+        const y = (j + 0.5) / ny;
+        const z = (k + 0.5) / nz;
+        const v = i + nx * (j + ny * k);
         const liver = ((x - 0.5) / 0.3) ** 2 + ((y - 0.5) / 0.22) ** 2 + ((z - 0.5) / 0.2) ** 2 <= 1;
         const lung = z > 0.78 && z < 0.95 && Math.abs(x - 0.5) < 0.35;
         const body = ((x - 0.5) / 0.45) ** 2 + ((y - 0.5) / 0.4) ** 2 <= 1;
@@ -82,43 +99,69 @@ async function best(repeat: number, f: () => Promise<unknown>): Promise<number> 
   return t;
 }
 
-const sizes = arg('sizes', '128,256').split(',').map(Number);
+const sizes = arg('sizes', '128,256').split(',').map((t) => t.trim()).filter(Boolean);
 const repeat = Number(arg('repeat', '2'));
+const withDvk = process.argv.includes('--dvk');
 const ctx = await acquireGpu();
 if (!ctx) console.error(`WebGPU back end skipped: ${gpuUnavailableReason()}`);
-const rows: Array<{ size: string; backend: string; ldmMs: number; statsMs: number; structureVoxels: number }> = [];
-for (const n of sizes) {
-  const c = syntheticCase(n);
+interface Row { size: string; backend: string; ldmMs: number; statsMs: number; dvkMs?: number; dvkDetail?: string; structureVoxels: number }
+const rows: Row[] = [];
+for (const text of sizes) {
+  const dims = parseSize(text);
+  const c = syntheticCase(dims);
   const structureVoxels = c.structures.reduce((s, x) => s + x.voxelIndices.length, 0);
   const ldmOpts = { activityBqPerMl: c.activity, densityGPerMl: c.density, ldmJoulePerGBq: 49.67 };
   const dose = ldmDoseCpu(ldmOpts);
   const statsOpts: StructureStatsOptions = { doseGy: dose, activityBqPerMl: c.activity, densityGPerMl: c.density, voxelVolumeMl: c.voxelVolumeMl, structures: c.structures };
-  const size = `${n}^3`;
-  rows.push({
+  const size = dims[0] === dims[1] && dims[1] === dims[2] ? `${dims[0]}^3` : dims.join('x');
+  // the DVK convolution as dose --method dvk runs it (src/dose/dvk.ts): the 90Y kernel of the grid's voxels
+  const conv = withDvk
+    ? {
+        opts: await (async () => {
+          const kernel = await voxelKernel({ isotope: 'Y90', voxelMm: [4, 4, 4], densityGPerMl: 1.04 });
+          return { volume: c.activity, dims, kernel: kernel.values, kernelRadius: kernel.radius };
+        })(),
+      }
+    : undefined;
+  const cpuRow: Row = {
     size,
     backend: 'cpu',
     ldmMs: await best(repeat, async () => ldmDoseCpu(ldmOpts)),
     statsMs: await best(repeat, async () => structureStatsCpu(statsOpts)),
     structureVoxels,
-  });
+  };
+  if (conv) {
+    cpuRow.dvkMs = await best(repeat, () => convolveCpuAsync(conv.opts));
+    cpuRow.dvkDetail = `FFT, ${fftThreadCount()} threads`;
+  }
+  rows.push(cpuRow);
   if (ctx) {
-    rows.push({
+    const gpuRow: Row = {
       size,
       backend: 'webgpu',
       ldmMs: await best(repeat, () => ldmDoseGpu(ctx, ldmOpts)),
       statsMs: await best(repeat, () => structureStatsGpu(ctx, statsOpts)),
       structureVoxels,
-    });
+    };
+    if (conv) {
+      let detail = '';
+      gpuRow.dvkMs = await best(repeat, async () => {
+        const g = await convolveGpuDetailed(conv.opts);
+        detail = `${g.method}, ${g.slabs} slab${g.slabs === 1 ? '' : 's'}`;
+      });
+      gpuRow.dvkDetail = detail;
+    }
+    rows.push(gpuRow);
   }
 }
 if (process.argv.includes('--json')) {
   console.log(JSON.stringify({ device: ctx?.adapterDescription ?? null, rows }, null, 2));
 } else {
   console.log(`WebGPU adapter: ${ctx ? ctx.adapterDescription || ctx.source : 'none'}`);
-  console.log('size     backend  LDM ms   stats ms  total ms  structure voxels');
+  console.log('size         backend  LDM ms   stats ms  total ms  DVK ms  structure voxels');
   for (const r of rows) {
     console.log(
-      `${r.size.padEnd(8)} ${r.backend.padEnd(8)} ${r.ldmMs.toFixed(0).padStart(6)} ${r.statsMs.toFixed(0).padStart(10)} ${(r.ldmMs + r.statsMs).toFixed(0).padStart(9)}  ${r.structureVoxels}`,
+      `${r.size.padEnd(12)} ${r.backend.padEnd(8)} ${r.ldmMs.toFixed(0).padStart(6)} ${r.statsMs.toFixed(0).padStart(10)} ${(r.ldmMs + r.statsMs).toFixed(0).padStart(9)} ${r.dvkMs === undefined ? '-'.padStart(7) : r.dvkMs.toFixed(0).padStart(7)}  ${r.structureVoxels}`,
     );
   }
 }

@@ -1,7 +1,7 @@
 /**
  * `pnpm bench`: the engine's benchmarks in one run, tables on stdout, progress on stderr.
- *  1. LDM dose + per-structure statistics, 128^3 and 256^3, CPU and WebGPU, in-process (scripts/bench-ldm.ts in a
- *     child process).
+ *  1. LDM dose, DVK convolution and per-structure statistics, 128^3 and 256^3 (--ldm-sizes; also NxMxK grids such as
+ *     512x512x400), CPU and WebGPU, in-process (scripts/bench-ldm.ts in a child process).
  *  2. Whole processes side by side, in the same session (the issue "Fast by default at every size"): for each case of
  *     scripts/bench/cases.ts (LDM 256^3 and DVK 192^3, each with sparse and dense activity) the Python script doing
  *     the same job (scripts/bench/ldm_numpy.py: nibabel + numpy; scripts/bench/dvk_scipy.py: nibabel +
@@ -21,7 +21,7 @@
  *
  *   node --import tsx --import ./scripts/wgsl-loader.mjs scripts/bench.ts [--repeat 3]
  *     [--cases ldm256,ldm256dense,dvk192,dvk192dense] [--ldm-sizes 128,256] [--size 192]
- *     [--skip-ldm] [--skip-phases] [--skip-mc] [--mc-target 2] [--markdown FILE]
+ *     [--skip-ldm] [--skip-phases] [--skip-mc] [--mc-target 2] [--mc-backends auto,webgpu] [--markdown FILE]
  * The engine rows run `node scripts/dosimetry.mjs dose ...`, which is what `pnpm -s dosimetry dose ...` starts (the
  * bundled CLI; pnpm's own launcher is timed once and reported below the table). Python rows need Debian's
  * /usr/bin/python3 with python3-numpy, python3-nibabel (and python3-scipy for DVK), which the bootstrap installs for
@@ -72,20 +72,21 @@ function table(title: string, head: string, align: string, rows: string[], notes
 const benchStart = performance.now();
 
 // ---------------------------------------------------------------- 1. LDM + statistics, in-process
-interface LdmRow { size: string; backend: string; ldmMs: number; statsMs: number; structureVoxels: number }
+interface LdmRow { size: string; backend: string; ldmMs: number; statsMs: number; dvkMs?: number; dvkDetail?: string; structureVoxels: number }
 if (!argv.includes('--skip-ldm')) {
   const sizes = arg('ldm-sizes', '128,256');
-  log(`LDM + statistics at ${sizes} in-process (scripts/bench-ldm.ts) ...`);
-  const r = spawnSync(node, [...nodeTs, 'scripts/bench-ldm.ts', '--sizes', sizes, '--repeat', '2', '--json'], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
+  log(`LDM + DVK convolution + statistics at ${sizes} in-process (scripts/bench-ldm.ts) ...`);
+  const r = spawnSync(node, [...nodeTs, 'scripts/bench-ldm.ts', '--sizes', sizes, '--repeat', '2', '--dvk', '--json'], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) {
-    log(`bench-ldm.ts failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').pop()}`);
+    log(`bench-ldm.ts failed (exit ${r.status})`);
   } else {
     const j = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { device: string | null; rows: LdmRow[] };
+    const ms = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(0));
     table(
-      `LDM dose + statistics, in-process (best of 2 after a warm-up; WebGPU adapter: ${j.device || 'none'})`,
-      '| grid | back end | LDM [ms] | statistics [ms] | total [ms] | structure voxels |',
-      '|---|---|---:|---:|---:|---:|',
-      j.rows.map((x) => `| ${x.size} | ${x.backend} | ${x.ldmMs.toFixed(0)} | ${x.statsMs.toFixed(0)} | ${(x.ldmMs + x.statsMs).toFixed(0)} | ${x.structureVoxels} |`),
+      `LDM dose, DVK convolution and statistics, in-process (best of 2 after a warm-up, results read back to the host; 4 mm voxels, activity in the whole body; WebGPU adapter: ${j.device || 'none'})`,
+      '| grid | back end | LDM [ms] | statistics [ms] | LDM + statistics [ms] | DVK convolution [ms] | structure voxels |',
+      '|---|---|---:|---:|---:|---:|---:|',
+      j.rows.map((x) => `| ${x.size} | ${x.backend} | ${ms(x.ldmMs)} | ${ms(x.statsMs)} | ${ms(x.ldmMs + x.statsMs)} | ${ms(x.dvkMs)}${x.dvkDetail ? ` (${x.dvkDetail})` : ''} | ${x.structureVoxels} |`),
     );
   }
 }
@@ -122,6 +123,9 @@ try {
 const softwareName = /llvmpipe|lavapipe/i.test(adapter.description) ? 'lavapipe' : /swiftshader/i.test(adapter.description) ? 'SwiftShader' : 'software';
 const webgpuLabel = adapter.kind === 'software' ? `software adapter: ${softwareName}` : adapter.kind === 'hardware' ? 'hardware adapter' : 'no adapter';
 if (adapter.kind === 'none') log(`--backend webgpu rows skipped: ${adapter.reason ?? 'no WebGPU adapter'}`);
+// the second engine row: the back end auto does not take (on a hardware adapter auto is WebGPU, so the CPU)
+const otherBackend: 'webgpu' | 'cpu' = adapter.kind === 'hardware' ? 'cpu' : 'webgpu';
+const otherLabel = otherBackend === 'cpu' ? 'engine: dose --backend cpu' : `engine: dose --backend webgpu (${webgpuLabel})`;
 
 const haveGzip = haveCommand('gzip');
 const havePigz = haveCommand('pigz');
@@ -210,7 +214,7 @@ function runRow(s: CaseState, kind: RowKind, round: number) {
   } else {
     outDir = join(c.dir, `out-${kind}`);
     rmSync(outDir, { recursive: true, force: true }); // a fresh --out folder for every run
-    r = runProcess(node, ['scripts/dosimetry.mjs', ...engineDoseArgs(c, outDir, kind === 'webgpu' ? 'webgpu' : undefined)], root);
+    r = runProcess(node, ['scripts/dosimetry.mjs', ...engineDoseArgs(c, outDir, kind === 'webgpu' ? otherBackend : undefined)], root);
   }
   if (!r.ok) {
     row.skip = `failed in ${round === 0 ? 'the warm-up' : `round ${round}`}: ${r.error}`;
@@ -313,7 +317,7 @@ for (const s of states) {
   };
   rowsOut.push(procRow(scriptName(c), s.rows.script));
   rowsOut.push(procRow(`engine: dose, default back end (auto → ${s.rows.auto.backend ?? '?'})`, s.rows.auto));
-  rowsOut.push(procRow(`engine: dose --backend webgpu (${webgpuLabel})`, s.rows.webgpu));
+  rowsOut.push(procRow(otherLabel, s.rows.webgpu));
   if (s.rows.floor.skip) rowsOut.push(`| ${c.id} | I/O floor | not run: ${s.rows.floor.skip} | - | - | - | - |`);
   else {
     const f = s.floor;
@@ -334,7 +338,7 @@ for (const s of states) {
         if (m[name] === undefined) missing++;
         else worst = Math.max(worst, Math.abs(m[name] - v) / Math.abs(v));
       }
-      parts.push(`${k === 'auto' ? `default (${s.rows.auto.backend})` : 'webgpu'} ${worst.toExponential(1)}${missing ? ` (${missing} structures missing from report.json)` : ''}`);
+      parts.push(`${k === 'auto' ? `default (${s.rows.auto.backend})` : otherBackend} ${worst.toExponential(1)}${missing ? ` (${missing} structures missing from report.json)` : ''}`);
     }
     agreement.push(`- ${c.id}: structure means, engine (report.json) against the script, max relative difference over ${Object.keys(ref).length} structures: ${parts.join('; ') || 'no engine run'}`);
   }
@@ -454,6 +458,10 @@ if (!argv.includes('--skip-mc')) {
  */
 function monteCarlo() {
   const target = arg('mc-target', '2');
+  const mcBackends = arg('mc-backends', 'auto,webgpu')
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x): x is 'auto' | 'webgpu' | 'cpu' => x === 'auto' || x === 'webgpu' || x === 'cpu');
   const mcStates = states.filter((st) => st.c.method === 'dvk');
   if (mcStates.length === 0) {
     log('Monte Carlo: no DVK case in --cases; skipped');
@@ -463,15 +471,16 @@ function monteCarlo() {
   for (const st of mcStates) {
     const c = st.c;
     const dvkS = st.rows.auto.best;
-    for (const b of ['auto', 'webgpu'] as const) {
+    for (const b of mcBackends) {
       if (b === 'webgpu' && adapter.kind === 'none') continue;
+      if (b === 'webgpu' && adapter.kind === 'hardware' && mcBackends.includes('auto')) continue; // auto is WebGPU there
       const outDir = join(c.dir, `out-mc-${b}`);
       rmSync(outDir, { recursive: true, force: true });
-      const args = ['scripts/dosimetry.mjs', ...engineDoseArgs({ ...c, method: 'mc' } as unknown as WholeCase, outDir, b === 'webgpu' ? 'webgpu' : undefined), '--mc-target-uncertainty', target];
+      const args = ['scripts/dosimetry.mjs', ...engineDoseArgs({ ...c, method: 'mc' } as unknown as WholeCase, outDir, b === 'auto' ? undefined : b), '--mc-target-uncertainty', target];
       log(`Monte Carlo ${c.id} ${b}: dose --method mc --mc-target-uncertainty ${target} ...`);
       const r = runProcess(node, args, root, 3600);
       if (!r.ok) {
-        rows.push(`| ${c.id} | ${b} | failed: ${(r.error ?? '').replace(/\|/g, '/')} | - | - | - | - | - |`);
+        rows.push(`| ${c.id} | ${b} | failed: ${(r.error ?? '').replace(/\|/g, '/')} | - | - | - | - | - | - |`);
         continue;
       }
       const rep = JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8')) as {
@@ -479,18 +488,20 @@ function monteCarlo() {
         mc: { histories: number; batches: number };
         structures: Array<{ name: string; volumeMl: number; meanGyRelStdErr?: number }>;
       };
+      const tumours = rep.structures.filter((x) => c.tumours.includes(x.name));
+      const largest = tumours.reduce<(typeof tumours)[number] | undefined>((p, q) => (!p || q.volumeMl > p.volumeMl ? q : p), undefined);
       const hps = /(\d+) histories\/s/.exec(r.stdout)?.[1];
       const worst = Math.max(...rep.structures.filter((x) => x.volumeMl >= 10).map((x) => x.meanGyRelStdErr ?? 0));
       log(`Monte Carlo ${c.id} ${b}: ${r.wallS.toFixed(1)} s, ${rep.mc.histories} histories`);
       rows.push(
-        `| ${c.id} | ${b === 'auto' ? `default (auto → ${rep.backend})` : `webgpu (${webgpuLabel})`} | ${rep.mc.histories} in ${rep.mc.batches} batches | ${hps ?? '-'} | ${(100 * worst).toFixed(2)} % | ${r.wallS.toFixed(1)} | ${Number.isFinite(dvkS) ? dvkS.toFixed(2) : '-'} | ${Number.isFinite(dvkS) ? (r.wallS / dvkS).toFixed(1) : '-'} |`,
+        `| ${c.id} | ${b === 'auto' ? `default (auto → ${rep.backend})` : b === 'cpu' ? 'cpu' : `webgpu (${webgpuLabel})`} | ${rep.mc.histories} in ${rep.mc.batches} batches | ${hps ?? '-'} | ${(100 * worst).toFixed(2)} % | ${largest ? `${largest.name} (${largest.volumeMl.toFixed(0)} mL) ${(100 * (largest.meanGyRelStdErr ?? NaN)).toFixed(2)} %` : '-'} | ${r.wallS.toFixed(1)} | ${Number.isFinite(dvkS) ? dvkS.toFixed(2) : '-'} | ${Number.isFinite(dvkS) ? (r.wallS / dvkS).toFixed(1) : '-'} |`,
       );
     }
   }
   table(
     `Monte Carlo: \`dose --method mc --mc-target-uncertainty ${target}\` (every structure of 10 mL or more below ${target} %), whole processes, one run each, against the DVK process on the same case (default back end, best time above)`,
-    '| case | back end | histories | histories/s | worst structure rel. SE | wall [s] | DVK [s] | MC / DVK |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| case | back end | histories | histories/s | worst structure rel. SE | largest tumour rel. SE | wall [s] | DVK [s] | MC / DVK |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
     rows,
   );
 }
