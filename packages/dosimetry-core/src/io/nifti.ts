@@ -19,7 +19,7 @@ import { writeFileAtomic } from './atomic.ts';
 import { checkInputPath, readFileBytes, tidyGeometry } from './files.ts';
 import { nodeBuiltin } from '../node-builtin.ts';
 import { gunzipChecked, gunzipCheckedAsync, gzipDeterministic, gzipDeterministicAsync, isGzip } from './gzip.ts';
-import { HOST_LITTLE_ENDIAN, type VoxelType, allocVoxels, bytesPerVoxel, typedFromBytes, typedOverBytes } from './typed.ts';
+import { HOST_LITTLE_ENDIAN, type VoxelType, allocVoxels, bytesPerVoxel, swapBytesInPlace, typedFromBytes, typedOverBytes } from './typed.ts';
 
 /** NIfTI datatype codes (nifti1.h) of the supported scalar types. */
 const NIFTI_TYPES: ReadonlyMap<number, VoxelType> = new Map([
@@ -288,21 +288,6 @@ export async function readNiftiStreamed(path: string, what = 'image'): Promise<N
   const bpv = bytesPerVoxel(plan.type);
   if (bpv > 1 && plan.littleEndian !== HOST_LITTLE_ENDIAN) swapBytesInPlace(target!, bpv);
   return finishNifti(plan, target!, path);
-}
-
-/** Reverses the bytes of every element of `a` (elements of `bpv` bytes), in windows below 1 GiB. */
-function swapBytesInPlace(a: VoxelArray, bpv: number): void {
-  const window = (1 << 30) - ((1 << 30) % bpv);
-  for (let start = 0; start < a.byteLength; start += window) {
-    const u = new Uint8Array(a.buffer, a.byteOffset + start, Math.min(window, a.byteLength - start));
-    for (let o = 0; o < u.length; o += bpv) {
-      for (let x = o, y = o + bpv - 1; x < y; x++, y--) {
-        const t = u[x];
-        u[x] = u[y];
-        u[y] = t;
-      }
-    }
-  }
 }
 
 /** `decodeNifti` of uncompressed bytes; `owned`: nobody else holds them, so the voxels may be a view into them. */

@@ -12,16 +12,17 @@
  * ones would give misplaced voxels. `byte skip: -1` (the data is the last bytes of the file) is accepted for raw data
  * only, as the specification says; other negative or fractional skips are refused.
  */
-import { realpathSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { FileError, FormatError } from '../errors.ts';
 import { type Geometry, type Mat3ColMajor, type Vec3, indexToLpsAffine } from '../volume/geometry.ts';
 import { type Volume, type VoxelArray, makeVolume } from '../volume/volume.ts';
 import { writeFileAtomic } from './atomic.ts';
-import { readFileBytes, tidyGeometry } from './files.ts';
+import { checkInputPath, readFileBytes, tidyGeometry } from './files.ts';
+import { nodeBuiltin } from '../node-builtin.ts';
 import { parseDecimal } from '../units/decimal.ts';
 import { gunzipChecked, gzipDeterministic } from './gzip.ts';
-import { type VoxelType, allocVoxels, bytesPerVoxel, littleEndianBytes, typedFromBytes, voxelTypeOf } from './typed.ts';
+import { HOST_LITTLE_ENDIAN, type VoxelType, allocVoxels, bytesPerVoxel, littleEndianBytes, swapBytesInPlace, typedFromBytes, voxelTypeOf } from './typed.ts';
 
 /** A parsed NRRD header. Field names are lower-case, without the trailing colon. */
 export interface NrrdHeader {
@@ -292,11 +293,26 @@ function sameFile(a: string, b: string): boolean {
   }
 }
 
-/**
- * Decodes a NRRD file's bytes. `path` locates a detached data file (.nhdr); `fileBytes` is the whole header file.
- */
-export function decodeNrrd(fileBytes: Uint8Array, path: string): NrrdData {
-  const header = parseNrrdHeader(fileBytes, path);
+/** What a NRRD header says about its data: checked before any data byte is read (see `planNrrd`). */
+interface NrrdPlan {
+  readonly header: NrrdHeader;
+  readonly type: VoxelType;
+  readonly sizes: number[];
+  readonly count: number;
+  /** Lower-case encoding as written (raw, gzip/gz, ascii/text/txt, or an unsupported one, refused when decoding). */
+  readonly encoding: string;
+  readonly little: boolean;
+  readonly bpv: number;
+  /** The detached data file (resolved), or undefined when the data follows the header. */
+  readonly dataFile?: string;
+  /** The name errors about the data use: the data file, or the header file. */
+  readonly dataName: string;
+  readonly lineSkip: number;
+  readonly byteSkip: number;
+}
+
+/** Checks the header's fields (type, sizes, encoding, endian, data file, skips): every refusal before reading data. */
+function planNrrd(header: NrrdHeader, path: string): NrrdPlan {
   const f = header.fields;
   const req = (k: string) => {
     const v = f.get(k);
@@ -322,34 +338,17 @@ export function decodeNrrd(fileBytes: Uint8Array, path: string): NrrdData {
     throw new FormatError(`${path}: NRRD endian "${endianField}" must be little or big`);
   }
   const little = endianField !== 'big';
-
-  // The data bytes: attached, or a detached file.
-  let raw: Uint8Array;
-  let dataName = path;
-  const dataFile = f.get('data file') ?? f.get('datafile');
-  if (dataFile !== undefined) {
-    if (/^list\b/i.test(dataFile) || /%/.test(dataFile)) {
-      throw new FormatError(`${path}: NRRD "data file: ${dataFile}" (several data files) is not supported; use a single data file`);
+  let dataFile: string | undefined;
+  const dataField = f.get('data file') ?? f.get('datafile');
+  if (dataField !== undefined) {
+    if (/^list\b/i.test(dataField) || /%/.test(dataField)) {
+      throw new FormatError(`${path}: NRRD "data file: ${dataField}" (several data files) is not supported; use a single data file`);
     }
-    const p = isAbsolute(dataFile) ? dataFile : join(dirname(path), dataFile);
-    dataName = p;
-    raw = readDataFile(p, path);
-    if (sameFile(p, path)) {
-      throw new FormatError(`${path}: NRRD "data file: ${dataFile}" names the header file itself, so its text would be read as voxels; name the file that holds the data`);
-    }
-  } else {
-    raw = fileBytes.subarray(header.dataOffset);
+    dataFile = isAbsolute(dataField) ? dataField : join(dirname(path), dataField);
   }
   // line skip (applies to the file before decoding), byte skip (raw: in the file; gzip: after decompression)
   const isBinary = encoding === 'raw' || encoding === 'gzip' || encoding === 'gz';
   const lineSkip = skipField(f, 'line skip', 'lineskip', path, 0);
-  for (let l = 0; l < lineSkip; l++) {
-    const e = raw.indexOf(10);
-    if (e < 0) {
-      throw new FormatError(`${dataName}: NRRD "line skip: ${lineSkip}" skips more lines than the data holds (${l}); fix the header`);
-    }
-    raw = raw.subarray(e + 1);
-  }
   const byteSkip = skipField(f, 'byte skip', 'byteskip', path, -1);
   if (byteSkip === -1 && encoding !== 'raw') {
     throw new FormatError(
@@ -358,6 +357,68 @@ export function decodeNrrd(fileBytes: Uint8Array, path: string): NrrdData {
   }
   if (byteSkip !== 0 && !isBinary) {
     throw new FormatError(`${path}: NRRD "byte skip: ${byteSkip}" with ${encoding} encoding is not supported; skip lines with "line skip" instead`);
+  }
+  const units = f.get('space units');
+  if (units !== undefined) {
+    const us = units.match(/"([^"]*)"/g)?.map((u) => u.replace(/"/g, '').toLowerCase()) ?? [];
+    if (us.some((u) => u !== 'mm' && u !== '')) {
+      throw new FormatError(`${path}: NRRD space units ${units} are not supported; only mm`);
+    }
+  }
+  return { header, type, sizes, count, encoding, little, bpv, dataFile, dataName: dataFile ?? path, lineSkip, byteSkip };
+}
+
+/** Refuses a detached data file that is the header file itself. */
+function checkNotSelf(plan: NrrdPlan, path: string): void {
+  if (plan.dataFile !== undefined && sameFile(plan.dataFile, path)) {
+    throw new FormatError(
+      `${path}: NRRD "data file: ${plan.header.fields.get('data file') ?? plan.header.fields.get('datafile')}" names the header file itself, so its text would be read as voxels; name the file that holds the data`,
+    );
+  }
+}
+
+const lineSkipError = (dataName: string, lineSkip: number, found: number) =>
+  new FormatError(`${dataName}: NRRD "line skip: ${lineSkip}" skips more lines than the data holds (${found}); fix the header`);
+
+/** The data of `plan` that holds fewer or more bytes than the header describes. */
+function nrrdLengthError(plan: NrrdPlan, haveBytes: number): FormatError {
+  const { dataName, sizes, type, byteSkip, encoding } = plan;
+  const needBytes = plan.count * plan.bpv;
+  const where = encoding === 'raw' ? 'file' : 'decompressed data';
+  const skipped = byteSkip > 0 ? ` after the ${byteSkip} bytes of "byte skip"` : '';
+  if (haveBytes < needBytes) {
+    return new FormatError(
+      `${dataName}: NRRD data is truncated or the header disagrees with it: sizes ${sizes.join('x')} of ${NRRD_TYPE_NAME[type]} need ${needBytes} bytes, the ${where} has ${haveBytes}${skipped}`,
+    );
+  }
+  // Extra bytes mean the header's sizes or type do not describe the data (reading the first bytes would give
+  // misplaced voxels); pynrrd refuses such files too. Data after a header block is described by "byte skip".
+  return new FormatError(
+    `${dataName}: NRRD data holds ${haveBytes} bytes${skipped} but the header (sizes ${sizes.join('x')} of ${NRRD_TYPE_NAME[type]}) describes ${needBytes}: check "sizes" and "type", or add "byte skip" for a leading block${encoding === 'raw' ? ' ("byte skip: -1" when the data is at the end of the file)' : ''}`,
+  );
+}
+
+/**
+ * Decodes a NRRD file's bytes. `path` locates a detached data file (.nhdr); `fileBytes` is the whole header file.
+ */
+export function decodeNrrd(fileBytes: Uint8Array, path: string): NrrdData {
+  const header = parseNrrdHeader(fileBytes, path);
+  const plan = planNrrd(header, path);
+  const { type, sizes, count, encoding, little, bpv, dataName, lineSkip, byteSkip } = plan;
+
+  // The data bytes: attached, or a detached file.
+  let raw: Uint8Array;
+  if (plan.dataFile !== undefined) {
+    raw = readDataFile(plan.dataFile, path);
+    checkNotSelf(plan, path);
+  } else {
+    raw = fileBytes.subarray(header.dataOffset);
+  }
+  const isBinary = encoding === 'raw' || encoding === 'gzip' || encoding === 'gz';
+  for (let l = 0; l < lineSkip; l++) {
+    const e = raw.indexOf(10);
+    if (e < 0) throw lineSkipError(dataName, lineSkip, l);
+    raw = raw.subarray(e + 1);
   }
   const needBytes = count * bpv;
   let data: VoxelArray;
@@ -369,19 +430,7 @@ export function decodeNrrd(fileBytes: Uint8Array, path: string): NrrdData {
     }
     if (byteSkip === -1) body = body.length >= needBytes ? body.subarray(body.length - needBytes) : body;
     else if (byteSkip > 0) body = body.subarray(byteSkip);
-    const skipped = byteSkip > 0 ? ` after the ${byteSkip} bytes of "byte skip"` : '';
-    if (body.length < needBytes) {
-      throw new FormatError(
-        `${dataName}: NRRD data is truncated or the header disagrees with it: sizes ${sizes.join('x')} of ${NRRD_TYPE_NAME[type]} need ${needBytes} bytes, the ${where} has ${body.length}${skipped}`,
-      );
-    }
-    if (body.length > needBytes) {
-      // Extra bytes mean the header's sizes or type do not describe the data (reading the first bytes would give
-      // misplaced voxels); pynrrd refuses such files too. Data after a header block is described by "byte skip".
-      throw new FormatError(
-        `${dataName}: NRRD data holds ${body.length} bytes${skipped} but the header (sizes ${sizes.join('x')} of ${NRRD_TYPE_NAME[type]}) describes ${needBytes}: check "sizes" and "type", or add "byte skip" for a leading block${encoding === 'raw' ? ' ("byte skip: -1" when the data is at the end of the file)' : ''}`,
-      );
-    }
+    if (body.length !== needBytes) throw nrrdLengthError(plan, body.length);
     data = typedFromBytes(body, 0, type, count, little);
   } else if (encoding === 'ascii' || encoding === 'text' || encoding === 'txt') {
     const words = latin1(raw).trim().split(/[\s,]+/).filter(Boolean);
@@ -398,13 +447,6 @@ export function decodeNrrd(fileBytes: Uint8Array, path: string): NrrdData {
     }
   } else {
     throw new FormatError(`${path}: NRRD encoding "${encoding}" is not supported; use raw, gzip or ascii`);
-  }
-  const units = f.get('space units');
-  if (units !== undefined) {
-    const us = units.match(/"([^"]*)"/g)?.map((u) => u.replace(/"/g, '').toLowerCase()) ?? [];
-    if (us.some((u) => u !== 'mm' && u !== '')) {
-      throw new FormatError(`${path}: NRRD space units ${units} are not supported; only mm`);
-    }
   }
   return { header, sizes, data, type };
 }
@@ -495,4 +537,140 @@ export function nrrdFileBytes(lines: string[], payload: Uint8Array): Uint8Array 
 /** Writes a volume as an attached NRRD (gzip) atomically. */
 export function writeNrrd(path: string, volume: Volume, options: NrrdEncodeOptions = {}): void {
   writeFileAtomic(path, encodeNrrd(volume, options));
+}
+
+/**
+ * NRRD voxel data above this size [bytes] (or a data file above it) is streamed into the voxel array by
+ * `readNrrdAsync`: 1 GiB, below the 2 GiB one file read returns and the 4 GiB one Buffer holds.
+ */
+export const NRRD_STREAM_BYTES = 1024 ** 3;
+
+/** Reads the start of `path` up to the blank line that ends a NRRD header (or the whole file when it has none). */
+function readNrrdHead(path: string, fileSize: number): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    let head = new Uint8Array(0);
+    for (let pos = 0; pos < fileSize; ) {
+      const piece = new Uint8Array(Math.min(1 << 20, fileSize - pos));
+      const n = readSync(fd, piece, 0, piece.length, pos);
+      if (n <= 0) break;
+      const joined = new Uint8Array(head.length + n);
+      joined.set(head);
+      joined.set(piece.subarray(0, n), head.length);
+      head = joined;
+      pos += n;
+      if (head.indexOf(10) >= 0 && parseNrrdHeader(head, path).dataOffset < head.length) return head;
+      if (head.length > 64 << 20) throw new FormatError(`${path}: NRRD header is not ended by a blank line within its first 64 MiB; is it a NRRD file?`);
+    }
+    return head;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads a .nrrd or .nhdr like `decodeNrrd(readFileBytes(path))`, but voxel data over `streamAboveBytes` (default
+ * {@link NRRD_STREAM_BYTES}), or in a data file over it, is streamed straight into the voxel array (raw: read in
+ * 64 MiB pieces; gzip: inflated on the fly): no 2 GiB file read limit, no second copy. Same checks and messages.
+ */
+export async function readNrrdAsync(path: string, opts: { streamAboveBytes?: number } = {}): Promise<NrrdData> {
+  const limit = opts.streamAboveBytes ?? NRRD_STREAM_BYTES;
+  const size = checkInputPath(path, 'image').size;
+  const head = size <= limit ? readFileBytes(path, 'image') : readNrrdHead(path, size);
+  const header = parseNrrdHeader(head, path);
+  const plan = planNrrd(header, path);
+  const needBytes = plan.count * plan.bpv;
+  let dataSize: number;
+  if (plan.dataFile !== undefined) {
+    try {
+      dataSize = checkInputPath(plan.dataFile, 'data file').size;
+    } catch (err) {
+      if (!(err instanceof FileError)) throw err;
+      readDataFile(plan.dataFile, path); // the message naming both files
+      throw err;
+    }
+    checkNotSelf(plan, path);
+  } else dataSize = size - header.dataOffset;
+  if (needBytes <= limit && dataSize <= limit) return decodeNrrd(size <= limit ? head : readFileBytes(path, 'image'), path);
+  const isBinary = plan.encoding === 'raw' || plan.encoding === 'gzip' || plan.encoding === 'gz';
+  if (!isBinary) {
+    throw new FormatError(
+      plan.encoding === 'ascii' || plan.encoding === 'text' || plan.encoding === 'txt'
+        ? `${plan.dataName}: NRRD ascii data of ${(Math.max(needBytes, dataSize) / 2 ** 30).toFixed(1)} GiB is too large to read as text; convert it to raw or gzip encoding (e.g. with 3D Slicer or unu save -e gzip)`
+        : `${path}: NRRD encoding "${plan.encoding}" is not supported; use raw, gzip or ascii`,
+    );
+  }
+  const data = await streamNrrdData(plan, plan.dataFile ?? path, plan.dataFile !== undefined ? 0 : header.dataOffset, plan.dataFile !== undefined ? dataSize : size);
+  return { header, sizes: plan.sizes, data, type: plan.type };
+}
+
+/** The voxels of `plan` from `file` (data from byte `start`, file of `fileSize` bytes), streamed (see readNrrdAsync). */
+async function streamNrrdData(plan: NrrdPlan, file: string, start: number, fileSize: number): Promise<VoxelArray> {
+  const { dataName, lineSkip, byteSkip } = plan;
+  const needBytes = plan.count * plan.bpv;
+  // line skip: whole lines of the file before the data (before decoding)
+  if (lineSkip > 0) {
+    const fd = openSync(file, 'r');
+    try {
+      const piece = new Uint8Array(1 << 20);
+      let lines = 0;
+      while (lines < lineSkip) {
+        const n = readSync(fd, piece, 0, piece.length, start);
+        if (n <= 0) throw lineSkipError(dataName, lineSkip, lines);
+        let p = 0;
+        while (lines < lineSkip) {
+          const e = piece.subarray(0, n).indexOf(10, p);
+          if (e < 0) break;
+          lines++;
+          p = e + 1;
+        }
+        start += lines < lineSkip ? n : p;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  const target = allocVoxels(plan.type, plan.count);
+  const bytes = new Uint8Array(target.buffer, target.byteOffset, target.byteLength);
+  if (plan.encoding === 'raw') {
+    if (byteSkip > fileSize - start) {
+      throw new FormatError(`${dataName}: NRRD "byte skip: ${byteSkip}" is beyond the end of the file (${fileSize - start} bytes); fix the header`);
+    }
+    const from = byteSkip === -1 ? (fileSize - start >= needBytes ? fileSize - needBytes : start) : start + byteSkip;
+    if (fileSize - from !== needBytes) throw nrrdLengthError(plan, fileSize - from);
+    const fd = openSync(file, 'r');
+    try {
+      for (let done = 0; done < needBytes; ) {
+        const n = readSync(fd, bytes, done, Math.min(64 << 20, needBytes - done), from + done);
+        if (n <= 0) throw nrrdLengthError(plan, done);
+        done += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  } else {
+    const zlib = nodeBuiltin<typeof import('node:zlib')>('node:zlib');
+    if (!zlib) throw new FormatError(`${dataName}: streamed reading needs Node's zlib`);
+    const stream = createReadStream(file, { start, highWaterMark: 8 << 20 });
+    let decoded = 0; // inflated bytes seen
+    try {
+      for await (const buf of stream.pipe(zlib.createGunzip({ chunkSize: 4 << 20 })) as AsyncIterable<Buffer>) {
+        const chunk = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+        const from = Math.max(decoded, byteSkip);
+        const to = Math.min(decoded + chunk.length, byteSkip + needBytes);
+        if (to > from) bytes.set(chunk.subarray(from - decoded, to - decoded), from - byteSkip);
+        decoded += chunk.length;
+      }
+    } catch (err) {
+      throw new FormatError(`${dataName}: gzip data is truncated or corrupt (${(err as Error).message}); re-export or re-copy the file`, { cause: err });
+    } finally {
+      stream.destroy();
+    }
+    if (byteSkip > decoded) {
+      throw new FormatError(`${dataName}: NRRD "byte skip: ${byteSkip}" is beyond the end of the decompressed data (${decoded} bytes); fix the header`);
+    }
+    if (decoded - byteSkip !== needBytes) throw nrrdLengthError(plan, decoded - byteSkip);
+  }
+  if (plan.bpv > 1 && plan.little !== HOST_LITTLE_ENDIAN) swapBytesInPlace(target, plan.bpv);
+  return target;
 }

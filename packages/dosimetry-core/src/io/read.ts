@@ -7,7 +7,7 @@ import type { Volume } from '../volume/volume.ts';
 import { lowerName, readFileBytes } from './files.ts';
 import { readMha } from './mha.ts';
 import { readNiftiAsync } from './nifti.ts';
-import { decodeNrrd, nrrdToVolume } from './nrrd.ts';
+import { nrrdToVolume, readNrrdAsync } from './nrrd.ts';
 
 /** File name endings `readVolume` understands. */
 export const VOLUME_EXTENSIONS: readonly string[] = ['.nii', '.nii.gz', '.nrrd', '.nhdr', '.mha', '.mhd'];
@@ -21,7 +21,7 @@ export const VOLUME_EXTENSIONS: readonly string[] = ['.nii', '.nii.gz', '.nrrd',
 export async function readVolume(path: string): Promise<Volume> {
   const lower = lowerName(path);
   if (lower.endsWith('.nii') || lower.endsWith('.nii.gz')) return (await readNiftiAsync(path, 'image')).volume;
-  if (lower.endsWith('.nrrd') || lower.endsWith('.nhdr')) return nrrdToVolume(decodeNrrd(readFileBytes(path, 'image'), path), path);
+  if (lower.endsWith('.nrrd') || lower.endsWith('.nhdr')) return nrrdToVolume(await readNrrdAsync(path), path);
   if (lower.endsWith('.mha') || lower.endsWith('.mhd')) return readMha(path);
   readFileBytes(path, 'image'); // a missing file is reported as such before the format question
   throw new FormatError(`${path}: unknown image format; use NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd) or DICOM`);

@@ -33,6 +33,21 @@ export function allocVoxels(t: VoxelType, count: number): VoxelArray {
   return new CTORS[t](count);
 }
 
+/** Reverses the bytes of every element of `a` (elements of `bpv` bytes) in place, in windows below 1 GiB. */
+export function swapBytesInPlace(a: VoxelArray, bpv: number): void {
+  const window = (1 << 30) - ((1 << 30) % bpv);
+  for (let start = 0; start < a.byteLength; start += window) {
+    const u = new Uint8Array(a.buffer, a.byteOffset + start, Math.min(window, a.byteLength - start));
+    for (let o = 0; o < u.length; o += bpv) {
+      for (let x = o, y = o + bpv - 1; x < y; x++, y--) {
+        const t = u[x];
+        u[x] = u[y];
+        u[y] = t;
+      }
+    }
+  }
+}
+
 /** True on little-endian hosts (all that Node and browsers run on in practice). */
 export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
