@@ -12,7 +12,10 @@ import { FileError, FormatError } from '../errors.ts';
 import type { Geometry, Mat3ColMajor, Vec3 } from '../volume/geometry.ts';
 import { type Volume, type VoxelArray, makeVolume } from '../volume/volume.ts';
 import { checkInputPath, readFileBytes, tidyGeometry } from './files.ts';
-import { voxelTypeOf } from './typed.ts';
+import { HOST_LITTLE_ENDIAN, type VoxelType, allocVoxels, bytesPerVoxel, swapBytesInPlace, voxelTypeOf } from './typed.ts';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { nodeBuiltin } from '../node-builtin.ts';
+import { parseDecimal } from '../units/decimal.ts';
 
 /** itk-wasm row-major direction (Float64Array of 9) -> our column-major direction. */
 export function itkDirectionToColMajor(rowMajor: ArrayLike<number>): Mat3ColMajor {
@@ -89,8 +92,17 @@ function precheckMetaImage(path: string): void {
   }
 }
 
+/**
+ * MetaImage data above this size [bytes] (voxels, or the file that holds them) is read by `readMhaStreamed` rather
+ * than itk-wasm (whose WebAssembly memory and single file read stop at 2-4 GiB): 1 GiB.
+ */
+export const MHA_STREAM_BYTES = 1024 ** 3;
+
 /** Reads a MetaImage (.mha / .mhd) into a 3-D volume in LPS mm. */
-export async function readMha(path: string): Promise<Volume> {
+export async function readMha(path: string, opts: { streamAboveBytes?: number } = {}): Promise<Volume> {
+  const limit = opts.streamAboveBytes ?? MHA_STREAM_BYTES;
+  const h = metaImageHeader(path);
+  if (h.needBytes > limit || h.dataFileBytes > limit) return readMhaStreamed(path, h);
   precheckMetaImage(path);
   const { readImageNode } = await import('@itk-wasm/image-io');
   let img;
@@ -161,4 +173,172 @@ export async function writeMha(path: string, volume: Volume): Promise<void> {
   } catch (err) {
     throw new FileError(`cannot write ${path}: ${String((err as Error)?.message ?? err)}`, { cause: err });
   }
+}
+
+/** A MetaImage header as `readMhaStreamed` uses it (field names lower-case). */
+interface MetaImageHeader {
+  readonly fields: ReadonlyMap<string, string>;
+  /** Where the data starts in `dataFile` (LOCAL: just after the ElementDataFile line). */
+  readonly dataStart: number;
+  /** The file holding the data (the header file itself for LOCAL). */
+  readonly dataFile: string;
+  /** Size of `dataFile` [bytes]; -1 when it cannot be read (the reader says why). */
+  readonly dataFileBytes: number;
+  /** Voxel bytes the header describes (DimSize x channels x element size); 0 when it cannot tell. */
+  readonly needBytes: number;
+}
+
+/** Reads the header lines of a MetaImage (up to ElementDataFile, which ends it) from the first 64 KiB. */
+function metaImageHeader(path: string): MetaImageHeader {
+  const st = checkInputPath(path, 'image');
+  const head = new Uint8Array(Math.min(st.size, 65536));
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const text = Buffer.from(head.buffer, head.byteOffset, head.length).toString('latin1');
+  const fields = new Map<string, string>();
+  let dataStart = -1;
+  for (let pos = 0; pos < text.length; ) {
+    const e = text.indexOf('\n', pos);
+    if (e < 0) break;
+    const m = /^\s*([A-Za-z_]+)\s*=\s*(.*?)\s*$/.exec(text.slice(pos, e).replace(/\r$/, ''));
+    pos = e + 1;
+    if (!m) break;
+    fields.set(m[1].toLowerCase(), m[2]);
+    if (m[1].toLowerCase() === 'elementdatafile') {
+      dataStart = pos;
+      break;
+    }
+  }
+  const edf = fields.get('elementdatafile');
+  const dims = (fields.get('dimsize') ?? '').split(/\s+/).filter(Boolean).map(Number);
+  const bpv = MET_BYTES[(fields.get('elementtype') ?? '').toUpperCase()] ?? 0;
+  const channels = Number(fields.get('elementnumberofchannels') ?? 1);
+  const needBytes = dims.length && dims.every((d) => Number.isInteger(d) && d > 0) && Number.isInteger(channels) ? dims.reduce((p, d) => p * d, 1) * channels * bpv : 0;
+  if (edf === undefined || edf.toUpperCase() === 'LOCAL' || /^(LIST|.*%)/i.test(edf)) {
+    return { fields, dataStart: Math.max(0, dataStart), dataFile: path, dataFileBytes: st.size, needBytes };
+  }
+  const dataFile = isAbsolute(edf) ? edf : join(dirname(path), edf);
+  let dataFileBytes = -1;
+  try {
+    dataFileBytes = checkInputPath(dataFile, 'data file').size;
+  } catch {
+    // precheckMetaImage / readMhaStreamed name the missing data file
+  }
+  return { fields, dataStart: 0, dataFile, dataFileBytes, needBytes };
+}
+
+const MET_TYPES: Readonly<Record<string, VoxelType>> = {
+  MET_CHAR: 'int8', MET_UCHAR: 'uint8', MET_SHORT: 'int16', MET_USHORT: 'uint16', MET_INT: 'int32', MET_UINT: 'uint32',
+  MET_LONG: 'int32', MET_ULONG: 'uint32', MET_FLOAT: 'float32', MET_DOUBLE: 'float64',
+};
+
+/**
+ * Reads a MetaImage of any size (Node) with the project's own header parser: uncompressed data (in the .mha, or one
+ * detached file, with HeaderSize) is read in 64 MiB pieces straight into the voxel array, zlib-compressed data
+ * (CompressedData = True) inflated on the fly. Geometry as ITK's MetaImageIO reads it: Offset (or Origin, Position)
+ * in LPS mm, TransformMatrix (or Rotation, Orientation) listing the LPS direction of each index axis in turn,
+ * ElementSpacing (or ElementSize). Scalar 3-D images only (a 4th axis of size 1 is allowed).
+ */
+export async function readMhaStreamed(path: string, header?: MetaImageHeader): Promise<Volume> {
+  const h = header ?? metaImageHeader(path);
+  const f = h.fields;
+  const req = (k: string, name: string) => {
+    const v = f.get(k);
+    if (v === undefined) throw new FormatError(`${path}: not a MetaImage file (${name} missing from the header)`);
+    return v;
+  };
+  const edf = req('elementdatafile', 'ElementDataFile');
+  const nums = (k: string, what: string, n: number, dflt?: number[]) => {
+    const text = f.get(k);
+    if (text === undefined) {
+      if (dflt) return dflt;
+      throw new FormatError(`${path}: MetaImage header lacks ${what}`);
+    }
+    const v = text.split(/\s+/).filter(Boolean).map((x) => parseDecimal(x) ?? NaN);
+    if (v.length < n || v.some((x) => !Number.isFinite(x))) throw new FormatError(`${path}: MetaImage ${what} "${text}" is not ${n} numbers`);
+    return v;
+  };
+  const nd = Number(req('ndims', 'NDims'));
+  const size = nums('dimsize', 'DimSize', nd);
+  if (!(nd >= 2 && nd <= 4) || size.length !== nd || size.some((s) => !Number.isInteger(s) || s < 1) || size.slice(3).some((s) => s > 1)) {
+    throw new FormatError(`${path}: is a ${nd}-D image (size ${size.join('x')}); a 3-D image is expected: extract the one frame to use`);
+  }
+  const channels = Number(f.get('elementnumberofchannels') ?? 1);
+  if (channels !== 1) throw new FormatError(`${path}: has ${channels} components per voxel; a scalar image is expected`);
+  const elementType = req('elementtype', 'ElementType').toUpperCase();
+  const type = MET_TYPES[elementType];
+  if (!type) throw new FormatError(`${path}: voxel type ${elementType} is not supported; use 8-, 16-, 32-bit integers or floats`);
+  if (edf.toUpperCase() !== 'LOCAL' && /^(LIST|.*%)/i.test(edf)) {
+    throw new FormatError(`${path}: MetaImage "ElementDataFile = ${edf}" (several data files) is not supported above ${(MHA_STREAM_BYTES / 2 ** 30).toFixed(0)} GiB; join the slices into one file`);
+  }
+  const dims: [number, number, number] = [size[0], size[1], nd > 2 ? size[2] : 1];
+  const d3 = (v: number[]) => [v[0], v[1], nd > 2 ? v[2] : 0];
+  const spacing = d3(nums(f.has('elementspacing') ? 'elementspacing' : 'elementsize', 'ElementSpacing', nd, [1, 1, 1, 1]));
+  if (nd === 2) spacing[2] = 1;
+  const originKey = ['offset', 'origin', 'position'].find((k) => f.has(k));
+  const origin = d3(originKey ? nums(originKey, 'Offset', nd) : [0, 0, 0, 0]);
+  const matrixKey = ['transformmatrix', 'rotation', 'orientation'].find((k) => f.has(k));
+  const m = matrixKey ? nums(matrixKey, 'TransformMatrix', nd * nd) : undefined;
+  // the axis vectors in turn, each nd long; our direction is column-major: column a = index axis a
+  const direction = (
+    m ? [0, 1, 2].flatMap((a) => [0, 1, 2].map((r) => (a < nd && r < nd ? m[a * nd + r] : a === r ? 1 : 0))) : [1, 0, 0, 0, 1, 0, 0, 0, 1]
+  ) as unknown as Mat3ColMajor;
+  for (let a = 0; a < 3; a++) {
+    if (!(spacing[a] > 0)) throw new FormatError(`${path}: voxel spacing along axis ${a} is ${spacing[a]} mm; spacing must be positive`);
+  }
+  const count = dims[0] * dims[1] * dims[2];
+  const bpv = bytesPerVoxel(type);
+  const needBytes = count * bpv;
+  if (h.dataFileBytes < 0) {
+    checkInputPath(h.dataFile, 'data file'); // throws the reason
+  }
+  const msb = /^true$/i.test(f.get('binarydatabyteordermsb') ?? f.get('elementbyteordermsb') ?? 'false');
+  const compressed = /^true$/i.test(f.get('compresseddata') ?? 'false');
+  const target = allocVoxels(type, count);
+  const bytes = new Uint8Array(target.buffer, target.byteOffset, target.byteLength);
+  const where = h.dataFile;
+  const lengthError = (have: number) =>
+    new FormatError(
+      `${where}: MetaImage data is truncated or the header disagrees with it: DimSize ${dims.join('x')} of ${elementType} needs ${needBytes} bytes, the ${compressed ? 'decompressed data has' : 'file has'} ${have}`,
+    );
+  let start = h.dataStart;
+  if (!compressed) {
+    const headerSize = Number(f.get('headersize') ?? 0);
+    if (edf.toUpperCase() !== 'LOCAL') start = headerSize === -1 ? h.dataFileBytes - needBytes : headerSize;
+    if (h.dataFileBytes - start < needBytes || start < 0) throw lengthError(Math.max(0, h.dataFileBytes - Math.max(0, start)));
+    const fd = openSync(where, 'r');
+    try {
+      for (let done = 0; done < needBytes; ) {
+        const n = readSync(fd, bytes, done, Math.min(64 << 20, needBytes - done), start + done);
+        if (n <= 0) throw lengthError(done);
+        done += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  } else {
+    const zlib = nodeBuiltin<typeof import('node:zlib')>('node:zlib');
+    if (!zlib) throw new FormatError(`${path}: streamed reading needs Node's zlib`);
+    const stream = createReadStream(where, { start, highWaterMark: 8 << 20 });
+    let decoded = 0;
+    try {
+      for await (const buf of stream.pipe(zlib.createInflate({ chunkSize: 4 << 20 })) as AsyncIterable<Buffer>) {
+        const take = Math.min(buf.length, needBytes - decoded);
+        if (take > 0) bytes.set(new Uint8Array(buf.buffer, buf.byteOffset, take), decoded);
+        decoded += buf.length;
+      }
+    } catch (err) {
+      throw new FormatError(`${where}: MetaImage compressed data is truncated or corrupt (${(err as Error).message}); re-export or re-copy the file`, { cause: err });
+    } finally {
+      stream.destroy();
+    }
+    if (decoded < needBytes) throw lengthError(decoded);
+  }
+  if (bpv > 1 && msb === HOST_LITTLE_ENDIAN) swapBytesInPlace(target, bpv);
+  const geometry: Geometry = { dims, spacingMm: spacing as unknown as Vec3, originLpsMm: origin as unknown as Vec3, direction };
+  return makeVolume(tidyGeometry(geometry), target, path);
 }
