@@ -54,11 +54,11 @@ export function outputBox(box: Box3, dims: readonly number[], radius: readonly n
   return { lo, hi };
 }
 
-/** Copies box `b` of a volume (x-fastest, dims) into a new dense volume of the box's size. */
-export function extractBox(volume: Float32Array, dims: readonly number[], b: Box3): Float32Array {
+/** Copies box `b` of a volume (x-fastest, dims) into a new dense volume of the box's size (from `alloc`: e.g. shared memory). */
+export function extractBox(volume: Float32Array, dims: readonly number[], b: Box3, alloc: (length: number) => Float32Array = (n) => new Float32Array(n)): Float32Array {
   const [nx, ny] = dims;
   const bx = b.hi[0] - b.lo[0], by = b.hi[1] - b.lo[1], bz = b.hi[2] - b.lo[2];
-  const out = new Float32Array(bx * by * bz);
+  const out = alloc(bx * by * bz);
   for (let z = 0; z < bz; z++) {
     for (let y = 0; y < by; y++) {
       const src = b.lo[0] + nx * (b.lo[1] + y + ny * (b.lo[2] + z));
@@ -92,12 +92,12 @@ export type CropPlan =
  * Decides whether to crop: 'empty' (all inputs 0: the result is 0), 'whole' (the dilated support covers the grid,
  * or cropping is disabled by opts.cropToSupport === false), or 'box' with the options of the sub-grid convolution.
  */
-export function planCrop<T extends ConvolutionOptions>(opts: T): CropPlan {
+export function planCrop<T extends ConvolutionOptions>(opts: T, alloc?: (length: number) => Float32Array): CropPlan {
   if (opts.cropToSupport === false) return { kind: 'whole' };
   const nz = nonZeroBox(opts.volume, opts.dims);
   if (!nz) return { kind: 'empty' };
   const box = outputBox(nz, opts.dims, opts.kernelRadius);
   const dims = [0, 1, 2].map((a) => box.hi[a] - box.lo[a]) as Dims3;
   if (dims[0] === opts.dims[0] && dims[1] === opts.dims[1] && dims[2] === opts.dims[2]) return { kind: 'whole' };
-  return { kind: 'box', box, opts: { ...opts, dims, volume: extractBox(opts.volume, opts.dims, box) } };
+  return { kind: 'box', box, opts: { ...opts, dims, volume: extractBox(opts.volume, opts.dims, box, alloc) } };
 }

@@ -159,14 +159,15 @@ function sharedCopy(a: Float32Array): Float32Array {
  * runs (the workers are shared).
  */
 async function convolveInBackground(opts: ConvolutionOptions, ws: readonly PoolWorker[], onRunning?: () => void): Promise<Float32Array> {
-  const crop = planCrop(opts);
+  // the support's box is cut straight into shared memory (no private copy of it beside the shared one)
+  const crop = planCrop(opts, (n) => new Float32Array(new SharedArrayBuffer(4 * n)));
   if (crop.kind === 'empty') {
     onRunning?.();
     opts.onProgress?.(1);
     return new Float32Array(opts.volume.length);
   }
   const whole = crop.kind === 'whole' ? opts : crop.opts;
-  const data = sharedCopy(whole.volume);
+  const data = crop.kind === 'whole' ? sharedCopy(whole.volume) : whole.volume;
   const kernel = sharedCopy(opts.kernel);
   const nz = whole.dims[2];
   const parts = Math.min(ws.length, nz);

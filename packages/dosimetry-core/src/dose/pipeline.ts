@@ -236,12 +236,17 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
     return res;
   };
   const onGrid = new Map<StructureMask, { s: GridStructure; out: number }>();
-  const toGrid = (m: StructureMask) => {
+  const outsideSaid = new Set<StructureMask>();
+  /** The mask on the activity grid (made once); `quiet`: do not say yet how much of it lies outside the field of view. */
+  const toGrid = (m: StructureMask, quiet = false) => {
     let r = onGrid.get(m);
     if (!r) {
       const res = resample(m);
       r = { s: res.structure, out: res.fractionOutsideFov };
       onGrid.set(m, r);
+    }
+    if (!quiet && !outsideSaid.has(m)) {
+      outsideSaid.add(m);
       if (r.out > 0.01) {
         warnings.push(`structure "${m.name}": ${(100 * r.out).toFixed(1)} % of its volume lies outside the activity field of view and is not counted`);
       }
@@ -313,6 +318,9 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
 
   progress('bringing structures onto the activity grid');
   const allMasks = [...opts.segmentations.flatMap((s) => s.masks), ...(wholeLiver ? [wholeLiver] : [])];
+  // made largest first (binary structures share one buffer of unit weights, sized by the first: volume/structure.ts),
+  // said in the masks' order
+  for (const m of [...allMasks].sort((a, b) => (maskExtent(b)?.occupancySum ?? 0) - (maskExtent(a)?.occupancySum ?? 0))) toGrid(m, true);
   for (const m of allMasks) toGrid(m);
   tick('structuresMs', t0);
 

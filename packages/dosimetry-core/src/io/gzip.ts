@@ -188,6 +188,32 @@ export async function gzipDeterministicAsync(
   level: GzipLevel = 6,
   strategy: GzipStrategy = 'default',
 ): Promise<Uint8Array> {
+  return joinPieces(await gzipDeterministicAsyncPieces(data, level, strategy));
+}
+
+/** The pieces joined into one array. */
+function joinPieces(pieces: readonly Uint8Array[]): Uint8Array {
+  if (pieces.length === 1) return pieces[0];
+  let total = 0;
+  for (const p of pieces) total += p.length;
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of pieces) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/**
+ * `gzipDeterministicAsync`'s bytes as pieces in order (gzip header, the deflate blocks, trailer) without joining them:
+ * the same file when written one after the other.
+ */
+export async function gzipDeterministicAsyncPieces(
+  data: Uint8Array | readonly Uint8Array[],
+  level: GzipLevel = 6,
+  strategy: GzipStrategy = 'default',
+): Promise<Uint8Array[]> {
   const z = nodeZlib;
   // the input as parts read one after the other (a file's header and its voxels, without copying them into one)
   const pieces = data instanceof Uint8Array ? [data] : data;
@@ -209,23 +235,34 @@ export async function gzipDeterministicAsync(
     }
     return out;
   };
-  if (!z || length <= PARALLEL_BLOCK_BYTES) return gzipDeterministic(range(0, length), level, strategy);
-  const blocks: Array<Promise<Uint8Array>> = [];
-  for (let start = 0; start < length; start += PARALLEL_BLOCK_BYTES) {
+  if (!z || length <= PARALLEL_BLOCK_BYTES) return [gzipDeterministic(range(0, length), level, strategy)];
+  // At most BLOCKS_IN_FLIGHT deflates are started at once: each holds its own zlib state (~0.3 MiB) from the moment it
+  // is asked for, so starting all 400 blocks of a 512x512x400 dose map at once cost ~120 MB of native memory, while
+  // the thread pool deflates only 4 at a time anyway.
+  const parts: Uint8Array[] = [];
+  const inFlight: Array<Promise<void>> = [];
+  for (let start = 0, n = 0; start < length; start += PARALLEL_BLOCK_BYTES, n++) {
     const end = Math.min(length, start + PARALLEL_BLOCK_BYTES);
     const last = end === length;
     const opts: import('node:zlib').ZlibOptions = { level, strategy: zlibStrategy(z, strategy), finishFlush: last ? z.constants.Z_FINISH : z.constants.Z_SYNC_FLUSH };
     if (start > 0) opts.dictionary = range(Math.max(0, start - 32768), start);
-    blocks.push(
-      new Promise((resolve, reject) =>
-        z.deflateRaw(range(start, end), opts, (err, buf) => (err ? reject(err) : resolve(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)))),
-      ),
+    if (inFlight.length >= BLOCKS_IN_FLIGHT) await inFlight[inFlight.length - BLOCKS_IN_FLIGHT];
+    const done = new Promise<void>((resolve, reject) =>
+      z.deflateRaw(range(start, end), opts, (err, buf) => {
+        if (err) reject(err);
+        else {
+          parts[n] = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+          resolve();
+        }
+      }),
     );
+    done.catch(() => {}); // reported by the Promise.all below
+    inFlight.push(done);
   }
-  const parts = await Promise.all(blocks);
+  await Promise.all(inFlight);
   let crc = 0;
   for (const p of pieces) crc = crc32Of(z, p, crc);
-  return gzipMember(parts, crc, length);
+  return gzipMemberPieces(parts, crc, length);
 }
 
 /** CRC-32 of `data` continuing `crc`: zlib's native one where Node has it (20.15+), else the table one. */
@@ -233,26 +270,24 @@ function crc32Of(z: NodeZlib, data: Uint8Array, crc: number): number {
   return typeof z.crc32 === 'function' ? z.crc32(data, crc) >>> 0 : crc32(data, crc);
 }
 
-/** One gzip member (RFC 1952) around raw deflate `parts` of `length` bytes whose CRC-32 is `crc`. */
-function gzipMember(parts: readonly Uint8Array[], crc: number, length: number): Uint8Array {
-  let total = 10 + 8;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
+/** One gzip member (RFC 1952) around raw deflate `parts` of `length` bytes whose CRC-32 is `crc`, as pieces. */
+function gzipMemberPieces(parts: readonly Uint8Array[], crc: number, length: number): Uint8Array[] {
   // header: magic, CM = 8 (deflate), FLG = 0, MTIME = 0, XFL = 0, OS = 255 (unknown)
-  out.set([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255], 0);
-  let o = 10;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  const dv = new DataView(out.buffer, o, 8);
+  const header = Uint8Array.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
+  const trailer = new Uint8Array(8);
+  const dv = new DataView(trailer.buffer);
   dv.setUint32(0, crc, true);
   dv.setUint32(4, length >>> 0, true);
-  return out;
+  return [header, ...parts, trailer];
 }
 
-/** Blocks of `gzipDeterministicGenerated` being deflated at once (the thread pool has 4 threads by default). */
-const GENERATED_BLOCKS_IN_FLIGHT = 8;
+/** One gzip member (RFC 1952) around raw deflate `parts` of `length` bytes whose CRC-32 is `crc`. */
+function gzipMember(parts: readonly Uint8Array[], crc: number, length: number): Uint8Array {
+  return joinPieces(gzipMemberPieces(parts, crc, length));
+}
+
+/** Blocks being deflated at once by the parallel gzip writers (the thread pool has 4 threads by default). */
+const BLOCKS_IN_FLIGHT = 8;
 
 /**
  * `gzipDeterministicAsync` of data that is never held whole: `block(start, end)` returns bytes start..end of it (a new
@@ -283,7 +318,7 @@ export async function gzipDeterministicGenerated(
     // the 32 KiB before the block: the end of the previous one (blocks are 1 MiB)
     if (previous) opts.dictionary = previous.subarray(previous.length - 32768);
     previous = input;
-    if (inFlight.length >= GENERATED_BLOCKS_IN_FLIGHT) await inFlight[inFlight.length - GENERATED_BLOCKS_IN_FLIGHT];
+    if (inFlight.length >= BLOCKS_IN_FLIGHT) await inFlight[inFlight.length - BLOCKS_IN_FLIGHT];
     const done = new Promise<void>((resolve, reject) =>
       z.deflateRaw(input, opts, (err, buf) => {
         if (err) reject(err);

@@ -18,7 +18,7 @@ import { type Volume, type VoxelArray, makeVolume, toFloat32 } from '../volume/v
 import { writeFileAtomic } from './atomic.ts';
 import { checkInputPath, readFileBytes, tidyGeometry } from './files.ts';
 import { nodeBuiltin } from '../node-builtin.ts';
-import { gunzipChecked, gunzipCheckedAsync, gzipDeterministic, gzipDeterministicAsync, isGzip } from './gzip.ts';
+import { gunzipChecked, gunzipCheckedAsync, gzipDeterministic, gzipDeterministicAsync, gzipDeterministicAsyncPieces, isGzip } from './gzip.ts';
 import { HOST_LITTLE_ENDIAN, type VoxelType, allocVoxels, bytesPerVoxel, swapBytesInPlace, typedFromBytes, typedOverBytes } from './typed.ts';
 
 /** NIfTI datatype codes (nifti1.h) of the supported scalar types. */
@@ -565,6 +565,15 @@ export async function encodeNiftiAsync(volume: Volume, options: NiftiEncodeOptio
   // header and voxels deflated as one stream, without a full-size copy of the voxels behind the header
   const { header, voxels } = niftiParts(volume, options);
   return gzipDeterministicAsync([header, voxels], 1, 'rle');
+}
+
+/**
+ * `encodeNiftiAsync`'s gzipped bytes as pieces in file order (gzip header, deflate blocks, trailer), never joined:
+ * for outputs written piece by piece (io/output-set.ts), so that a large map's compressed bytes exist once.
+ */
+export async function encodeNiftiPiecesAsync(volume: Volume, options: Omit<NiftiEncodeOptions, 'gzip'> = {}): Promise<Uint8Array[]> {
+  const { header, voxels } = niftiParts(volume, options);
+  return gzipDeterministicAsyncPieces([header, voxels], 1, 'rle');
 }
 
 /** Writes a volume as float32 NIfTI-1 atomically; gzipped unless the path ends in ".nii". */

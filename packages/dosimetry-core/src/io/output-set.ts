@@ -16,10 +16,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  closeSync,
   existsSync,
   linkSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   realpathSync,
@@ -28,11 +30,13 @@ import {
   statSync,
   unlinkSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { FileError, UsageError } from '../errors.ts';
 import { ENGINE_VERSION } from '../version.ts';
+import type { OutputData } from './atomic.ts';
 import { hashRunInputs, type RecordedInput } from './hash.ts';
 
 /** Name of the file that lists a set's files; a folder with one was written by this engine. */
@@ -57,8 +61,11 @@ const LEGACY_OUTPUT_NAMES = new Set([
  */
 export interface OutputFile {
   readonly name: string;
-  readonly data: string | Uint8Array;
+  /** Text (UTF-8), bytes, or bytes in pieces written one after the other (a large file never joined in memory). */
+  readonly data: OutputData;
 }
+
+export type { OutputData };
 
 /** A claimed output folder: `commit` writes and swaps in the set (once), `release` drops the lock. */
 export interface OutputSet {
@@ -419,10 +426,21 @@ export function claimOutputDir(outDir: string | undefined, opts: ClaimOutputOpti
           schemaVersion: 1,
           command: opts.command,
           files: files.map((f) => {
-            const bytes = typeof f.data === 'string' ? Buffer.from(f.data, 'utf8') : f.data;
+            const pieces = typeof f.data === 'string' ? [Buffer.from(f.data, 'utf8')] : f.data instanceof Uint8Array ? [f.data] : f.data;
             if (f.name.includes('/')) mkdirSync(join(fresh, dirname(f.name)), { recursive: true });
-            writeFileSync(join(fresh, f.name), bytes);
-            return { name: f.name, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
+            const hash = createHash('sha256');
+            let size = 0;
+            const fd = openSync(join(fresh, f.name), 'w');
+            try {
+              for (const p of pieces) {
+                for (let o = 0; o < p.byteLength; ) o += writeSync(fd, p, o, p.byteLength - o);
+                hash.update(p);
+                size += p.byteLength;
+              }
+            } finally {
+              closeSync(fd);
+            }
+            return { name: f.name, bytes: size, sha256: hash.digest('hex') };
           }),
           ...(run ? { run } : {}),
         };
@@ -444,6 +462,6 @@ export function claimOutputDir(outDir: string | undefined, opts: ClaimOutputOpti
 }
 
 /** Files named by full paths (all in one folder) as OutputFiles: their base names. */
-export function asOutputFiles(files: ReadonlyArray<{ path: string; data: string | Uint8Array }>): OutputFile[] {
+export function asOutputFiles(files: ReadonlyArray<{ path: string; data: OutputData }>): OutputFile[] {
   return files.map((f) => ({ name: basename(f.path), data: f.data }));
 }

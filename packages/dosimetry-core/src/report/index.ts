@@ -8,6 +8,14 @@ import { InputError } from '../errors.ts';
 import type { GridStructure } from '../volume/structure.ts';
 import type { Volume, VoxelArray } from '../volume/volume.ts';
 import { caseReportPdf, type PatientStudyIdentity } from './pdf.ts';
+import type { OutputData } from '../io/output-set.ts';
+
+/** SHA-256 (hex) of an output file's contents (text as UTF-8, pieces in order). */
+function sha256Of(data: OutputData): string {
+  const h = createHash('sha256');
+  for (const p of typeof data === 'string' || data instanceof Uint8Array ? [data] : data) h.update(p);
+  return h.digest('hex');
+}
 
 export { caseReportPdf, MAX_IMAGED_TUMOURS, type CaseReportInput, type PatientStudyIdentity } from './pdf.ts';
 
@@ -46,7 +54,7 @@ export function computationDate(env: Readonly<Record<string, string | undefined>
  * forms (its `path` beside report.json, its `name`), to be pushed onto either list.
  */
 export async function reportPdfFile(
-  files: ReadonlyArray<{ readonly path?: string; readonly name?: string; readonly data: string | Uint8Array }>,
+  files: ReadonlyArray<{ readonly path?: string; readonly name?: string; readonly data: OutputData }>,
   opts: ReportPdfOptions,
 ): Promise<{ path: string; name: string; data: Uint8Array }> {
   const json = files.find((f) => basename(f.path ?? f.name ?? '') === 'report.json');
@@ -58,7 +66,7 @@ export async function reportPdfFile(
     gridStructures: opts.result.gridStructures,
     ct: opts.ct,
     identity: opts.identity,
-    reportJsonSha256: createHash('sha256').update(json.data).digest('hex'),
+    reportJsonSha256: sha256Of(json.data),
     computedAt: opts.computedAt ?? computationDate(),
   });
   return { path: join(dirname(json.path ?? json.name ?? '.'), REPORT_PDF_NAME), name: REPORT_PDF_NAME, data };

@@ -5,7 +5,7 @@ import { GridError, InputError } from '../errors.ts';
 import { type Geometry, indexToWorld, voxelCount, worldToIndex } from './geometry.ts';
 import { indexMap, parallelAxes, voxelAlignedMap } from './index-map.ts';
 import { type MaskDensitySource, massSubsamples, sampleMaskWithDensity } from './mask-mass.ts';
-import { type GridStructure, type StructureMask, maskExtent } from './structure.ts';
+import { type GridStructure, type StructureMask, maskExtent, unitWeights } from './structure.ts';
 import type { Volume, VoxelArray } from './volume.ts';
 
 /** Inclusive index bounding box of the nonzero voxels of a mask, or undefined when the mask is empty. */
@@ -108,7 +108,7 @@ export function maskToGrid(mask: StructureMask, target: Geometry, options: MaskR
   // nonzero voxels are counted first instead: the exact size, where a box can be several times the structure.)
   const capacity = i0 <= i1 && j0 <= j1 && k0 <= k1 && !aligned ? (i1 - i0 + 1) * (j1 - j0 + 1) * (k1 - k0 + 1) : 0;
   let idx = new Uint32Array(capacity);
-  let wts = new Float32Array(capacity);
+  let wts: Float32Array = new Float32Array(capacity);
   let count = 0;
   let totalInside = 0;
   let mass: Float32Array | undefined;
@@ -145,14 +145,23 @@ export function maskToGrid(mask: StructureMask, target: Geometry, options: MaskR
       hi[t] = Math.min(hi[t], b);
     }
     let nonzero = 0;
+    let partial = 0; // voxels partly inside (occupancy below 255)
     for (let k = lo[2]; k <= hi[2]; k++) {
       for (let j = lo[1]; j <= hi[1]; j++) {
         let m = base + step[0] * lo[0] + step[1] * j + step[2] * k;
-        for (let i = lo[0]; i <= hi[0]; i++, m += step[0]) if (occ[m] !== 0) nonzero++;
+        for (let i = lo[0]; i <= hi[0]; i++, m += step[0]) {
+          const o = occ[m];
+          if (o !== 0) {
+            nonzero++;
+            if (o !== 255) partial++;
+          }
+        }
       }
     }
     idx = new Uint32Array(nonzero);
-    wts = new Float32Array(nonzero);
+    // a binary mask: every weight is 1, a view of the shared ones (never written)
+    wts = partial === 0 ? unitWeights(nonzero) : new Float32Array(nonzero);
+    const binary = partial === 0;
     for (let k = lo[2]; k <= hi[2]; k++) {
       for (let j = lo[1]; j <= hi[1]; j++) {
         let m = base + step[0] * lo[0] + step[1] * j + step[2] * k;
@@ -162,7 +171,8 @@ export function maskToGrid(mask: StructureMask, target: Geometry, options: MaskR
           if (o !== 0) {
             const weight = o / 255;
             idx[count] = i + row;
-            wts[count++] = weight;
+            if (binary) count++;
+            else wts[count++] = weight;
             totalInside += weight;
           }
         }

@@ -40,6 +40,19 @@ export interface GridStructure {
   readonly colorRgb?: readonly [number, number, number];
 }
 
+let sharedOnes = new Float32Array(0);
+
+/**
+ * `n` weights of 1 for a structure whose voxels are all wholly inside it (a binary mask on its own grid): a view into
+ * one shared buffer of ones, so that such structures hold 4 bytes per voxel (the indices) instead of 8. Weights are
+ * never written after a structure is made (readers and derivations build new arrays), which sharing relies on. The
+ * buffer grows to the largest request (earlier views keep the smaller one alive: bring the largest structure first).
+ */
+export function unitWeights(n: number): Float32Array {
+  if (sharedOnes.length < n) sharedOnes = new Float32Array(n).fill(1);
+  return sharedOnes.subarray(0, n);
+}
+
 /** Where a mask's nonzero voxels lie and how much it holds. */
 export interface MaskExtent {
   /** Inclusive index bounding box of the nonzero voxels. */

@@ -9,7 +9,7 @@ import { gunzipSync as zlibGunzip } from 'node:zlib';
 import { gunzipSync as fflateGunzip } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../../src/errors.ts';
-import { crc32, gunzipChecked, gunzipCheckedAsync, gzipDeterministic, gzipDeterministicAsync, gzipDeterministicGenerated, gzipImplementation } from '../../src/io/gzip.ts';
+import { crc32, gunzipChecked, gunzipCheckedAsync, gzipDeterministic, gzipDeterministicAsync, gzipDeterministicAsyncPieces, gzipDeterministicGenerated, gzipImplementation } from '../../src/io/gzip.ts';
 import { tempDir } from './helpers.ts';
 
 /** Float32 noise with runs of zeros: compressible in parts, like a dose map, 3.4 blocks of 1 MiB long. */
@@ -51,6 +51,13 @@ describe('gzip', () => {
     const b = await gzipDeterministicAsync(data, 1);
     expect(Buffer.compare(Buffer.from(a), Buffer.from(b))).toBe(0);
     expect(Buffer.compare(Buffer.from(gzipDeterministic(data, 6)), Buffer.from(gzipDeterministic(data, 6)))).toBe(0);
+  });
+
+  it('the pieces (header, blocks, trailer) are the joined stream, piece for piece', async () => {
+    const joined = await gzipDeterministicAsync(data, 1);
+    const pieces = await gzipDeterministicAsyncPieces(data, 1);
+    expect(pieces.length).toBe(2 + Math.ceil(data.length / 2 ** 20)); // header, one piece per 1 MiB block, trailer
+    expect(Buffer.compare(Buffer.concat(pieces), Buffer.from(joined))).toBe(0);
   });
 
   it('small inputs and the empty input round-trip', async () => {

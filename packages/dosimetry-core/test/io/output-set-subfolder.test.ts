@@ -4,6 +4,7 @@
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { claimOutputDir } from '../../src/io/output-set.ts';
@@ -21,6 +22,17 @@ describe('output sets with a sub-folder', () => {
     expect(readFileSync(join(out, 'territories', 'a.nii.gz'), 'utf8')).toBe('A2');
     writeFileSync(join(out, 'notes.txt'), 'mine');
     expect(() => claimOutputDir(out, { command: 'test' })).toThrow(/holds files this engine did not write \("notes\.txt"\)/);
+  });
+
+  it('writes a file given in pieces as their concatenation, with its size and SHA-256 in the manifest', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'outset-')), 'case');
+    const pieces = [Uint8Array.from([1, 2, 3]), new Uint8Array(0), Uint8Array.from({ length: 70_000 }, (_, i) => i % 251)];
+    claimOutputDir(out, { command: 'test' }).commit([{ name: 'dose.nii.gz', data: pieces }]);
+    const bytes = readFileSync(join(out, 'dose.nii.gz'));
+    expect(Buffer.compare(bytes, Buffer.concat(pieces))).toBe(0);
+    const entry = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).files[0];
+    expect(entry.bytes).toBe(70_003);
+    expect(entry.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
   });
 
   it.each([['../escape.txt'], ['a/b/c.txt'], ['/abs.txt'], ['a//b.txt'], ['./x.txt'], ['sub\\x.txt']])('refuses the name %s and writes nothing', (name) => {

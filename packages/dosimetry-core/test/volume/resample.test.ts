@@ -139,3 +139,23 @@ describe('resampleLinear', () => {
     }
   });
 });
+
+describe('binary masks on their own grid share one buffer of unit weights', () => {
+  const g: Geometry = { dims: [6, 5, 4], spacingMm: [1, 1, 1], originLpsMm: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+  const mask = (name: string, on: (i: number, j: number, k: number) => number): StructureMask => {
+    const occupancy = new Uint8Array(120);
+    for (let k = 0; k < 4; k++) for (let j = 0; j < 5; j++) for (let i = 0; i < 6; i++) occupancy[i + 6 * (j + 5 * k)] = on(i, j, k);
+    return { name, origin: 'test', geometry: g, occupancy };
+  };
+  it('weights of 1 as views of one shared array (largest first), partial masks their own weights', () => {
+    const big = maskToGrid(mask('big', (i) => (i < 5 ? 255 : 0)), g, 'fractional').structure;
+    const small = maskToGrid(mask('small', (i, j) => (i < 2 && j < 2 ? 255 : 0)), g, 'fractional').structure;
+    const partial = maskToGrid(mask('partial', (i) => (i === 0 ? 128 : 0)), g, 'fractional').structure;
+    expect(big.voxelIndices.length).toBe(100);
+    expect(Array.from(big.weights).every((w) => w === 1)).toBe(true);
+    expect(Array.from(small.weights)).toEqual(new Array(16).fill(1));
+    expect(small.weights.buffer).toBe(big.weights.buffer); // shared
+    expect(partial.weights.buffer).not.toBe(big.weights.buffer);
+    expect(partial.weights[0]).toBeCloseTo(128 / 255, 7);
+  });
+});

@@ -20,7 +20,7 @@ import { lowerName } from '../../io/files.ts';
 import { type LabelsSpec, labelCoverageParameters, labelInputs, labelTablePaths, resolveLabelSpecs } from './labels-option.ts';
 import type { StructureMask } from '../../volume/structure.ts';
 import { buildReport, structuresCsv, structuresTable, type ReportStructure } from '../../dose/report.ts';
-import { asOutputFiles, claimOutputDir, type OutputSet } from '../../io/output-set.ts';
+import { asOutputFiles, claimOutputDir, type OutputData, type OutputSet } from '../../io/output-set.ts';
 import { administrationReport } from '../../dose/delivered.ts';
 import { deliveredFromArgs, deliveredParameters } from './dose-delivered.ts';
 import { PVC_HELP, applyRecoveryToReport, deconvolutionFromArgs, recoveryFromArgs, recoveryTable } from './dose-pvc.ts';
@@ -288,16 +288,17 @@ export interface CaseOutputExtras {
  * on the dose grid, so that a viewer or 3D Slicer shows exactly what was counted (voxels at least half inside).
  */
 export async function caseOutputs(outDir: string, result: DoseCaseResult, report: Record<string, unknown>, rtdose: boolean, extra: CaseOutputExtras = {}) {
-  const { encodeNiftiAsync, encodeGridStructuresSegNrrdAsync } = await import('../../io/index.ts');
-  // The gzips run in the thread pool while the rest is encoded here.
-  const doseBytes = encodeNiftiAsync(result.dose, { description: 'absorbed dose [Gy]' });
+  const { encodeNiftiPiecesAsync, encodeGridStructuresSegNrrdAsync } = await import('../../io/index.ts');
+  // The gzips run in the thread pool while the rest is encoded here; the dose map stays in its compressed pieces
+  // (written one after the other: a 512x512x400 map's 66 MB are never copied into one array).
+  const doseBytes = encodeNiftiPiecesAsync(result.dose, { description: 'absorbed dose [Gy]' });
   const segBytes =
     extra.segNrrd ??
     encodeGridStructuresSegNrrdAsync(
       result.dose.geometry,
       result.gridStructures.map((s, i) => ({ ...s, name: result.structures[i].name })),
     );
-  const files: Array<{ path: string; data: string | Uint8Array }> = [
+  const files: Array<{ path: string; data: OutputData }> = [
     { path: join(outDir, 'report.json'), data: JSON.stringify(report, null, 2) + '\n' },
     { path: join(outDir, 'structures.csv'), data: structuresCsv(report as { structures: ReportStructure[] }) },
   ];
@@ -352,6 +353,7 @@ async function runDose(a: ParsedArgs, outDir: string, out: OutputSet, progress: 
   const pvc = recoveryFromArgs(a); // --recovery-coefficients: the table read and checked before any image
   const deconv = deconvolutionFromArgs(a); // --pvc-deconvolve-fwhm-mm: voxel-wise correction of the activity
   const { options, inputs, parameters, inputWarnings, rtDose, segDicom } = await doseCaseFromArgs(a, 'dose', progress);
+
   if (opt(a, 'store') !== undefined) checkStorableIdentity(rtDose?.frameOfReference, 'dose'); // before any work
   // structures.seg.nrrd needs only the structures: encoded while the dose is still being computed
   let segNrrd: Promise<Uint8Array | undefined> | undefined;
@@ -378,8 +380,10 @@ async function runDose(a: ParsedArgs, outDir: string, out: OutputSet, progress: 
   if (pvc) applyRecoveryToReport(report, pvc, { splitLesions: options.splitLesions ?? false, warnings: result.warnings });
   if (deconv) deconv.addToReport(report, result.warnings);
   const files = await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose, segNrrd, segDicom });
+
   if (a.flags.has('report')) files.push(await (await import('../../report/index.ts')).reportPdfFile(files, { command: 'dose', report, result, ct: options.ct, identity: rtDose?.frameOfReference }));
   out.commit(asOutputFiles(files));
+
   progress.done();
   // every assumption that changes a dose is said on stderr (with --json too) as well as in report.json
   printWarnings(result.warnings);
