@@ -49,30 +49,11 @@ export const ACTIVITY_WARN_NEGATIVE_FRACTION = 0.1;
  * (a wrong sign, offset or a difference image: its doses would be negative); counts negative voxels (PET noise).
  */
 export function checkActivityValues(data: VoxelArray, what: string): ActivityValueCheck {
-  let negative = 0;
-  let pos = 0;
-  let neg = 0;
-  let maxAbs = 0;
-  let maxAt = -1;
-  let all = 0;
-  let nan = false;
-  // zeros (most voxels of a sparse image) change no sum and no maximum: they take one comparison each
-  for (let n = 0; n < data.length; n++) {
-    const v = data[n];
-    if (v > 0) {
-      all += v;
-      pos += v;
-      if (v > maxAbs) (maxAbs = v), (maxAt = n);
-    } else if (v < 0) {
-      all += v;
-      negative++;
-      neg += v;
-      if (-v > maxAbs) (maxAbs = -v), (maxAt = n);
-    } else if (v !== 0) {
-      nan = true;
-      break;
-    }
-  }
+  // in 64 Ki-voxel chunks by one small function, which the JIT optimises after a few chunks (one long loop runs
+  // unoptimised until on-stack replacement: 2x slower on a 256^3 image); sums in index order as one loop would
+  const st: ScanState = { negative: 0, pos: 0, neg: 0, maxAbs: 0, maxAt: -1, all: 0, nan: false };
+  for (let start = 0; start < data.length && !st.nan; start += 65536) scanActivityChunk(data, start, Math.min(data.length, start + 65536), st);
+  const { negative, pos, neg, maxAbs, maxAt, all, nan } = st;
   if (nan || maxAbs === Infinity) {
     for (let n = 0; n < data.length; n++) {
       const v = data[n];
@@ -94,6 +75,39 @@ export function checkActivityValues(data: VoxelArray, what: string): ActivityVal
     );
   }
   return { negativeVoxelCount: negative, sum: pos + neg, positiveSum: pos, negativeSum: neg, maxAbs, sumInIndexOrder: all };
+}
+
+interface ScanState {
+  negative: number;
+  pos: number;
+  neg: number;
+  maxAbs: number;
+  maxAt: number;
+  all: number;
+  nan: boolean;
+}
+
+/** checkActivityValues over voxels start..end-1, continuing the sums in `st`. */
+function scanActivityChunk(data: VoxelArray, start: number, end: number, st: ScanState): void {
+  let { negative, pos, neg, maxAbs, maxAt, all } = st;
+  // zeros (most voxels of a sparse image) change no sum and no maximum: they take one comparison each
+  for (let n = start; n < end; n++) {
+    const v = data[n];
+    if (v > 0) {
+      all += v;
+      pos += v;
+      if (v > maxAbs) (maxAbs = v), (maxAt = n);
+    } else if (v < 0) {
+      all += v;
+      negative++;
+      neg += v;
+      if (-v > maxAbs) (maxAbs = -v), (maxAt = n);
+    } else if (v !== 0) {
+      st.nan = true;
+      break;
+    }
+  }
+  Object.assign(st, { negative, pos, neg, maxAbs, maxAt, all });
 }
 
 /** Weighted sum of image values over a structure: sum_i w_i v_i. */
