@@ -76,6 +76,11 @@ export interface DoseCaseOptions {
    * awaited: work that needs only them (the CLI encodes structures.seg.nrrd) can run while a convolution does.
    */
   readonly onStructuresReady?: (structures: readonly GridStructure[]) => void;
+  /**
+   * Called once with the final dose map (DoseCaseResult.dose), before the statistics: work that needs only it (the
+   * CLI compresses dose.nii.gz in the thread pool) runs while they are computed. The map is not changed afterwards.
+   */
+  readonly onDoseReady?: (dose: Volume<Float32Array>) => void;
   /** `method: 'mc'`: seed and histories. */
   readonly mc?: McCaseOptions;
 }
@@ -504,6 +509,8 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
     }
   }
   tick('doseMs', t0);
+  const doseVolume: Volume<Float32Array> = { geometry: grid, data: doseGy };
+  opts.onDoseReady?.(doseVolume);
 
   // 7. Statistics on the same back end.
   progress(`statistics of ${entries.length} structures`);
@@ -543,7 +550,7 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
   if (cal.activityBqPerMl !== opts.activity.data) for (let n = 0; n < cal.activityBqPerMl.length; n++) fieldBq += cal.activityBqPerMl[n];
   fieldBq *= vVoxMl;
   return {
-    dose: { geometry: grid, data: doseGy },
+    dose: doseVolume,
     activityBqPerMl: cal.activityBqPerMl,
     densityGPerMl: density,
     structures,

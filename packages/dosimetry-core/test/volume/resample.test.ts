@@ -148,9 +148,9 @@ describe('binary masks on their own grid share one buffer of unit weights', () =
     return { name, origin: 'test', geometry: g, occupancy };
   };
   it('weights of 1 as views of one shared array (largest first), partial masks their own weights', () => {
-    const big = maskToGrid(mask('big', (i) => (i < 5 ? 255 : 0)), g, 'fractional').structure;
-    const small = maskToGrid(mask('small', (i, j) => (i < 2 && j < 2 ? 255 : 0)), g, 'fractional').structure;
-    const partial = maskToGrid(mask('partial', (i) => (i === 0 ? 128 : 0)), g, 'fractional').structure;
+    const big = maskToGrid(mask('big', (i) => (i < 5 ? 255 : 0)), g).structure;
+    const small = maskToGrid(mask('small', (i, j) => (i < 2 && j < 2 ? 255 : 0)), g).structure;
+    const partial = maskToGrid(mask('partial', (i) => (i === 0 ? 128 : 0)), g).structure;
     expect(big.voxelIndices.length).toBe(100);
     expect(Array.from(big.weights).every((w) => w === 1)).toBe(true);
     expect(Array.from(small.weights)).toEqual(new Array(16).fill(1));

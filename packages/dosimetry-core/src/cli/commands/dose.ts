@@ -272,10 +272,15 @@ export async function doseCaseFromArgs(a: ParsedArgs, command: string, progress:
   return { options, inputs, parameters, activityMeta: act.meta, ctPath, inputWarnings: [...segSpecs.flatMap((s) => s.labelReport?.warnings ?? []), ...segReadWarnings, ...dicomCtx.warnings], rtDose: dicomCtx.rtDose, segDicom: segDicom.request };
 }
 
+/** How dose.nii.gz is written (the description in its header). */
+const DOSE_NIFTI_OPTIONS = { description: 'absorbed dose [Gy]' } as const;
+
 /** Optional outputs' settings of `caseOutputs`. */
 export interface CaseOutputExtras {
   /** RT Dose identity (from `doseCaseFromArgs(...).rtDose`: patient, study, Frame of Reference, summation type). */
   readonly rtDose?: EncodeRtDoseOptions;
+  /** dose.nii.gz already being compressed (from computeDoseCase's onDoseReady), else compressed here. */
+  readonly doseNii?: Promise<Uint8Array[]>;
   /** structures.seg.nrrd already being encoded (from computeDoseCase's onStructuresReady), else encoded here. */
   readonly segNrrd?: Promise<Uint8Array | undefined>;
   /** --seg-dicom: DIR/structures.seg.dcm (from `doseCaseFromArgs(...).segDicom`). */
@@ -291,7 +296,7 @@ export async function caseOutputs(outDir: string, result: DoseCaseResult, report
   const { encodeNiftiPiecesAsync, encodeGridStructuresSegNrrdAsync } = await import('../../io/index.ts');
   // The gzips run in the thread pool while the rest is encoded here; the dose map stays in its compressed pieces
   // (written one after the other: a 512x512x400 map's 66 MB are never copied into one array).
-  const doseBytes = encodeNiftiPiecesAsync(result.dose, { description: 'absorbed dose [Gy]' });
+  const doseBytes = extra.doseNii ?? encodeNiftiPiecesAsync(result.dose, DOSE_NIFTI_OPTIONS);
   const segBytes =
     extra.segNrrd ??
     encodeGridStructuresSegNrrdAsync(
@@ -357,6 +362,8 @@ async function runDose(a: ParsedArgs, outDir: string, out: OutputSet, progress: 
   if (opt(a, 'store') !== undefined) checkStorableIdentity(rtDose?.frameOfReference, 'dose'); // before any work
   // structures.seg.nrrd needs only the structures: encoded while the dose is still being computed
   let segNrrd: Promise<Uint8Array | undefined> | undefined;
+  let doseNii: Promise<Uint8Array[]> | undefined;
+  const { encodeNiftiPiecesAsync } = await import('../../io/index.ts');
   const { encodeGridStructuresSegNrrdAsync } = await import('../../io/index.ts');
   const result = await computeDoseCase({
     ...options,
@@ -366,6 +373,11 @@ async function runDose(a: ParsedArgs, outDir: string, out: OutputSet, progress: 
     onStructuresReady: (structures) => {
       segNrrd = encodeGridStructuresSegNrrdAsync(options.activity.geometry, structures);
       segNrrd.catch(() => {}); // awaited in caseOutputs
+    },
+    // dose.nii.gz is compressed in the thread pool while the statistics are computed
+    onDoseReady: (dose) => {
+      doseNii = encodeNiftiPiecesAsync(dose, DOSE_NIFTI_OPTIONS);
+      doseNii.catch(() => {}); // awaited in caseOutputs
     },
   });
   result.warnings.unshift(...inputWarnings);
@@ -379,7 +391,7 @@ async function runDose(a: ParsedArgs, outDir: string, out: OutputSet, progress: 
   applyMcToReport(report, result); // --method mc: uncertainties and the "mc" object
   if (pvc) applyRecoveryToReport(report, pvc, { splitLesions: options.splitLesions ?? false, warnings: result.warnings });
   if (deconv) deconv.addToReport(report, result.warnings);
-  const files = await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose, segNrrd, segDicom });
+  const files = await caseOutputs(outDir, result, report, a.flags.has('rtdose'), { rtDose, segNrrd, doseNii, segDicom });
 
   if (a.flags.has('report')) files.push(await (await import('../../report/index.ts')).reportPdfFile(files, { command: 'dose', report, result, ct: options.ct, identity: rtDose?.frameOfReference }));
   out.commit(asOutputFiles(files));
