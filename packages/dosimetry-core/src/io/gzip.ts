@@ -236,30 +236,7 @@ export async function gzipDeterministicAsyncPieces(
     return out;
   };
   if (!z || length <= PARALLEL_BLOCK_BYTES) return [gzipDeterministic(range(0, length), level, strategy)];
-  // At most BLOCKS_IN_FLIGHT deflates are started at once: each holds its own zlib state (~0.3 MiB) from the moment it
-  // is asked for, so starting all 400 blocks of a 512x512x400 dose map at once cost ~120 MB of native memory, while
-  // the thread pool deflates only 4 at a time anyway.
-  const parts: Uint8Array[] = [];
-  const inFlight: Array<Promise<void>> = [];
-  for (let start = 0, n = 0; start < length; start += PARALLEL_BLOCK_BYTES, n++) {
-    const end = Math.min(length, start + PARALLEL_BLOCK_BYTES);
-    const last = end === length;
-    const opts: import('node:zlib').ZlibOptions = { level, strategy: zlibStrategy(z, strategy), finishFlush: last ? z.constants.Z_FINISH : z.constants.Z_SYNC_FLUSH };
-    if (start > 0) opts.dictionary = range(Math.max(0, start - 32768), start);
-    if (inFlight.length >= BLOCKS_IN_FLIGHT) await inFlight[inFlight.length - BLOCKS_IN_FLIGHT];
-    const done = new Promise<void>((resolve, reject) =>
-      z.deflateRaw(range(start, end), opts, (err, buf) => {
-        if (err) reject(err);
-        else {
-          parts[n] = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-          resolve();
-        }
-      }),
-    );
-    done.catch(() => {}); // reported by the Promise.all below
-    inFlight.push(done);
-  }
-  await Promise.all(inFlight);
+  const parts = await deflateBlocks(z, length, range, (start) => (start > 0 ? range(Math.max(0, start - 32768), start) : undefined), level, strategy);
   let crc = 0;
   for (const p of pieces) crc = crc32Of(z, p, crc);
   return gzipMemberPieces(parts, crc, length);
@@ -290,34 +267,28 @@ function gzipMember(parts: readonly Uint8Array[], crc: number, length: number): 
 const BLOCKS_IN_FLIGHT = 8;
 
 /**
- * `gzipDeterministicAsync` of data that is never held whole: `block(start, end)` returns bytes start..end of it (a new
- * array each time; they are asked for in order, 1 MiB at a time), and at most a few blocks are deflated at once, so
- * that memory holds those blocks and the compressed output only. Same bytes as `gzipDeterministicAsync` of the whole.
+ * Deflates bytes 0..length in 1 MiB blocks in the thread pool, each with the 32 KiB before it as its dictionary
+ * (`dictionaryOf(start)`, asked for before `inputOf(start, end)`) and ending on a sync flush (the last on finish), so
+ * that the raw deflate outputs, in order, concatenate into one deflate stream. At most BLOCKS_IN_FLIGHT blocks are
+ * started at once: each holds its own zlib state (~0.3 MiB) from the moment it is asked for, so starting all 400
+ * blocks of a 512x512x400 dose map at once cost ~120 MB of native memory, while the pool deflates 4 at a time anyway.
  */
-export async function gzipDeterministicGenerated(
+async function deflateBlocks(
+  z: NodeZlib,
   length: number,
-  block: (start: number, end: number) => Uint8Array,
-  level: GzipLevel = 6,
-  strategy: GzipStrategy = 'default',
-): Promise<Uint8Array> {
-  const z = nodeZlib;
-  if (!z || length <= PARALLEL_BLOCK_BYTES) return gzipDeterministic(block(0, length), level, strategy);
+  inputOf: (start: number, end: number) => Uint8Array,
+  dictionaryOf: (start: number) => Uint8Array | undefined,
+  level: GzipLevel,
+  strategy: GzipStrategy,
+): Promise<Uint8Array[]> {
   const parts: Uint8Array[] = [];
   const inFlight: Array<Promise<void>> = [];
-  let crc = 0;
-  let previous: Uint8Array | undefined;
   for (let start = 0, n = 0; start < length; start += PARALLEL_BLOCK_BYTES, n++) {
     const end = Math.min(length, start + PARALLEL_BLOCK_BYTES);
-    const input = block(start, end);
-    crc = crc32Of(z, input, crc);
-    const opts: import('node:zlib').ZlibOptions = {
-      level,
-      strategy: zlibStrategy(z, strategy),
-      finishFlush: end === length ? z.constants.Z_FINISH : z.constants.Z_SYNC_FLUSH,
-    };
-    // the 32 KiB before the block: the end of the previous one (blocks are 1 MiB)
-    if (previous) opts.dictionary = previous.subarray(previous.length - 32768);
-    previous = input;
+    const opts: import('node:zlib').ZlibOptions = { level, strategy: zlibStrategy(z, strategy), finishFlush: end === length ? z.constants.Z_FINISH : z.constants.Z_SYNC_FLUSH };
+    const dictionary = dictionaryOf(start);
+    if (dictionary) opts.dictionary = dictionary;
+    const input = inputOf(start, end);
     if (inFlight.length >= BLOCKS_IN_FLIGHT) await inFlight[inFlight.length - BLOCKS_IN_FLIGHT];
     const done = new Promise<void>((resolve, reject) =>
       z.deflateRaw(input, opts, (err, buf) => {
@@ -332,5 +303,36 @@ export async function gzipDeterministicGenerated(
     inFlight.push(done);
   }
   await Promise.all(inFlight);
+  return parts;
+}
+
+/**
+ * `gzipDeterministicAsync` of data that is never held whole: `block(start, end)` returns bytes start..end of it (a new
+ * array each time; they are asked for in order, 1 MiB at a time), and at most a few blocks are deflated at once, so
+ * that memory holds those blocks and the compressed output only. Same bytes as `gzipDeterministicAsync` of the whole.
+ */
+export async function gzipDeterministicGenerated(
+  length: number,
+  block: (start: number, end: number) => Uint8Array,
+  level: GzipLevel = 6,
+  strategy: GzipStrategy = 'default',
+): Promise<Uint8Array> {
+  const z = nodeZlib;
+  if (!z || length <= PARALLEL_BLOCK_BYTES) return gzipDeterministic(block(0, length), level, strategy);
+  let crc = 0;
+  let previous: Uint8Array | undefined;
+  // blocks are asked for in order: the dictionary of each is the end of the previous one (blocks are 1 MiB)
+  const parts = await deflateBlocks(
+    z,
+    length,
+    (start, end) => {
+      previous = block(start, end);
+      crc = crc32Of(z, previous, crc);
+      return previous;
+    },
+    () => previous?.subarray(previous.length - 32768),
+    level,
+    strategy,
+  );
   return gzipMember(parts, crc, length);
 }

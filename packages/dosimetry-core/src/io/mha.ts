@@ -11,7 +11,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { FileError, FormatError } from '../errors.ts';
 import type { Geometry, Mat3ColMajor, Vec3 } from '../volume/geometry.ts';
 import { type Volume, type VoxelArray, makeVolume } from '../volume/volume.ts';
-import { checkInputPath, readFileBytes, tidyGeometry } from './files.ts';
+import { checkInputPath, readFileRangeInto, tidyGeometry } from './files.ts';
 import { HOST_LITTLE_ENDIAN, type VoxelType, allocVoxels, bytesPerVoxel, swapBytesInPlace, voxelTypeOf } from './typed.ts';
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { nodeBuiltin } from '../node-builtin.ts';
@@ -40,55 +40,35 @@ const MET_BYTES: Readonly<Record<string, number>> = {
  * Checks a MetaImage header before handing the file to itk-wasm, so that the common faults (missing data file,
  * truncated uncompressed data) get a clear one-line message: MetaIO's own errors are numeric exceptions.
  */
-function precheckMetaImage(path: string): void {
-  const bytes = readFileBytes(path, 'image');
-  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 65536)).toString('latin1');
-  const fields = new Map<string, string>();
-  let dataStart = -1;
-  let pos = 0;
-  while (pos < head.length) {
-    const e = head.indexOf('\n', pos);
-    if (e < 0) break;
-    const line = head.slice(pos, e).replace(/\r$/, '');
-    pos = e + 1;
-    const m = /^\s*([A-Za-z_]+)\s*=\s*(.*?)\s*$/.exec(line);
-    if (!m) break;
-    fields.set(m[1].toLowerCase(), m[2]);
-    if (m[1].toLowerCase() === 'elementdatafile') {
-      dataStart = pos;
-      break;
-    }
-  }
+function precheckMetaImage(path: string, h: MetaImageHeader): void {
+  const fields = h.fields;
   const edf = fields.get('elementdatafile');
   if (!fields.has('ndims') || !fields.has('dimsize') || !fields.has('elementtype') || edf === undefined) {
     throw new FormatError(`${path}: not a MetaImage file (NDims, DimSize, ElementType or ElementDataFile missing from the header)`);
   }
   const compressed = /^true$/i.test(fields.get('compresseddata') ?? 'false');
   const dims = (fields.get('dimsize') ?? '').split(/\s+/).map(Number);
-  const channels = Number(fields.get('elementnumberofchannels') ?? 1);
   const bpv = MET_BYTES[(fields.get('elementtype') ?? '').toUpperCase()];
   if (bpv === undefined) throw new FormatError(`${path}: MetaImage ElementType ${fields.get('elementtype')} is not supported`);
-  const need = dims.reduce((p, d) => p * d, 1) * channels * bpv;
-  let have: number;
-  let where: string;
-  if (edf.toUpperCase() === 'LOCAL') {
-    have = bytes.length - dataStart;
-    where = path;
-  } else {
-    if (/^(LIST|.*%)/i.test(edf)) return; // file lists: left to MetaIO
-    where = isAbsolute(edf) ? edf : join(dirname(path), edf);
-    try {
-      have = checkInputPath(where, 'data file').size;
-    } catch (err) {
-      if (!(err instanceof FileError)) throw err;
-      const why = err.message.slice(`data file ${where} `.length);
-      throw new FileError(`MetaImage header ${path} points to the data file ${where}, which ${why}`, { cause: err });
-    }
-  }
-  if (!compressed && have < need) {
+  if (edf.toUpperCase() !== 'LOCAL' && /^(LIST|.*%)/i.test(edf)) return; // file lists: left to MetaIO
+  checkDataFile(path, h);
+  const have = h.dataFileBytes - h.dataStart;
+  if (!compressed && have < h.needBytes) {
     throw new FormatError(
-      `${where}: MetaImage data is truncated or the header disagrees with it: DimSize ${dims.join('x')} of ${fields.get('elementtype')} needs ${need} bytes, the file has ${have}`,
+      `${h.dataFile}: MetaImage data is truncated or the header disagrees with it: DimSize ${dims.join('x')} of ${fields.get('elementtype')} needs ${h.needBytes} bytes, the file has ${have}`,
     );
+  }
+}
+
+/** Throws a FileError naming the header and the data file when a detached data file cannot be read. */
+function checkDataFile(path: string, h: MetaImageHeader): void {
+  if (h.dataFileBytes >= 0) return;
+  try {
+    checkInputPath(h.dataFile, 'data file');
+  } catch (err) {
+    if (!(err instanceof FileError)) throw err;
+    const why = err.message.slice(`data file ${h.dataFile} `.length);
+    throw new FileError(`MetaImage header ${path} points to the data file ${h.dataFile}, which ${why}`, { cause: err });
   }
 }
 
@@ -103,7 +83,7 @@ export async function readMha(path: string, opts: { streamAboveBytes?: number } 
   const limit = opts.streamAboveBytes ?? MHA_STREAM_BYTES;
   const h = metaImageHeader(path);
   if (h.needBytes > limit || h.dataFileBytes > limit) return readMhaStreamed(path, h);
-  precheckMetaImage(path);
+  precheckMetaImage(path, h);
   const { readImageNode } = await import('@itk-wasm/image-io');
   let img;
   try {
@@ -293,9 +273,7 @@ export async function readMhaStreamed(path: string, header?: MetaImageHeader): P
   const count = dims[0] * dims[1] * dims[2];
   const bpv = bytesPerVoxel(type);
   const needBytes = count * bpv;
-  if (h.dataFileBytes < 0) {
-    checkInputPath(h.dataFile, 'data file'); // throws the reason
-  }
+  checkDataFile(path, h);
   const msb = /^true$/i.test(f.get('binarydatabyteordermsb') ?? f.get('elementbyteordermsb') ?? 'false');
   const compressed = /^true$/i.test(f.get('compresseddata') ?? 'false');
   const target = allocVoxels(type, count);
@@ -310,16 +288,7 @@ export async function readMhaStreamed(path: string, header?: MetaImageHeader): P
     const headerSize = Number(f.get('headersize') ?? 0);
     if (edf.toUpperCase() !== 'LOCAL') start = headerSize === -1 ? h.dataFileBytes - needBytes : headerSize;
     if (h.dataFileBytes - start < needBytes || start < 0) throw lengthError(Math.max(0, h.dataFileBytes - Math.max(0, start)));
-    const fd = openSync(where, 'r');
-    try {
-      for (let done = 0; done < needBytes; ) {
-        const n = readSync(fd, bytes, done, Math.min(64 << 20, needBytes - done), start + done);
-        if (n <= 0) throw lengthError(done);
-        done += n;
-      }
-    } finally {
-      closeSync(fd);
-    }
+    readFileRangeInto(where, bytes, start, lengthError);
   } else {
     const zlib = nodeBuiltin<typeof import('node:zlib')>('node:zlib');
     if (!zlib) throw new FormatError(`${path}: streamed reading needs Node's zlib`);

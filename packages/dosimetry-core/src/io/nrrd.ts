@@ -18,7 +18,7 @@ import { FileError, FormatError } from '../errors.ts';
 import { type Geometry, type Mat3ColMajor, type Vec3, indexToLpsAffine } from '../volume/geometry.ts';
 import { type Volume, type VoxelArray, makeVolume } from '../volume/volume.ts';
 import { writeFileAtomic } from './atomic.ts';
-import { checkInputPath, readFileBytes, tidyGeometry } from './files.ts';
+import { checkInputPath, readFileBytes, readFileRangeInto, tidyGeometry } from './files.ts';
 import { nodeBuiltin } from '../node-builtin.ts';
 import { parseDecimal } from '../units/decimal.ts';
 import { gunzipChecked, gzipDeterministic } from './gzip.ts';
@@ -638,16 +638,7 @@ async function streamNrrdData(plan: NrrdPlan, file: string, start: number, fileS
     }
     const from = byteSkip === -1 ? (fileSize - start >= needBytes ? fileSize - needBytes : start) : start + byteSkip;
     if (fileSize - from !== needBytes) throw nrrdLengthError(plan, fileSize - from);
-    const fd = openSync(file, 'r');
-    try {
-      for (let done = 0; done < needBytes; ) {
-        const n = readSync(fd, bytes, done, Math.min(64 << 20, needBytes - done), from + done);
-        if (n <= 0) throw nrrdLengthError(plan, done);
-        done += n;
-      }
-    } finally {
-      closeSync(fd);
-    }
+    readFileRangeInto(file, bytes, from, (done) => nrrdLengthError(plan, done));
   } else {
     const zlib = nodeBuiltin<typeof import('node:zlib')>('node:zlib');
     if (!zlib) throw new FormatError(`${dataName}: streamed reading needs Node's zlib`);

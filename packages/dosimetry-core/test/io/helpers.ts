@@ -2,11 +2,11 @@
  * Test helpers for IO: an index-encoded "truth" object, stored grids that are permutations/flips of it, and
  * minimal file writers (NIfTI-1/2, NRRD, MetaImage) written here by hand, independent of the code under test.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll } from 'vitest';
+import { afterAll, expect } from 'vitest';
 
 /** A temp folder removed after the test file. */
 export function tempDir(prefix: string): string {
@@ -223,4 +223,49 @@ export function nrrdBytes(headerLines: string[], data: Uint8Array): Uint8Array {
 /** Formats an LPS vector in another space's signs, as "(x,y,z)". */
 export function vec(v: readonly number[], signs: readonly number[] = [1, 1, 1]): string {
   return `(${v.map((x, i) => x * signs[i] + 0).join(',')})`;
+}
+
+/** The 824 x 824 x 800 float32 grid of the over-2-GiB tests (2.02 GiB of voxels: more than one fs read returns). */
+export const BIG_DIMS = [824, 824, 800] as const;
+/** Voxels of BIG_DIMS and the values written at three of them (first, centre, last). */
+export const BIG_COUNT = BIG_DIMS[0] * BIG_DIMS[1] * BIG_DIMS[2];
+export const BIG_MARKS: ReadonlyArray<readonly [number, number]> = [
+  [0, 1.5],
+  [BIG_DIMS[0] * BIG_DIMS[1] * 400 + BIG_DIMS[0] * 412 + 412, 2.5e6],
+  [BIG_COUNT - 1, -7],
+];
+
+/**
+ * Writes a sparse file of `head` then BIG_COUNT float32 zeros with BIG_MARKS set (its zeros cost no disk); returns
+ * false, after printing why, when the temp folder's file system has under 1 GiB free (the caller skips).
+ */
+export function writeBigSparseFloat32(path: string, head: Uint8Array = new Uint8Array(0)): boolean {
+  let free = 0;
+  try {
+    const s = statfsSync(dirname(path));
+    free = s.bavail * s.bsize;
+  } catch {
+    // unknown: treated as none
+  }
+  if (free < 1024 ** 3) {
+    console.log(`skipped: ${(free / 1024 ** 3).toFixed(1)} GiB free where the temp folder lies (a sparse 2 GiB file needs little, but the file system must allow it)`);
+    return false;
+  }
+  const fd = openSync(path, 'w');
+  try {
+    if (head.length) writeSync(fd, head, 0, head.length, 0);
+    for (const [n, v] of BIG_MARKS) writeSync(fd, new Uint8Array(new Float32Array([v]).buffer), 0, 4, head.length + 4 * n);
+    ftruncateSync(fd, head.length + 4 * BIG_COUNT);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+/** Checks a volume read from writeBigSparseFloat32's file: its size and marks. */
+export function expectBigMarks(v: { geometry: { dims: readonly number[] }; data: ArrayLike<number> }): void {
+  expect(v.geometry.dims).toEqual([...BIG_DIMS]);
+  expect(v.data.length).toBe(BIG_COUNT);
+  for (const [n, val] of BIG_MARKS) expect(v.data[n]).toBe(Math.fround(val));
+  expect(v.data[1]).toBe(0);
 }
