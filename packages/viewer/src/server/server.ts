@@ -51,7 +51,7 @@ function itkPipelinesDir(pkg = '@itk-wasm/image-io'): string | undefined {
  * are still formatted (basename in messages).
  */
 const NODE_STUBS: Record<string, string> = {
-  fs: ['readFileSync', 'statSync', 'existsSync', 'readdirSync', 'writeFileSync', 'mkdirSync', 'renameSync', 'rmSync', 'openSync', 'closeSync', 'readSync', 'realpathSync', 'unlinkSync']
+  fs: ['readFileSync', 'statSync', 'existsSync', 'readdirSync', 'writeFileSync', 'mkdirSync', 'renameSync', 'rmSync', 'openSync', 'closeSync', 'readSync', 'realpathSync', 'unlinkSync', 'createReadStream', 'writeSync']
     .map((n) => `export function ${n}() { throw new Error('no file system in the browser (${n})'); }`)
     .join('\n'),
   crypto: `export function createHash() { throw new Error('node:crypto is not available in the browser'); }`,
