@@ -49,6 +49,8 @@ export interface CoverageTarget {
   readonly targetOf: string;
   /** Mean dose per GBq of each territory, in territory order [Gy/GBq]. */
   readonly gyPerGBq: readonly number[];
+  /** --method mc, dose-map basis: the Monte Carlo standard error of each gyPerGBq [Gy/GBq] (src/plan/territory-mc.ts). */
+  readonly gyPerGBqStdErr?: readonly number[];
 }
 
 export type LimitKind = 'whole-normal-liver' | 'normal-liver' | 'lung' | 'lung-cumulative';
@@ -67,6 +69,8 @@ export interface LimitConstraint {
   readonly priorGy?: number;
   /** Mean dose per GBq of each territory [Gy/GBq]. */
   readonly gyPerGBq: readonly number[];
+  /** --method mc, dose-map basis: the Monte Carlo standard error of each gyPerGBq [Gy/GBq] (src/plan/territory-mc.ts). */
+  readonly gyPerGBqStdErr?: readonly number[];
   /** The limit in words, for messages ("whole normal liver", "cumulative lung dose"). */
   readonly what: string;
 }

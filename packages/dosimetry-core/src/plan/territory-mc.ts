@@ -18,10 +18,11 @@
  *   per batch): the Dx of such batch maps hardly scatter (measured: the liver's D50 standard error some 40x below the
  *   scatter between seeds at 200 histories per batch), as for one run (src/mc/batches.ts).
  */
-import { jackknifeStdErr, MC_STRUCTURE_STATISTICS, MC_TERRITORY_HISTORY_STRIDE, type McStructureStatistic, type McStructureUncertainty } from '../mc/batches.ts';
+import { batchMeanStdErr, jackknifeStdErr, MC_STRUCTURE_STATISTICS, MC_TERRITORY_HISTORY_STRIDE, type McStructureStatistic, type McStructureUncertainty } from '../mc/batches.ts';
 import type { DoseCaseMc, DoseCaseResult } from '../dose/pipeline.ts';
 import { selectBackend } from '../dose/backend.ts';
 import { voxelVolumeMl } from '../volume/geometry.ts';
+import type { GridStructure } from '../volume/structure.ts';
 
 /** A territory's Monte Carlo run as the combination sees it. */
 export interface TerritoryMcRun {
@@ -116,6 +117,55 @@ export async function combinedStructureUncertainty(combined: DoseCaseResult, run
     const mean = s.meanGy;
     return { meanGyRelStdErr: mean > 0 ? meanSe[i] / mean : mean === 0 ? 0 : NaN, stdErr };
   });
+}
+
+/**
+ * Standard error [Gy per the run's activity, Gy/GBq for a territory case at 1 GBq] of the mass-weighted mean dose of
+ * any structure on the run's grid (not only a reported one: the plan's whole normal liver, a perfused normal liver),
+ * by the batch formula on the run's kept batch maps (src/mc/batches.ts batchMeanStdErr: exact for a mean, linear in
+ * the tally), with the masses of src/plan/image.ts sums (partMassGPerMl, else weight x density). NaN when the run has
+ * no Monte Carlo batches or the structure has mass on a voxel the batches were not kept on (outside every structure
+ * of the run); 0 for a structure without mass.
+ */
+export function structureMeanStdErr(result: DoseCaseResult, s: GridStructure): number {
+  const kb = result.mc?.keptBatches;
+  if (!kb || kb.histories.length < 2) return NaN;
+  const rho = result.densityGPerMl;
+  const slot = new Int32Array(s.voxelIndices.length);
+  const masses = new Float64Array(s.voxelIndices.length);
+  let m = 0;
+  for (let n = 0; n < s.voxelIndices.length; n++) {
+    const v = s.voxelIndices[n];
+    const mn = s.partMassGPerMl ? s.partMassGPerMl[n] : s.weights[n] * Math.max(0, typeof rho === 'number' ? rho : rho[v]);
+    masses[n] = mn;
+    m += mn;
+    // binary search of the ascending kept voxels
+    let lo = 0, hi = kb.voxels.length - 1, at = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1, x = kb.voxels[mid];
+      if (x === v) { at = mid; break; }
+      if (x < v) lo = mid + 1; else hi = mid - 1;
+    }
+    if (at < 0 && mn > 0) return NaN;
+    slot[n] = at;
+  }
+  if (!(m > 0)) return 0;
+  const means = kb.histories.map((_, b) => {
+    const d = kb.dose(b);
+    let e = 0;
+    for (let n = 0; n < slot.length; n++) if (slot[n] >= 0) e += masses[n] * d[slot[n]];
+    return e / m;
+  });
+  return batchMeanStdErr(means, kb.histories).stdErr;
+}
+
+/** sqrt(sum_t (A_t se_t)^2) [Gy]: the standard error of sum_t A_t D_t of independent runs (module comment); NaN if a used se_t is. */
+export function combinedStdErr(stdErrPerGBq: readonly number[], activitiesGBq: readonly number[]): number {
+  let q = 0;
+  stdErrPerGBq.forEach((se, t) => {
+    if (activitiesGBq[t] !== 0) q += (activitiesGBq[t] * se) ** 2;
+  });
+  return Math.sqrt(q);
 }
 
 /** Per voxel: se(D_v) / D_v with se(D_v) = sqrt(sum_t (A_t d_t,v r_t,v)^2), D_v = sum_t A_t d_t,v (f64); 0 where D_v = 0. */

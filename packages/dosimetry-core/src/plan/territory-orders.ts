@@ -23,6 +23,7 @@ import { DEVICE_CATALOGUE, type DeviceCatalogue } from './catalogue.ts';
 import { sums, type PredictedDoses } from './image.ts';
 import { BINDING_SLACK, territoryResult, type LimitConstraint, type TerritoryProblem } from './territories.ts';
 import type { TerritoryCases } from './territory-cases.ts';
+import { combinedStdErr } from './territory-mc.ts';
 import { orderVial, type VialOrder } from './vials.ts';
 
 /** Options of {@link orderTerritoryVials}. */
@@ -65,6 +66,24 @@ export interface DeliveredLimit {
   readonly slackPercent: number;
   /** value > limit (beyond the float32 slack of the planner's checks). */
   readonly broken: boolean;
+  /**
+   * --method mc, dose-map basis: the standard error of valueGy [Gy], sqrt(sum_t (D_t se_t)^2) of the territories'
+   * runs at their delivered activities D_t (src/plan/territory-mc.ts); null on the partition and lung-formula bases
+   * (no Monte Carlo in them). Absent without Monte Carlo.
+   */
+  readonly valueGyStdErr?: number | null;
+  /** |value - limit| <= 2 valueGyStdErr: the Monte Carlo noise could flip the verdict (see {@link WITHIN_2SE_FLAG}). */
+  readonly within2StdErr?: boolean;
+  /** {@link WITHIN_2SE_FLAG} when within2StdErr. */
+  readonly flag?: string;
+}
+
+/** The flag of a delivered limit or target whose verdict could flip within 2 Monte Carlo standard errors. */
+export const WITHIN_2SE_FLAG = 'within 2 SE of the limit';
+
+/** |value - bound| <= 2 se (se > 0 and finite): a verdict the Monte Carlo's noise could flip. */
+export function within2StdErr(valueGy: number, boundGy: number, stdErrGy: number | null | undefined): boolean {
+  return typeof stdErrGy === 'number' && Number.isFinite(stdErrGy) && stdErrGy > 0 && Math.abs(valueGy - boundGy) <= 2 * stdErrGy;
 }
 
 /** The plan at the delivered activities (report.json plan.delivered). */
@@ -78,9 +97,10 @@ export interface DeliveredPlan {
   /** Every target reached at the delivered activities. */
   readonly tumorTargetReached: boolean;
   readonly constraints: readonly DeliveredLimit[];
-  readonly coverage: ReadonlyArray<{ readonly id: string; readonly structure: string; readonly targetGy: number; readonly doseGy: number; readonly fraction: number; readonly reached: boolean }>;
-  /** Mean dose of every structure of the report at the delivered activities [Gy] (report order). */
-  readonly structures: ReadonlyArray<{ readonly name: string; readonly meanGy: number }>;
+  /** Every target at the delivered activities; with --method mc doseGyStdErr, within2StdErr and flag as the limits'. */
+  readonly coverage: ReadonlyArray<{ readonly id: string; readonly structure: string; readonly targetGy: number; readonly doseGy: number; readonly fraction: number; readonly reached: boolean; readonly doseGyStdErr?: number | null; readonly within2StdErr?: boolean; readonly flag?: string }>;
+  /** Mean dose of every structure of the report at the delivered activities [Gy] (report order); --method mc: its standard error meanGyStdErr [Gy]. */
+  readonly structures: ReadonlyArray<{ readonly name: string; readonly meanGy: number; readonly meanGyStdErr?: number | null }>;
 }
 
 /** Result of {@link orderTerritoryVials}. */
@@ -177,10 +197,34 @@ export function orderTerritoryVials(opts: TerritoryOrderOptions): TerritoryOrder
     };
   });
 
-  const constraints: DeliveredLimit[] = atDelivered.limits.map((l) => ({
-    name: `${l.id} (${l.basis})`, id: l.id, structure: l.structure, basis: l.basis, limitGy: l.limitGy, valueGy: l.valueGy, slackGy: l.slackGy,
-    slackPercent: l.slackPercent, broken: l.valueGy > l.limitGy * (1 + BINDING_SLACK),
-  }));
+  // --method mc: every dose-map row's standard error at the delivered activities (null on the other bases)
+  const mc = cases.some((c) => c.result.mc);
+  const seOf = (k?: readonly number[]) => {
+    const se = k ? combinedStdErr(k, state) : NaN;
+    return Number.isFinite(se) ? se : null;
+  };
+  const mcFields = (se: number | null, value: number, bound: number) => {
+    if (!mc) return {};
+    const w = within2StdErr(value, bound, se);
+    return w ? { within2StdErr: true, flag: WITHIN_2SE_FLAG } : { within2StdErr: false };
+  };
+  const constraints: DeliveredLimit[] = atDelivered.limits.map((l) => {
+    const se = seOf(l.gyPerGBqStdErr);
+    return {
+      name: `${l.id} (${l.basis})`, id: l.id, structure: l.structure, basis: l.basis, limitGy: l.limitGy, valueGy: l.valueGy, slackGy: l.slackGy,
+      slackPercent: l.slackPercent, broken: l.valueGy > l.limitGy * (1 + BINDING_SLACK),
+      ...(mc ? { valueGyStdErr: se } : {}),
+      ...mcFields(se, l.valueGy, l.limitGy),
+    };
+  });
+  const coverage = atDelivered.coverage.map((c) => {
+    const se = seOf(c.gyPerGBqStdErr);
+    return {
+      id: c.id, structure: c.structure, targetGy: c.targetGy, doseGy: c.doseGy, fraction: c.fraction, reached: c.reached,
+      ...(mc ? { doseGyStdErr: se } : {}),
+      ...mcFields(se, c.doseGy, c.targetGy),
+    };
+  });
   const deliveredText = cases.map((c, t) => `"${c.spec.name}" ${g4(state[t])} GBq`).join(', ');
   // one warning per limit (a limit has a partition and a dose-map row with the partition basis)
   for (const id of new Set(constraints.filter((x) => x.broken).map((x) => x.id))) {
@@ -188,6 +232,17 @@ export function orderTerritoryVials(opts: TerritoryOrderOptions): TerritoryOrder
     const what = atDelivered.limits.find((x) => x.id === id)!.what;
     warnings.push(
       `at the delivered activities (${deliveredText}) the combined plan BREAKS the ${what} limit of ${rows[0].limitGy} Gy: ${rows.map((r) => `${g4(r.valueGy)} Gy (${r.basis})`).join(', ')}; the vials cannot keep it: see the orders' warnings (a later treatment time, another vial size or a lower hand-fixed activity)`,
+    );
+  }
+  const pm = (se: number | null | undefined) => `${se != null ? ` ± ${g4(se)}` : ''}`;
+  for (const l of constraints.filter((x) => x.within2StdErr)) {
+    warnings.push(
+      `at the delivered activities (${deliveredText}) the ${l.id} limit of ${l.limitGy} Gy (${l.basis}) is ${WITHIN_2SE_FLAG}: ${g4(l.valueGy)}${pm(l.valueGyStdErr)} Gy (Monte Carlo standard error), so its verdict (${l.broken ? 'broken' : 'kept'}) could flip with another seed: run more histories (--mc-histories, --mc-target-uncertainty)`,
+    );
+  }
+  for (const c of coverage.filter((x) => x.within2StdErr)) {
+    warnings.push(
+      `at the delivered activities (${deliveredText}) the ${c.id} target of ${c.targetGy} Gy is ${WITHIN_2SE_FLAG}: ${g4(c.doseGy)}${pm(c.doseGyStdErr)} Gy (Monte Carlo standard error), so its verdict (${c.reached ? 'reached' : 'not reached'}) could flip with another seed: run more histories (--mc-histories, --mc-target-uncertainty)`,
     );
   }
   const plannedResult = territoryResult(problem, opts.activitiesGBq);
@@ -198,17 +253,26 @@ export function orderTerritoryVials(opts: TerritoryOrderOptions): TerritoryOrder
   });
   // by name: a territory's case lists the reference's structures (its perfused structure with another role)
   const perGBq = cases.map((c) => new Map(c.result.structures.map((s) => [s.name, Math.max(0, s.meanGy)])));
-  const structures = tc.reference.structures.map((s) => ({ name: s.name, meanGy: at((u) => perGBq[u].get(s.name) ?? 0) }));
+  const sePerGBq = cases.map((c) => new Map(c.result.structures.map((s) => [s.name, s.uncertainty?.meanGy ?? NaN])));
+  const structures = tc.reference.structures.map((s) => ({
+    name: s.name,
+    meanGy: at((u) => perGBq[u].get(s.name) ?? 0),
+    ...(mc ? { meanGyStdErr: seOf(cases.map((_, u) => sePerGBq[u].get(s.name) ?? NaN)) } : {}),
+  }));
   return {
     orders,
     delivered: {
-      note: 'the plan at the activities the vials deliver (plan.territories[].order.deliveredActivityGBq): every limit and target of the plan (both bases) and every structure\'s mean dose, from the dose maps per GBq; dose.nii.gz and the report\'s structures are at the planned activities',
+      note: `the plan at the activities the vials deliver (plan.territories[].order.deliveredActivityGBq): every limit and target of the plan (both bases) and every structure's mean dose, from the dose maps per GBq; dose.nii.gz and the report's structures are at the planned activities${
+        mc
+          ? `; --method mc: valueGyStdErr, doseGyStdErr and meanGyStdErr are Monte Carlo standard errors at the delivered activities, sqrt(sum_t (D_t se_t)^2) of the territories' independent runs (se_t: run t's standard error per GBq of the row's mean dose, from its batches; null on the partition and lung-formula bases, which use no Monte Carlo dose); a limit or target with |dose - bound| <= 2 standard errors is flagged "${WITHIN_2SE_FLAG}"`
+          : ''
+      }`,
       activitiesGBq: state,
       totalActivityGBq: state.reduce((s, a) => s + a, 0),
       withinLimits: constraints.every((c) => !c.broken),
       tumorTargetReached: atDelivered.coverage.every((c) => c.reached),
       constraints,
-      coverage: atDelivered.coverage.map((c) => ({ id: c.id, structure: c.structure, targetGy: c.targetGy, doseGy: c.doseGy, fraction: c.fraction, reached: c.reached })),
+      coverage,
       structures,
     },
     warnings,

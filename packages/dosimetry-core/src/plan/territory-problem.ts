@@ -21,6 +21,7 @@ import { DEVICE_PRESETS, deviceTargets, type DeviceOverrides } from './devices.t
 import { sums } from './image.ts';
 import type { CoverageTarget, LimitConstraint, TerritoryProblem } from './territories.ts';
 import { overlapMassG, type TerritoryCases } from './territory-cases.ts';
+import { structureMeanStdErr } from './territory-mc.ts';
 
 const tag = (name: string) => `territory "${name}"`;
 
@@ -90,6 +91,9 @@ export function territoryProblem(tc: TerritoryCases, opts: TerritoryTargetOption
 
   // Coefficients per structure and territory.
   const voxel = (s: GridStructure) => cases.map((c) => Math.max(0, sums(c.result, s).meanGy));
+  // --method mc: the standard error of each territory's coefficient on the dose map (its run's batches)
+  const mc = cases.every((c) => c.result.mc?.keptBatches);
+  const voxelSe = (s: GridStructure) => (mc ? { gyPerGBqStdErr: cases.map((c) => structureMeanStdErr(c.result, s)) } : {});
   const massOf = (s: GridStructure) => sums(reference, s).massG;
   const partition = cases.map((c) => {
     const cf = NUCLIDES[c.isotope].ldmJoulePerGBq;
@@ -114,6 +118,7 @@ export function territoryProblem(tc: TerritoryCases, opts: TerritoryTargetOption
     });
   };
   const basisOf = (s: GridStructure, own?: (t: number) => number) => (opts.prescribe === 'voxel' ? voxel(s) : own ? cases.map((_, t) => own(t)) : partitionOn(s));
+  const basisSeOf = (s: GridStructure) => (opts.prescribe === 'voxel' ? voxelSe(s) : {});
 
   // The territory whose target a structure takes: those holding >= 50 % of its mass, else the largest share.
   const holders = (s: GridStructure) => {
@@ -125,7 +130,7 @@ export function territoryProblem(tc: TerritoryCases, opts: TerritoryTargetOption
     return best > 0 ? [shares.indexOf(best)] : [];
   };
   const coverage: CoverageTarget[] = [];
-  const addTumorTarget = (s: GridStructure, name: string, kind: CoverageTarget['kind'], k: number[]) => {
+  const addTumorTarget = (s: GridStructure, name: string, kind: CoverageTarget['kind'], k: number[], se: { gyPerGBqStdErr?: number[] }) => {
     const h = holders(s);
     if (h.length === 0) {
       warnings.push(`tumour "${name}" lies in no territory's perfused structure: it has no target and is not planned`);
@@ -135,17 +140,17 @@ export function territoryProblem(tc: TerritoryCases, opts: TerritoryTargetOption
     for (const t of h) if (targets[t].tumorGy !== undefined && (best < 0 || targets[t].tumorGy! > targets[best].tumorGy!)) best = t;
     if (best < 0) return; // its territories have no tumour target (tumorGy null / --tumor-gy none)
     if (!k.some((x) => x > 0)) warnings.push(`tumour "${name}" receives no dose from any territory (no scout counts in it): its ${targets[best].tumorGy} Gy target cannot be reached`);
-    coverage.push({ id: `tumor:${name}`, kind, structure: name, targetGy: targets[best].tumorGy!, targetOf: cases[best].spec.name, gyPerGBq: k });
+    coverage.push({ id: `tumor:${name}`, kind, structure: name, targetGy: targets[best].tumorGy!, targetOf: cases[best].spec.name, gyPerGBq: k, ...se });
   };
   if (opts.tumorBasis === 'mean') {
     const name = cases[0].compartments.allTumor.name;
-    addTumorTarget(tc.allTumor, name, 'all-tumour', basisOf(tc.allTumor, (t) => partition[t].meanTumor));
+    addTumorTarget(tc.allTumor, name, 'all-tumour', basisOf(tc.allTumor, (t) => partition[t].meanTumor), basisSeOf(tc.allTumor));
   } else {
-    tc.lesions.forEach((l, i) => addTumorTarget(l, cases[0].compartments.lesions[i].name, 'lesion', basisOf(l, (t) => partition[t].lesions[i])));
+    tc.lesions.forEach((l, i) => addTumorTarget(l, cases[0].compartments.lesions[i].name, 'lesion', basisOf(l, (t) => partition[t].lesions[i]), basisSeOf(l)));
   }
   cases.forEach((c, t) => {
     const g = targets[t].perfusedTargetGy;
-    if (g !== undefined) coverage.push({ id: `perfused-target:${c.spec.name}`, kind: 'perfused', structure: c.spec.perfused, targetGy: g, targetOf: c.spec.name, gyPerGBq: basisOf(c.perfused) });
+    if (g !== undefined) coverage.push({ id: `perfused-target:${c.spec.name}`, kind: 'perfused', structure: c.spec.perfused, targetGy: g, targetOf: c.spec.name, gyPerGBq: basisOf(c.perfused), ...basisSeOf(c.perfused) });
   });
 
   // Limits: on the dose map (voxel), and with the partition basis on the compartment model too.
@@ -157,6 +162,7 @@ export function territoryProblem(tc: TerritoryCases, opts: TerritoryTargetOption
       limits.push({
         id: 'whole-normal-liver', kind: 'whole-normal-liver', structure: wnName, basis: b, limitGy: wholeNormalLiverGy, what: 'whole normal liver',
         gyPerGBq: b === 'voxel' ? voxel(tc.wholeNormal) : partition.map((p) => p.wholeNormal),
+        ...(b === 'voxel' ? voxelSe(tc.wholeNormal) : {}),
       });
     }
   }
@@ -168,6 +174,7 @@ export function territoryProblem(tc: TerritoryCases, opts: TerritoryTargetOption
       limits.push({
         id: `normal-liver:${c.spec.name}`, kind: 'normal-liver', structure: name, basis: b, limitGy: L, what: `perfused normal liver of "${c.spec.name}"`,
         gyPerGBq: b === 'voxel' ? voxel(c.perfusedNormal) : cases.map((d, t) => (t === u ? partition[t].dN : (partition[t].dN * overlapMassG(reference, c.perfusedNormal, d.perfusedNormal)) / partition[u].mPn)),
+        ...(b === 'voxel' ? voxelSe(c.perfusedNormal) : {}),
       });
     }
   });

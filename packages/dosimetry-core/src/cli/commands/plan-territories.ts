@@ -354,7 +354,7 @@ async function runTerritories(argv: string[], claimed: { out?: OutputSet }): Pro
       ...(c.result.mc ? { doseUncertainty: uncertaintyPath(c.spec.slug) } : {}),
       structures: reportedStructures(c),
       // every target and limit of the plan: this territory's dose per GBq (plan basis) and at its planned activity
-      doses: [...opt_.coverage, ...opt_.limits].map((row) => ({ id: row.id, structure: row.structure, basis: 'basis' in row ? row.basis : prescribe, gyPerGBq: row.gyPerGBq[t], doseGy: row.gyPerGBq[t] * r.activityGBq })),
+      doses: [...opt_.coverage, ...opt_.limits].map((row) => ({ id: row.id, structure: row.structure, basis: 'basis' in row ? row.basis : prescribe, gyPerGBq: row.gyPerGBq[t], doseGy: row.gyPerGBq[t] * r.activityGBq, ...(c.result.mc ? { gyPerGBqStdErr: num(row.gyPerGBqStdErr?.[t] ?? NaN) } : {}) })),
       calibration: calibrations[t],
       order: vials?.orders[t] ?? null,
     };
@@ -436,10 +436,10 @@ function deliveredLines(d: DeliveredPlan, names: readonly string[]): string[] {
     `at the delivered activities (${names.map((n, t) => `"${n}" ${d.activitiesGBq[t].toFixed(3)}`).join(', ')} GBq; total ${d.totalActivityGBq.toFixed(3)} GBq): ${d.withinLimits ? 'every limit kept' : 'a limit BROKEN'}, ${d.tumorTargetReached ? 'every target reached' : 'a target NOT reached'}`,
     table(
       ['constraint', 'basis', 'limit Gy', 'value Gy', 'slack Gy', ''],
-      d.constraints.map((l) => [l.id, l.basis, fmt(l.limitGy), fmt(l.valueGy, 2), fmt(l.slackGy, 2), l.broken ? 'BROKEN' : '']),
+      d.constraints.map((l) => [l.id, l.basis, fmt(l.limitGy), `${fmt(l.valueGy, 2)}${l.valueGyStdErr != null ? ` ± ${fmt(l.valueGyStdErr, 2)}` : ''}`, fmt(l.slackGy, 2), [l.broken ? 'BROKEN' : '', l.flag ?? ''].filter(Boolean).join(', ')]),
       2,
     ),
-    ...(d.coverage.length ? [table(['target', 'target Gy', 'dose Gy', 'D/T', ''], d.coverage.map((c) => [c.id, fmt(c.targetGy), fmt(c.doseGy, 2), fmt(c.fraction, 4), c.reached ? '' : 'NOT REACHED']), 1)] : []),
+    ...(d.coverage.length ? [table(['target', 'target Gy', 'dose Gy', 'D/T', ''], d.coverage.map((c) => [c.id, fmt(c.targetGy), `${fmt(c.doseGy, 2)}${c.doseGyStdErr != null ? ` ± ${fmt(c.doseGyStdErr, 2)}` : ''}`, fmt(c.fraction, 4), [c.reached ? '' : 'NOT REACHED', c.flag ?? ''].filter(Boolean).join(', ')]), 1)] : []),
   ];
 }
 
