@@ -25,6 +25,7 @@ if (existsSync(join(root, 'test', 'browser', 'run-dicom-drop.mjs'))) steps.push(
 if (existsSync(join(root, 'test', 'browser', 'run-compare.mjs'))) steps.push(['browser tests: compare mode', 'node', ['test/browser/run-compare.mjs']]);
 // Monte Carlo computed in the page from dropped files (CPU and WebGPU) against the CLI's dose --method mc
 if (existsSync(join(root, 'test', 'browser', 'run-mc-drop.mjs'))) steps.push(['browser tests: Monte Carlo drop', 'node', ['test/browser/run-mc-drop.mjs']]);
+if (existsSync(join(root, 'test', 'browser', 'run-mc-overlay.mjs'))) steps.push(['browser tests: Monte Carlo uncertainty overlay', 'node', ['test/browser/run-mc-overlay.mjs']]);
 
 let failed = 0;
 for (const [name, cmd, argv] of steps) {

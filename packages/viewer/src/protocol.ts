@@ -17,8 +17,11 @@ export interface GridJson {
 
 /** A scalar volume the page can fetch: float32 little-endian, x-fastest, at `url`. */
 export interface VolumeEntry {
-  /** 'ct' (HU), 'dose' (Gy at the reported activity), 'activity' (as stored: Bq/mL or counts). */
-  name: 'ct' | 'dose' | 'activity';
+  /**
+   * 'ct' (HU), 'dose' (Gy at the reported activity), 'activity' (as stored: Bq/mL or counts), 'uncertainty' (a Monte
+   * Carlo case's dose_uncertainty.nii.gz: relative standard error of each voxel's dose, a fraction, on the dose grid).
+   */
+  name: 'ct' | 'dose' | 'activity' | 'uncertainty';
   /** Display unit, e.g. "HU", "Gy", "Bq/mL", "counts". */
   unit: string;
   grid: GridJson;

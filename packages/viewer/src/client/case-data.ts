@@ -53,6 +53,7 @@ export async function loadServerCase(): Promise<ViewerCase> {
     report: cj.report,
     ct: vols.ct,
     dose: vols.dose,
+    ...(vols.uncertainty ? { doseRelStdErr: vols.uncertainty } : {}),
     activity: vols.activity,
     units: Object.fromEntries(cj.volumes.map((v) => [v.name, v.unit])),
     structures: cj.structures,

@@ -7,7 +7,7 @@
 import { COLORMAP, ISODOSE_COLORS } from './colormap.ts';
 import { drawDvh, niceCeil, scaledVx } from './dvh.ts';
 import type { DisplaySettings, SceneVolumes, SliceRenderer, ViewTarget } from './renderer.ts';
-import { MAX_ISODOSE_LEVELS } from './renderer.ts';
+import { DEFAULT_UNCERTAINTY_MAX_PERCENT, MAX_ISODOSE_LEVELS } from './renderer.ts';
 import { createCpuRenderer, renderSliceCpu } from './render-cpu.ts';
 import { createGpuRenderer, requestGpuDevice } from './render-gpu.ts';
 import {
@@ -184,7 +184,10 @@ async function showCase(vc: ViewerCase): Promise<void> {
       if (draw) requestRender();
     },
   });
-  const vols: SceneVolumes = terr?.live ? { ct: vc.ct, dose: terr.dose, labels, doseTerms: terr.doseTerms } : { ct: vc.ct, dose: vc.dose, labels };
+  // Monte Carlo: the uncertainty overlay (the relative standard error of the case's own dose; not under live territory
+  // sliders, whose sum has another relative error)
+  const doseRelStdErr = vc.doseRelStdErr && !terr?.live ? vc.doseRelStdErr : undefined;
+  const vols: SceneVolumes = terr?.live ? { ct: vc.ct, dose: terr.dose, labels, doseTerms: terr.doseTerms } : { ct: vc.ct, dose: vc.dose, labels, ...(doseRelStdErr ? { doseRelStdErr } : {}) };
   const units = vc.units;
   const loaded = { activity: vc.activity };
   const caseJson = { caseName: vc.caseName, warnings: vc.warnings, structures: vc.structures };
@@ -229,6 +232,8 @@ async function showCase(vc: ViewerCase): Promise<void> {
     thresholdGy: 5,
     opacity: 0.5,
     showDose: true,
+    overlay: 'dose',
+    uncertaintyMaxPercent: DEFAULT_UNCERTAINTY_MAX_PERCENT,
     isodoseGy: [50, 100, 150, 205],
     visibleMask: 0,
     structureColors: [],
@@ -296,7 +301,7 @@ async function showCase(vc: ViewerCase): Promise<void> {
     const act = loaded.activity ? sampleAt(loaded.activity, p) : undefined;
     const dose = terr?.live ? terr.doseAt(p) : vols.dose ? sampleAt(vols.dose, p) : undefined;
     // Monte Carlo: the voxel's relative standard error (unchanged by the activity scaling)
-    const rel = vc.doseRelStdErr && !terr?.live ? sampleAt(vc.doseRelStdErr, p) : undefined;
+    const rel = doseRelStdErr ? sampleAt(doseRelStdErr, p) : undefined;
     const bits = labels ? sampleAt(labels, p) ?? 0 : 0;
     const names = structs.filter((s) => s.bit >= 0 && bits & (1 << s.bit)).map((s) => s.name);
     const actScaled = act === undefined ? undefined : units.activity === 'counts' ? act : act * settings.doseScale;
@@ -519,16 +524,23 @@ async function showCase(vc: ViewerCase): Promise<void> {
       }
     }
     ctx.putImageData(img, 0, 0);
+    // the uncertainty overlay has its own colour bar: relative standard error 0..uncertaintyMaxPercent [%]
+    const unc = settings.overlay === 'uncertainty';
+    const top = unc ? settings.uncertaintyMaxPercent ?? DEFAULT_UNCERTAINTY_MAX_PERCENT : settings.colorMaxGy;
+    c.dataset.kind = unc ? 'uncertainty' : 'dose';
     c.dataset.maxGy = String(settings.colorMaxGy);
+    if (unc) c.dataset.maxPercent = String(top);
+    else delete c.dataset.maxPercent;
+    c.title = unc ? 'relative standard error of the dose (Monte Carlo, batch method) [%]' : 'absorbed dose [Gy]';
     const ticks = $('legend-ticks');
     ticks.replaceChildren(
       ...[0, 0.25, 0.5, 0.75, 1].map((t) => {
         const s = document.createElement('span');
-        s.textContent = `${+(t * settings.colorMaxGy).toFixed(1)}`;
+        s.textContent = `${+(t * top).toFixed(1)}`;
         return s;
       }),
     );
-    ticks.lastElementChild!.textContent += ' Gy';
+    ticks.lastElementChild!.textContent += unc ? ' % (MC rel. std. error)' : ' Gy';
     $('isodose-key').replaceChildren(
       ...settings.isodoseGy.map((g, i) => {
         const s = document.createElement('span');
@@ -567,6 +579,19 @@ async function showCase(vc: ViewerCase): Promise<void> {
   bindNumber('threshold', (v) => (settings.thresholdGy = Math.max(0, v)));
   const colorMax = bindNumber('color-max', (v) => (settings.colorMaxGy = v > 0 ? v : settings.colorMaxGy));
   colorMax.value = String(settings.colorMaxGy);
+  // Monte Carlo cases only: the overlay colours the dose or its relative standard error (own colour bar, 0-20 %)
+  if (vols.doseRelStdErr) {
+    $('overlay-kind-box').hidden = false;
+    const kind = $('overlay-kind') as HTMLSelectElement;
+    kind.addEventListener('change', () => {
+      settings.overlay = kind.value === 'uncertainty' ? 'uncertainty' : 'dose';
+      drawLegend();
+      requestRender();
+    });
+    bindNumber('unc-max', (v) => (settings.uncertaintyMaxPercent = v > 0 ? v : settings.uncertaintyMaxPercent));
+  } else {
+    $('overlay-kind-box').remove();
+  }
   ($('show-dose') as HTMLInputElement).addEventListener('change', (ev) => {
     settings.showDose = (ev.target as HTMLInputElement).checked;
     requestRender();

@@ -1,12 +1,13 @@
 /**
  * The CPU canvas back end: the oracle of slice.wgsl, written plainly. Per view it samples CT, dose and structure
  * bits once per pixel (nearest voxel, float64 index arithmetic), then colours each pixel by the shader's rules:
- * windowed CT grey; dose >= threshold and > 0 mixed in with the colormap at `opacity`; an isodose line where the
+ * windowed CT grey; dose >= threshold and > 0 mixed in with the colormap at `opacity` (the colour of D / colour max, or
+ * with the 'uncertainty' overlay of 100 x relative standard error / its colour max [%], NaN as 0); an isodose line where the
  * pixel is at or above a level and a 4-neighbour is below it; a structure outline where the pixel is inside and a
  * 4-neighbour is not (neighbours clamped to the canvas).
  */
 import { COLORMAP, ISODOSE_COLORS, colormapIndex } from './colormap.ts';
-import { type DisplaySettings, MAX_ISODOSE_LEVELS, type SceneVolumes, type SliceRenderer, type ViewTarget } from './renderer.ts';
+import { DEFAULT_UNCERTAINTY_MAX_PERCENT, type DisplaySettings, MAX_ISODOSE_LEVELS, type SceneVolumes, type SliceRenderer, type ViewTarget } from './renderer.ts';
 import { combineDoseCpu } from './territories.ts';
 import { type ClientVolume, type Mat4ColMajor, pixelToIndex } from './views.ts';
 
@@ -59,6 +60,11 @@ export function renderSliceCpu(
     dose[p] = d === d ? d : 0; // NaN -> 0
   }
   if (labels) for (let p = 0; p < n; p++) labels[p] &= s.visibleMask;
+  // the uncertainty overlay: sampled on the dose's grid with the dose's matrix (as slice.wgsl's uncTex), NaN -> 0
+  const unc = s.overlay === 'uncertainty' && vols.doseRelStdErr && vols.dose && vols.doseRelStdErr.grid.dims.every((x, i) => x === vols.dose!.grid.dims[i])
+    ? samplePlane({ ...vols.dose, data: vols.doseRelStdErr.data }, pixToLps, widthPx, heightPx, new Float32Array(n), 0)
+    : undefined;
+  const uncMax = s.uncertaintyMaxPercent ?? DEFAULT_UNCERTAINTY_MAX_PERCENT;
   const lo = s.windowCentreHu - 0.5 * s.windowWidthHu;
   const levels = s.isodoseGy.slice(0, MAX_ISODOSE_LEVELS);
   const tmp = [0, 0, 0];
@@ -69,7 +75,8 @@ export function renderSliceCpu(
       tmp[0] = tmp[1] = tmp[2] = grey;
       const d = dose[p];
       if (s.showDose && d > 0 && d >= s.thresholdGy) {
-        const ci = 3 * colormapIndex(d, s.colorMaxGy);
+        const u = unc ? unc[p] : 0;
+        const ci = 3 * (unc ? colormapIndex(u === u ? 100 * u : 0, uncMax) : colormapIndex(d, s.colorMaxGy));
         for (let c = 0; c < 3; c++) tmp[c] = tmp[c] + (COLORMAP[ci + c] / 255 - tmp[c]) * s.opacity;
       }
       const pl = x > 0 ? p - 1 : p, pr = x < widthPx - 1 ? p + 1 : p;

@@ -1,12 +1,13 @@
 /**
- * The WebGPU back end: volumes as 3-D textures (CT and dose r32float, structure bits r32uint), one render pipeline
+ * The WebGPU back end: volumes as 3-D textures (CT, dose and a Monte Carlo case's relative standard error r32float,
+ * structure bits r32uint), one render pipeline
  * (slice.wgsl) drawing a full-canvas triangle per view; the colormap, isodose lines and outlines are computed per
  * fragment. Explicit bind group layout; pipeline cached per device. Its CPU oracle is render-cpu.ts.
  */
 import shaderSource from './slice.wgsl?raw';
 import { COLORMAP, ISODOSE_COLORS } from './colormap.ts';
 import { type DoseCombinerGpu, createDoseCombinerGpu, readTexture3d } from './combine-gpu.ts';
-import { type DisplaySettings, MAX_ISODOSE_LEVELS, type SceneVolumes, type SliceRenderer, type ViewTarget } from './renderer.ts';
+import { DEFAULT_UNCERTAINTY_MAX_PERCENT, type DisplaySettings, MAX_ISODOSE_LEVELS, type SceneVolumes, type SliceRenderer, type ViewTarget } from './renderer.ts';
 import { type ClientVolume, type Mat4ColMajor, pixelToIndex } from './views.ts';
 
 /** Size of the WGSL `Params` struct [bytes]: 3 mat4x4f (192) + 5 vec4 (80) + levels (32) + canvas (16) + masks (16). */
@@ -32,6 +33,7 @@ function pipelinesFor(device: GPUDevice, format: GPUTextureFormat): Pipelines {
       { binding: 2, visibility: GPUShaderStage.FRAGMENT, texture: { sampleType: 'unfilterable-float', viewDimension: '3d' } },
       { binding: 3, visibility: GPUShaderStage.FRAGMENT, texture: { sampleType: 'uint', viewDimension: '3d' } },
       { binding: 4, visibility: GPUShaderStage.FRAGMENT, buffer: { type: 'read-only-storage' } },
+      { binding: 5, visibility: GPUShaderStage.FRAGMENT, texture: { sampleType: 'unfilterable-float', viewDimension: '3d' } },
     ],
   });
   const module = device.createShaderModule({ label: 'slice.wgsl', code: shaderSource });
@@ -93,7 +95,8 @@ export function writeParams(
   const levels = s.isodoseGy.slice(0, MAX_ISODOSE_LEVELS);
   f.set([s.thresholdGy, s.opacity, s.showDose ? 1 : 0, levels.length], 64);
   f.set(levels, 68);
-  f.set([widthPx, heightPx, 0, 0], 76);
+  const unc = s.overlay === 'uncertainty' && vols.doseRelStdErr !== undefined && vols.dose !== undefined;
+  f.set([widthPx, heightPx, unc ? 1 : 0, s.uncertaintyMaxPercent ?? DEFAULT_UNCERTAINTY_MAX_PERCENT], 76);
   u[80] = s.visibleMask >>> 0;
   return buf;
 }
@@ -154,8 +157,11 @@ export function createGpuRenderer(device: GPUDevice, vols: SceneVolumes): SliceR
     ? createDoseCombinerGpu(device, { dims: vols.dose!.grid.dims, terms: vols.doseTerms!.map((t) => t.data), target: doseTex })
     : undefined;
   const labelTex = volumeTexture(device, vols.labels, 'r32uint');
+  // Monte Carlo: the relative standard error on the dose grid (its dims must be the dose's: sampled with doseIdx)
+  const relOnDoseGrid = vols.doseRelStdErr && vols.dose && vols.doseRelStdErr.grid.dims.every((n, i) => n === vols.dose!.grid.dims[i]) ? vols.doseRelStdErr : undefined;
+  const uncTex = volumeTexture(device, relOnDoseGrid, 'r32float');
   const palette = device.createBuffer({ size: 16 * PALETTE_ENTRIES, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-  const views = [ctTex, doseTex, labelTex].map((t) => t.createView());
+  const views = [ctTex, doseTex, labelTex, uncTex].map((t) => t.createView());
   interface PerCanvas {
     width: number;
     height: number;
@@ -188,6 +194,7 @@ export function createGpuRenderer(device: GPUDevice, vols: SceneVolumes): SliceR
           { binding: 2, resource: views[1] },
           { binding: 3, resource: views[2] },
           { binding: 4, resource: { buffer: palette } },
+          { binding: 5, resource: views[3] },
         ],
       }),
     };
@@ -239,7 +246,7 @@ export function createGpuRenderer(device: GPUDevice, vols: SceneVolumes): SliceR
         }
       : {}),
     destroy(): void {
-      for (const t of [ctTex, doseTex, labelTex]) t.destroy();
+      for (const t of [ctTex, doseTex, labelTex, uncTex]) t.destroy();
       palette.destroy();
       combiner?.destroy();
     },

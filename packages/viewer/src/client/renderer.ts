@@ -14,7 +14,17 @@ export interface SceneVolumes {
    * dose is sum_t A_t x doseTerms_t, set by `combineDose` (and `dose` holds that sum).
    */
   readonly doseTerms?: readonly ClientVolume[];
+  /**
+   * Monte Carlo: relative standard error of each voxel's dose (a fraction, dose_uncertainty.nii.gz), on the grid of
+   * `dose` (sampled with the dose's matrix). Drawn instead of the dose colours when `overlay` is 'uncertainty'.
+   */
+  readonly doseRelStdErr?: ClientVolume;
 }
+
+/** What the colour overlay shows: the dose [Gy], or a Monte Carlo case's relative standard error [%]. */
+export type OverlayKind = 'dose' | 'uncertainty';
+/** Top of the uncertainty colour bar [%] (relative standard errors above it take the top colour). */
+export const DEFAULT_UNCERTAINTY_MAX_PERCENT = 20;
 
 /** Display settings shared by the three views. */
 export interface DisplaySettings {
@@ -29,6 +39,13 @@ export interface DisplaySettings {
   thresholdGy: number;
   /** Overlay opacity 0..1. */
   opacity: number;
+  /**
+   * 'uncertainty' (needs SceneVolumes.doseRelStdErr): the pixels the dose would colour (dose > 0 and >= threshold)
+   * take the colour of 100 x relative standard error / uncertaintyMaxPercent instead of D / colorMaxGy. Default 'dose'.
+   */
+  overlay?: OverlayKind;
+  /** Relative standard error at the top of the colour bar [%]; default DEFAULT_UNCERTAINTY_MAX_PERCENT. */
+  uncertaintyMaxPercent?: number;
   showDose: boolean;
   /** Isodose levels [Gy], at most 8. */
   isodoseGy: number[];

@@ -7,6 +7,8 @@
 //   2 texture_3d<f32>  doseTex   dose [Gy] at the reported activity, r32float
 //   3 texture_3d<u32>  labelTex  structure bits (bit b = inside structure b), r32uint
 //   4 storage  palette           array<vec4f>: [0,256) colormap, [256,288) structure colours, [288,296) isodose colours, rgb 0..1
+//   5 texture_3d<f32>  uncTex    Monte Carlo relative standard error of the dose (a fraction), r32float, on the dose grid
+//                                (sampled with doseIdx); a 1x1x1 zero texture when the case has none
 // Every matrix maps a pixel-centre position (x + 0.5, y + 0.5, 0, 1) of the canvas to continuous voxel indices of
 // its volume (index = inverse(index-to-LPS affine) * pixel-to-LPS); a voxel is sampled nearest: floor(index + 0.5).
 
@@ -20,7 +22,7 @@ struct Params {
   windowing: vec4f,   // x = window centre [HU], y = window width [HU], z = dose scale (activity ratio), w = colour max [Gy]
   overlay: vec4f,     // x = lower threshold [Gy], y = opacity 0..1, z = 1 to show the dose, w = number of isodose levels
   levels: array<vec4f, 2>, // up to 8 isodose levels [Gy]
-  canvas: vec4f,      // x = width, y = height [px]
+  canvas: vec4f,      // x = width, y = height [px], z = 1 for the uncertainty overlay, w = its colour max [%]
   masks: vec4u,       // x = visible structure bits
 };
 
@@ -29,6 +31,7 @@ struct Params {
 @group(0) @binding(2) var doseTex: texture_3d<f32>;
 @group(0) @binding(3) var labelTex: texture_3d<u32>;
 @group(0) @binding(4) var<storage, read> palette: array<vec4f>;
+@group(0) @binding(5) var uncTex: texture_3d<f32>;
 
 fn voxelOf(m: mat4x4f, dims: vec4f, px: vec2f, ok: ptr<function, bool>) -> vec3i {
   let q = (m * vec4f(px, 0.0, 1.0)).xyz;
@@ -51,6 +54,16 @@ fn doseAt(px: vec2f) -> f32 {
   let d = textureLoad(doseTex, v, 0).r * P.windowing.z;
   if (d != d) { return 0.0; } // NaN -> 0
   return d;
+}
+
+// Relative standard error [%] at a pixel (dose grid; 0 off the grid or NaN).
+fn uncPercentAt(px: vec2f) -> f32 {
+  var ok = false;
+  let v = voxelOf(P.doseIdx, P.doseDims, px, &ok);
+  if (!ok) { return 0.0; }
+  let u = textureLoad(uncTex, v, 0).r;
+  if (u != u) { return 0.0; }
+  return 100.0 * u;
 }
 
 fn labelAt(px: vec2f) -> u32 {
@@ -88,7 +101,8 @@ fn fs(@builtin(position) pos: vec4f) -> @location(0) vec4f {
   var rgb = vec3f(grey);
   let d = doseAt(px);
   if (P.overlay.z > 0.5 && d > 0.0 && d >= P.overlay.x) {
-    let t = clamp(d / P.windowing.w, 0.0, 1.0);
+    var t = clamp(d / P.windowing.w, 0.0, 1.0);
+    if (P.canvas.z > 0.5) { t = clamp(uncPercentAt(px) / P.canvas.w, 0.0, 1.0); }
     let ci = u32(min(floor(t * 256.0), 255.0));
     rgb = mix(rgb, palette[ci].rgb, P.overlay.y);
   }

@@ -33,7 +33,7 @@ import { type LoadedTerritory, loadTerritories } from './territories.ts';
 
 /** A volume ready to send: float32 voxels and the grid. */
 export interface LoadedVolume {
-  readonly name: 'ct' | 'dose' | 'activity';
+  readonly name: 'ct' | 'dose' | 'activity' | 'uncertainty';
   readonly unit: string;
   readonly geometry: Geometry;
   readonly data: Float32Array;
@@ -158,6 +158,19 @@ export async function loadCase(options: LoadCaseOptions): Promise<LoadedCase> {
   if (!existsSync(dosePath)) throw new FileError(`${caseDir} holds no dose.nii.gz; rerun \`dosimetry dose --out ${caseDir}\``);
   const dose = (await readImage(dosePath, 'dose')).volume;
   volumes.push({ name: 'dose', unit: 'Gy', geometry: dose.geometry, data: toFloat32(dose.data) });
+  // A Monte Carlo case (dose --method mc, plan --method mc): the relative standard error of each voxel's dose, shown as
+  // the page's "uncertainty" overlay; only on the dose's own grid (the page samples it with the dose's matrix).
+  const uncertaintyPath = join(caseDir, 'dose_uncertainty.nii.gz');
+  if (existsSync(uncertaintyPath)) {
+    try {
+      const u = (await readImage(uncertaintyPath, 'dose uncertainty')).volume;
+      const same = u.geometry.dims.every((n, i) => n === dose.geometry.dims[i]);
+      if (same) volumes.push({ name: 'uncertainty', unit: 'relative', geometry: dose.geometry, data: toFloat32(u.data) });
+      else warnings.push(`dose_uncertainty.nii.gz is ${u.geometry.dims.join('x')} voxels, the dose ${dose.geometry.dims.join('x')}: not shown (write both with the same dosimetry run)`);
+    } catch (err) {
+      warnings.push(`dose_uncertainty.nii.gz could not be read: ${(err as Error).message}`);
+    }
+  }
 
   const inputs = report.provenance?.inputs ?? [];
   const params = report.provenance?.parameters ?? {};
