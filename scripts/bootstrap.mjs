@@ -92,6 +92,8 @@ if (args.has('--browser')) {
     // batch --slurm runs on a real single-node Slurm (controller and node daemon on 127.0.0.1, munge for auth)
     ['slurm-wlm', () => have('sh', ['-c', 'command -v slurmctld && command -v slurmd && command -v sbatch'])],
     ['munge', () => have('sh', ['-c', 'command -v munged'])],
+    // the Kubernetes Indexed Job manifests (deploy/k8s) are parsed to run their pods' commands
+    ['python3-yaml', () => have('/usr/bin/python3', ['-c', 'import yaml'])],
     // DICOMweb is tested against a real PACS (Orthanc with its DICOMweb plugin, on 127.0.0.1)
     ['orthanc', () => existsSync('/usr/sbin/Orthanc')],
     ['orthanc-dicomweb', () => existsSync('/usr/share/orthanc/plugins/libOrthancDicomWeb.so')],
