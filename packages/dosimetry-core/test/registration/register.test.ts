@@ -60,6 +60,17 @@ describe('registerImages (elastix) on a synthetic torso', () => {
     expect(back).toEqual(r.transform);
   }, 60_000);
 
+  it("the issue's limits: 10 deg about each axis with a 30 mm shift come back within 1 mm on the liver surface", async () => {
+    const cases: [number, 0 | 1 | 2, Vec][] = [[10, 2, [30, 0, 0]], [-10, 0, [0, 30, -10]], [10, 1, [-21, 21, 0]]];
+    for (const [deg, axis, shift] of cases) {
+      const truth = rigid(deg, axis, LIVER.centerMm, shift);
+      const r = await registerImages({ fixed, moving: render(grid, anatomyHu, truth.inv), fixedMask: fixedLiver.data, movingMask: render(grid, liverAt, truth.inv, 1).data, maskMarginMm: 40 });
+      const err = surfaceErrorMm(r.transform, truth.fwd);
+      console.log(`rigid ${deg} deg about axis ${axis}, shift ${shift.join(',')} mm: surface error ${err.toFixed(3)} mm`);
+      expect(err).toBeLessThan(1); // the issue's figure: within 1 mm mean surface distance
+    }
+  }, 90_000);
+
   it('recovers rigid motion plus a smooth Gaussian bump (12 mm) with --deformable within 2 mm', async () => {
     // 48^3 at 6.5 mm to keep the B-spline stage near 15 s on one core
     const g = cubeGrid(48, 6.5);
