@@ -22,7 +22,13 @@ interface Report {
     cutoffs: Record<string, number>; physics: string; materials: Array<{ name: string; voxelCount: number }>;
     energyBalance: { emittedMeV: number; depositedMeV: number; escapedMeV: number; relativeImbalance: number };
     uncertaintyMethod: string; backend: string;
-    target?: { relStdErr: number; reached: boolean; structures: string[]; excluded: Array<{ name: string; reason: string }> };
+    target?: {
+      relStdErr: number;
+      reached: boolean;
+      structures: string[];
+      excluded: Array<{ name: string; reason: string }>;
+      sourceBiasing: { method: string; lambda: number; structures: Array<{ name: string; activityShare: number }>; minWeight: number; maxWeight: number } | null;
+    };
   };
   provenance: { parameters: Record<string, unknown> };
   plan?: { activityGBq: number };
@@ -181,6 +187,16 @@ describe('dose --method mc: outputs and report', () => {
     expect(t.stderr).toMatch(/warning: --mc-target-uncertainty 4\.00 %: structures not waited for .*"Lungs" \(mean dose 0\.\d+ % of the largest structure mean \(< 1 %\)\).*"Tumor C" \(7\.\d mL < 10 mL\)/);
     expect(t.report.warnings.join('\n')).toMatch(/not waited for/);
     expect(t.report.provenance.parameters).toMatchObject({ mcTargetRelStdErr: 0.04 });
+    // source biasing towards the structures of 10 mL or more with activity (the lungs too: chosen by volume, before
+    // the pilot decides which structures see dose); weights 1/m_v between 1/(1 - lambda) = 2 and far below 1
+    const sb = mc.target!.sourceBiasing!;
+    expect(sb.lambda).toBe(0.5);
+    expect(sb.structures.map((x) => x.name).sort()).toEqual(['Liver', 'Lungs', 'Normal liver', 'Tumor A', 'Tumor B']);
+    expect(sb.maxWeight).toBeLessThanOrEqual(2);
+    expect(sb.minWeight).toBeLessThan(sb.maxWeight);
+    expect(t.stderr).toMatch(/source biasing: 50 % of the decays spread over .*"Tumor A".*\(importance sampling, unbiased; --mc-histories runs are analog\)/);
+    // weighted energy balance: deposited + escaped = emitted up to the rounding of each weighted term
+    expect(Math.abs((mc as unknown as { energyBalance: { relativeImbalance: number } }).energyBalance.relativeImbalance)).toBeLessThan(1e-6);
   });
 });
 

@@ -31,6 +31,7 @@ import { JOULE_PER_MEV, KG_PER_G, type Isotope, meanLifeS } from '../units/index
 import type { GridStructure } from '../volume/structure.ts';
 import { structureStatsCpu, type StructureDoseStats, type StructureStatsOptions } from '../stats/index.ts';
 import type { McBatchResult, McProblem, McTransport } from './types.ts';
+import { buildBiasedSource, type SourceBiasing } from './source.ts';
 
 /** Histories of `--method mc` when neither --mc-histories nor --mc-target-uncertainty is given. */
 export const DEFAULT_MC_HISTORIES = 1_000_000;
@@ -108,6 +109,12 @@ export interface McDriverOptions {
   readonly onProgress?: (message: string) => void;
   /** Clock [ms] (tests); default performance.now. */
   readonly nowMs?: () => number;
+  /**
+   * Target mode only: bias the source towards the structures the target waits for by volume (./source.ts
+   * buildBiasedSource; unbiased importance sampling). Default true; false (tests) keeps the analog source. Runs with
+   * a fixed number of histories are always analog.
+   */
+  readonly sourceBiasing?: boolean;
 }
 
 /** Energy balance of the run [MeV]: deposited + escaped = emitted up to the rounding of each deposit to the unit. */
@@ -141,6 +148,9 @@ export interface McRunProvenance {
   readonly energyBalance: McEnergyBalance;
   readonly uncertaintyMethod: string;
   readonly backend: 'cpu' | 'webgpu';
+  /** Target mode: the source biasing used (null: analog, with the reason in sourceBiasingNote); absent in histories mode. */
+  readonly sourceBiasing?: SourceBiasing | null;
+  readonly sourceBiasingNote?: string;
   readonly timingsMs: { transport: number; uncertainty: number; total: number };
   readonly historiesPerSecond: number;
 }
@@ -266,7 +276,8 @@ export const MC_UNCERTAINTY_METHOD =
 export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDriverResult> {
   const now = opts.nowMs ?? (() => performance.now());
   const tStart = now();
-  const { problem, transport } = opts;
+  const { transport } = opts;
+  let problem = opts.problem;
   const nVox = problem.dims[0] * problem.dims[1] * problem.dims[2];
   const rhoOf = (v: number) => (typeof opts.densityGPerMl === 'number' ? opts.densityGPerMl : opts.densityGPerMl[v]);
   if (typeof opts.densityGPerMl !== 'number' && opts.densityGPerMl.length !== nVox) {
@@ -424,6 +435,8 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
   let capReached = false;
   let targetStructures: string[] | undefined;
   let targetExcluded: Array<{ name: string; reason: string }> | undefined;
+  let sourceBiasing: SourceBiasing | null = null;
+  let sourceBiasingNote: string | undefined;
   if (plan.kind === 'histories') {
     const b = plan.batches ?? DEFAULT_MC_BATCHES;
     if (!Number.isInteger(b) || b < DEFAULT_MC_BATCHES) throw new InputError(`Monte Carlo batches ${b}: at least ${DEFAULT_MC_BATCHES} (the batch uncertainty needs them)`);
@@ -441,6 +454,24 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
     const cap = plan.maxHistories ?? DEFAULT_MC_MAX_HISTORIES;
     const pilot = Math.min(plan.pilotHistories ?? MC_PILOT_HISTORIES, cap);
     if (!Number.isInteger(cap) || cap < DEFAULT_MC_BATCHES) throw new InputError(`--mc-max-histories ${cap}: give an integer of at least ${DEFAULT_MC_BATCHES}`);
+    // source biasing towards the structures the target waits for by volume (decided before the pilot, which it serves)
+    if (opts.sourceBiasing === false) sourceBiasingNote = 'switched off';
+    else if (transport.name !== 'cpu') sourceBiasingNote = `the ${transport.name} transport does not take source weights yet`;
+    else {
+      const targets = structures.filter((_, s) => volumeMl[s] >= MC_TARGET_MIN_VOLUME_ML);
+      const b = buildBiasedSource(opts.activityBqPerMl.map((a) => (a > 0 ? a : 0)), targets);
+      if (!b) sourceBiasingNote = 'no structure of 10 mL or more with activity, or biasing would change the source little';
+      else {
+        // the largest weight multiplies the largest energy of one history: one term must stay below 2^32 units
+        const eMaxW = b.biasing.maxWeight * maxEnergyPerDecayMeV(problem);
+        if (eMaxW / problem.tallyUnitMeV >= 2 ** 32) throw new InputError(`a weighted decay's energy ${eMaxW} MeV exceeds 2^32 tally units of ${problem.tallyUnitMeV} MeV`);
+        problem = { ...problem, sourceVoxel: b.alias.sourceVoxel, sourceProbability: b.alias.sourceProbability, sourceAlias: b.alias.sourceAlias, sourceWeight: b.alias.sourceWeight };
+        sourceBiasing = b.biasing;
+        warnings.push(
+          `source biasing: ${Math.round(100 * b.biasing.lambda)} % of the decays spread over ${b.biasing.structures.map((x) => `"${x.name}" (${(100 * x.activityShare).toPrecision(2)} % of the activity)`).join(', ')}, weights ${b.biasing.minWeight.toPrecision(3)}-${b.biasing.maxWeight.toPrecision(3)} (importance sampling, unbiased; --mc-histories runs are analog)`,
+        );
+      }
+    }
     total = pilot;
     const n0 = Math.floor(pilot / DEFAULT_MC_BATCHES);
     for (let i = 0; i < DEFAULT_MC_BATCHES; i++) await runBatch(i < DEFAULT_MC_BATCHES - 1 ? n0 : pilot - n0 * (DEFAULT_MC_BATCHES - 1));
@@ -592,7 +623,7 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
       batchHistories,
       mode,
       ...(plan.kind === 'target'
-        ? { targetRelStdErr: plan.relStdErr, maxHistories: plan.maxHistories ?? DEFAULT_MC_MAX_HISTORIES, capReached, targetStructures, targetExcluded }
+        ? { targetRelStdErr: plan.relStdErr, maxHistories: plan.maxHistories ?? DEFAULT_MC_MAX_HISTORIES, capReached, targetStructures, targetExcluded, sourceBiasing, ...(sourceBiasingNote ? { sourceBiasingNote } : {}) }
         : {}),
       decaysInField: opts.decays,
       tallyUnitMeV: u,

@@ -35,6 +35,9 @@
  * Deposits are rounded to integer tally units (problem.tallyUnitMeV) one by one as floor(max(E, 0)/unit + 0.5), so
  * sums are exact integers and their order does not matter; with `exactF64` the tally holds the unrounded energies
  * [MeV] instead (the oracle for the rounding).
+ * Source biasing (problem.sourceWeight, ./source.ts buildBiasedSource): a history from entry k carries w = sourceWeight[k]
+ * and every deposit, escape and emission is rounded as floor(max(E, 0) / (unit / w) + 0.5), i.e. E w in units; w = 1
+ * (or no weights) gives unit / 1 = unit: the analog bits. Not with `exactF64` (refused).
  */
 import { InputError } from '../errors.ts';
 import { ELECTRON_MASS_MEV } from '../kernel/spectrum.ts';
@@ -297,7 +300,13 @@ export function runHistoriesCpu(problem: McProblem, seed: number, first: number,
   const srcAlias = problem.sourceAlias;
   const nSrc = srcProb.length;
   const exact = tally.exactF64;
-  const unit = problem.tallyUnitMeV;
+  const baseUnit = problem.tallyUnitMeV;
+  // source biasing: the history's weight w scales every rounded term, floor(E / (unit / w) + 0.5); w = 1 leaves unit
+  // (and every bit of the analog path) unchanged
+  const srcWeight = problem.sourceWeight;
+  if (srcWeight !== undefined && exact) throw new InputError('the exact-f64 tally does not take source weights; run the biased source with integer tally units');
+  if (srcWeight !== undefined && srcWeight.length !== srcProb.length) throw new InputError('sourceWeight differs in length from the alias table; build it with buildBiasedSource');
+  let unit = baseUnit;
   const energy = tally.energy;
   const nMat = t.materials.length;
   const MAX_STEPS = MC_MAX_STEPS_PER_PARTICLE;
@@ -1013,6 +1022,7 @@ export function runHistoriesCpu(problem: McProblem, seed: number, first: number,
     let entry = pickEntry(raw[0], raw[1], nSrc);
     rpos = 2;
     if (dev[rpos++] >= srcProb[entry]) entry = srcAlias[entry];
+    if (srcWeight !== undefined) unit = baseUnit / srcWeight[entry];
     const v = srcVoxel[entry];
     const l0 = Math.floor(v / nxy);
     const rem = v - l0 * nxy;

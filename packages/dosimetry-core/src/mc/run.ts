@@ -51,6 +51,8 @@ export interface McDoseOptions {
   readonly plan?: McHistoryPlan;
   readonly cutoffs?: McCutoffs;
   readonly structures?: readonly McStructure[];
+  /** Target mode: bias the source towards the target structures (default true; see McDriverOptions.sourceBiasing). */
+  readonly sourceBiasing?: boolean;
   readonly zeroDoseBelowDensityGPerMl?: number;
   readonly stats?: McDriverOptions['stats'];
   readonly dvhBins?: number;
@@ -104,7 +106,9 @@ export async function runMonteCarloDose(opts: McDoseOptions): Promise<McDoseResu
   const decays = decaysInField(source, voxelVolumeMl, opts.isotope);
   const maxBatch = plan.kind === 'histories' ? Math.ceil(plan.histories / (plan.batches ?? DEFAULT_MC_BATCHES)) : plan.maxHistories ?? DEFAULT_MC_MAX_HISTORIES;
   const { MC_TABLE_MAX_MEV } = await import('./types.ts');
-  const tallyUnitMeV = chooseTallyUnitMeV(maxBatch, MC_TABLE_MAX_MEV);
+  // target mode may bias the source (./batches.ts): a history's weight is at most 1 / (1 - lambda)
+  const { MC_SOURCE_BIAS_LAMBDA } = await import('./source.ts');
+  const tallyUnitMeV = chooseTallyUnitMeV(maxBatch, plan.kind === 'target' ? MC_TABLE_MAX_MEV / (1 - MC_SOURCE_BIAS_LAMBDA) : MC_TABLE_MAX_MEV);
   const { buildMcProblem, mcCutoffsForGrid } = await import('./problem.ts');
   const problem = buildMcProblem({
     dims: [opts.dims[0], opts.dims[1], opts.dims[2]],
@@ -129,6 +133,7 @@ export async function runMonteCarloDose(opts: McDoseOptions): Promise<McDoseResu
     voxelVolumeMl,
     activityBqPerMl: opts.activityBqPerMl,
     structures: opts.structures,
+    sourceBiasing: opts.sourceBiasing,
     zeroDoseBelowDensityGPerMl: opts.zeroDoseBelowDensityGPerMl,
     stats: opts.stats,
     dvhBins: opts.dvhBins,

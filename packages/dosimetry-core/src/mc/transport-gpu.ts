@@ -206,6 +206,7 @@ function checkProblem(problem: McProblem): number {
   const nSrc = problem.sourceVoxel.length;
   if (nSrc === 0) throw new InputError('the Monte Carlo source has no voxel with activity; nothing to simulate');
   if (problem.sourceProbability.length !== nSrc || problem.sourceAlias.length !== nSrc) throw new InputError('the source alias table arrays differ in length; build them with the source module');
+  if (problem.sourceWeight !== undefined) throw new InputError('the WebGPU transport does not take source weights (source biasing) yet; run the biased source with --backend cpu or drop the weights');
   // one deposit must fit a u32 of tally units: the largest energy of the problem is the largest emitted one
   const em = problem.emissions;
   let eMax = Math.max(em.localMeVPerDecay, ...em.photonLines.map((l) => l.energyMeV));

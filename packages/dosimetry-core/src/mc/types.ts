@@ -152,6 +152,12 @@ export interface McProblem {
   readonly sourceVoxel: Uint32Array;
   readonly sourceProbability: Float32Array;
   readonly sourceAlias: Uint32Array;
+  /**
+   * Source biasing (importance sampling, ./source.ts buildBiasedSource): weight w of entry k's voxel (f32), looked up
+   * for the final entry (after the alias step); every deposit, escape and emission of the history is multiplied by w.
+   * Absent: analog (w = 1, bit for bit the unweighted transport).
+   */
+  readonly sourceWeight?: Float32Array;
   /** Woodcock majorant: max over the problem's voxels of mu(E) [1/cm] on the table grid (f32, MC_TABLE_POINTS). */
   readonly photonMajorantPerCm: Float32Array;
   /** Tally unit [MeV]: every deposit is rounded to an integer number of units (see McBatchResult). */

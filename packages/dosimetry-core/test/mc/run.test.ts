@@ -83,13 +83,17 @@ function samplingTransport(e0MeV: number, calls?: McBatchRequest[]): McTransport
       const e = new Float64Array(nVox);
       const units = Math.round(e0MeV / problem.tallyUnitMeV);
       const n = problem.sourceVoxel.length;
+      let emitted = 0;
       for (let h = req.firstHistory; h < req.firstHistory + req.histories; h++) {
         let k = Math.min(n - 1, Math.floor(deviate(req.seed, h, 0) * n));
         if (deviate(req.seed, h, 1) >= problem.sourceProbability[k]) k = problem.sourceAlias[k];
-        e[problem.sourceVoxel[k]] += units;
+        // a biased source (source biasing): the history's energy times its weight, rounded as history-cpu.ts rounds
+        const q = problem.sourceWeight ? Math.floor(e0MeV / (problem.tallyUnitMeV / problem.sourceWeight[k]) + 0.5) : units;
+        e[problem.sourceVoxel[k]] += q;
+        emitted += q;
       }
       req.onProgress?.(1);
-      return { energyUnits: e, emittedUnits: units * req.histories, escapedUnits: 0, stackOverflows: 0, histories: req.histories };
+      return { energyUnits: e, emittedUnits: emitted, escapedUnits: 0, stackOverflows: 0, histories: req.histories };
     },
     async dispose() {},
   };
@@ -123,6 +127,7 @@ const TUMOUR = structureOf('Tumour', DIMS, (i, j, k) => i < 3 && j < 3 && k < 3)
 const LIVER = structureOf('Liver', DIMS, (_i, _j, k) => k < 6); // 384 mL
 const LUNG = structureOf('Lung', DIMS, (_i, _j, k) => k >= 6); // 128 mL
 const SMALL = structureOf('Small', DIMS, (i, j, k) => i === 7 && j === 7 && k < 2); // 2 mL
+const TARGET_STRUCTURES = [TUMOUR, LIVER, LUNG];
 
 function driverOptions(over: Partial<McDriverOptions> & Pick<McDriverOptions, 'transport' | 'plan'>): McDriverOptions {
   const activity = caseActivity();
@@ -293,8 +298,10 @@ describe('determinism', () => {
 
 describe('target uncertainty', () => {
   it('stops once every structure of >= 10 mL is below P, leaves out the small one (said), and is deterministic', async () => {
-    const opts = driverOptions({ transport: samplingTransport(0.9), plan: { kind: 'target', relStdErr: 0.01, pilotHistories: 5000 }, structures: [TUMOUR, LIVER, LUNG, SMALL] });
+    const opts = { ...driverOptions({ transport: samplingTransport(0.9), plan: { kind: 'target', relStdErr: 0.01, pilotHistories: 5000 }, structures: [TUMOUR, LIVER, LUNG, SMALL] }), sourceBiasing: false };
     const r = await runMonteCarloBatches(opts);
+    expect(r.provenance.sourceBiasing).toBeNull();
+    expect(r.provenance.sourceBiasingNote).toBe('switched off');
     for (let s = 0; s < 3; s++) expect(r.structures[s].meanGyRelStdErr).toBeLessThan(0.01);
     expect(r.provenance.mode).toBe('target');
     expect(r.provenance.targetStructures).toEqual(['Tumour', 'Liver', 'Lung']);
@@ -308,6 +315,41 @@ describe('target uncertainty', () => {
     const again = await runMonteCarloBatches(opts);
     expect(again.provenance.batchHistories).toEqual(r.provenance.batchHistories);
     expect(Buffer.from(again.doseGy.buffer).equals(Buffer.from(r.doseGy.buffer))).toBe(true);
+  });
+
+  it('source biasing reaches the target with fewer histories, unbiased against the analog run', async () => {
+    const base = driverOptions({ transport: samplingTransport(0.9), plan: { kind: 'target', relStdErr: 0.01, pilotHistories: 5000 }, structures: [TUMOUR, LIVER, LUNG, SMALL] });
+    const analog = await runMonteCarloBatches({ ...base, sourceBiasing: false });
+    const biased = await runMonteCarloBatches(base);
+    const sb = biased.provenance.sourceBiasing;
+    expect(sb?.structures.map((x) => x.name)).toEqual(['Tumour', 'Liver', 'Lung']); // the >= 10 mL ones with activity
+    expect(sb?.lambda).toBe(0.5);
+    expect(biased.warnings.join('\n')).toMatch(/source biasing: 50 % of the decays .* \(importance sampling, unbiased; --mc-histories runs are analog\)/);
+    for (let s = 0; s < 3; s++) expect(biased.structures[s].meanGyRelStdErr).toBeLessThan(0.01);
+    // the lung (~4 % of the decays) limits the analog run; biased it gets >= 1/6 of them: N falls ~ 3x (measured
+    // below; asked: at least 2x fewer)
+    console.log(`target 1 %: analog ${analog.provenance.histories} histories, biased ${biased.provenance.histories}`);
+    expect(biased.provenance.histories).toBeLessThan(analog.provenance.histories / 2);
+    // unbiased: each structure mean agrees with the analog one within 3 combined standard errors
+    const mean = (r: typeof analog, s: number) => {
+      const st = TARGET_STRUCTURES[s];
+      let d = 0, m = 0;
+      for (let n = 0; n < st.voxelIndices.length; n++) {
+        d += r.doseGy[st.voxelIndices[n]] * caseDensity()[st.voxelIndices[n]];
+        m += caseDensity()[st.voxelIndices[n]];
+      }
+      return d / m;
+    };
+    for (let s = 0; s < 3; s++) {
+      const a = mean(analog, s), b = mean(biased, s);
+      const se = Math.hypot(a * analog.structures[s].meanGyRelStdErr!, b * biased.structures[s].meanGyRelStdErr!);
+      expect(Math.abs(a - b)).toBeLessThan(3 * se);
+    }
+    // weighted energy balance: every weighted deposit is its history's weighted emission
+    expect(Math.abs(biased.provenance.energyBalance.relativeImbalance)).toBeLessThan(1e-12);
+    // histories mode stays analog
+    const fixed = await runMonteCarloBatches(driverOptions({ transport: samplingTransport(0.9), plan: { kind: 'histories', histories: 1000 }, structures: [TUMOUR, LIVER, LUNG, SMALL] }));
+    expect(fixed.provenance.sourceBiasing).toBeUndefined();
   });
 
   it('a structure that sees almost no dose (< 1 % of the largest mean) is left out', async () => {

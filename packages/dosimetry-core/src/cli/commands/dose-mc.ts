@@ -145,6 +145,9 @@ export function applyMcToReport(report: Record<string, unknown>, result: DoseCas
             reached: !p.capReached,
             structures: p.targetStructures,
             excluded: p.targetExcluded,
+            // importance sampling of the decay source towards these structures (null: analog, note says why)
+            sourceBiasing: p.sourceBiasing ?? null,
+            ...(p.sourceBiasingNote ? { sourceBiasingNote: p.sourceBiasingNote } : {}),
             rule: `every structure of ${MC_TARGET_MIN_VOLUME_ML} mL or more whose mean dose is at least ${100 * MC_TARGET_MIN_DOSE_SHARE} % of the largest structure mean`,
           },
         }
