@@ -2,8 +2,9 @@
  * Shared pieces of the browser tests and the viewer benchmark: start the viewer CLI on a case folder, launch
  * Debian's Chromium through playwright-core (never downloads a browser), and record every request a page makes.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -118,4 +119,59 @@ export function checkRecorder() {
       process.exit(results.length - passed ? 1 : 0);
     },
   };
+}
+
+/**
+ * The dose and relative standard error in a case folder's dose.nii.gz and dose_uncertainty.nii.gz at the voxels
+ * nearest to LPS points [mm] (the core's NIfTI reader, under tsx), with each voxel's centre (LPS [mm]: the page is asked
+ * there, so that no rounding at a voxel face picks a neighbour).
+ */
+export function caseDoseAt(caseDir, points) {
+  const code = `
+    const { readNifti } = await import(${JSON.stringify(join(REPO_ROOT, 'packages/dosimetry-core/src/io/nifti.ts'))});
+    const { indexToWorld, worldToIndex } = await import(${JSON.stringify(join(REPO_ROOT, 'packages/dosimetry-core/src/volume/geometry.ts'))});
+    const dose = readNifti(${JSON.stringify(join(caseDir, 'dose.nii.gz'))}).volume;
+    const rel = readNifti(${JSON.stringify(join(caseDir, 'dose_uncertainty.nii.gz'))}).volume;
+    const [nx, ny] = dose.geometry.dims;
+    const out = ${JSON.stringify(points)}.map((p) => {
+      const q = worldToIndex(dose.geometry, p[0], p[1], p[2]).map((x) => Math.floor(x + 0.5));
+      const v = q[0] + nx * (q[1] + ny * q[2]);
+      return { doseGy: dose.data[v], relStdErr: rel.data[v], centreLps: indexToWorld(dose.geometry, q[0], q[1], q[2]) };
+    });
+    process.stdout.write(JSON.stringify(out));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO_ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`reading ${caseDir}'s dose and uncertainty failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Sets a viewer control (by data-testid) as a user would, fires its input and change events, and redraws. */
+export async function setControl(page, testid, value) {
+  await page.evaluate(
+    ([id, v]) => {
+      const el = document.querySelector(`[data-testid="${id}"]`);
+      if (el.type === 'checkbox') el.checked = v;
+      else el.value = String(v);
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+      el.dispatchEvent(new Event('change', { bubbles: true }));
+    },
+    [testid, value],
+  );
+  await page.evaluate(() => window.__viewer.renderNow());
+}
+
+/**
+ * `dosimetry dose --method mc` on the demo phantom (its four tumours and the lungs; with `ctPath` its CT) on the CPU
+ * back end: report.json and the histories/s the CLI printed.
+ */
+export function cliPhantomMc(phantomDir, outDir, { histories, seed, ctPath }) {
+  const d = phantomDir;
+  const r = spawnSync(process.execPath, [
+    'scripts/dosimetry.mjs', 'dose', '--activity', join(d, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0',
+    '--segmentation', join(d, 'segmentation.seg.nrrd'), '--liver', 'Liver', '--tumor', 'Tumor A', '--tumor', 'Tumor B', '--tumor', 'Tumor C', '--tumor', 'Tumor D',
+    '--lung', 'Lungs', ...(ctPath ? ['--ct', ctPath] : []), '--isotope', 'Y90', '--method', 'mc', '--mc-histories', String(histories), '--seed', String(seed),
+    '--backend', 'cpu', '--out', outDir,
+  ], { cwd: REPO_ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`dose --method mc failed (exit ${r.status}): ${r.stderr}`);
+  const hps = /([\d,]+) histories\/s/.exec(r.stdout)?.[1]?.replace(/,/g, '');
+  return { report: JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8')), historiesPerSecond: hps === undefined ? NaN : Number(hps) };
 }

@@ -23,7 +23,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDemoCase } from './fixtures.mjs';
-import { CHROMIUM, REPO_ROOT, checkRecorder, guardedPage, launchBrowser, openViewer, startViewer } from './harness.mjs';
+import { CHROMIUM, REPO_ROOT, caseDoseAt, checkRecorder, cliPhantomMc, guardedPage, launchBrowser, openViewer, startViewer } from './harness.mjs';
 import { dropFiles } from './viewer.spec.mjs';
 
 const arg = (name, dflt) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : dflt);
@@ -47,40 +47,9 @@ if (!existsSync(CHROMIUM)) {
 
 const { check, fail, exit } = checkRecorder();
 
-/** `dosimetry dose --method mc` on the phantom (CPU back end); returns its report.json. */
-function cliMc(phantomDir, outDir) {
-  const d = phantomDir;
-  const r = spawnSync(process.execPath, [
-    'scripts/dosimetry.mjs', 'dose', '--activity', join(d, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0',
-    '--segmentation', join(d, 'segmentation.seg.nrrd'), '--liver', 'Liver', '--tumor', 'Tumor A', '--tumor', 'Tumor B', '--tumor', 'Tumor C', '--tumor', 'Tumor D',
-    '--lung', 'Lungs', '--isotope', 'Y90', '--method', 'mc', '--mc-histories', String(HISTORIES), '--seed', String(SEED), '--backend', 'cpu', '--out', outDir,
-  ], { cwd: REPO_ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`dose --method mc failed (exit ${r.status}): ${r.stderr}`);
-  const hps = /([\d,]+) histories\/s/.exec(r.stdout)?.[1]?.replace(/,/g, '');
-  return { report: JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8')), historiesPerSecond: hps === undefined ? NaN : Number(hps) };
-}
+/** `dosimetry dose --method mc` on the phantom (CPU back end): its report.json and histories/s. */
+const cliMc = (phantomDir, outDir) => cliPhantomMc(phantomDir, outDir, { histories: HISTORIES, seed: SEED });
 
-/**
- * The CLI's dose and relative standard error at the voxels nearest to LPS points [mm] (the core's NIfTI reader), with
- * each voxel's centre (LPS [mm]: the page is asked there, so that no rounding at a voxel face picks a neighbour).
- */
-function cliDoseAt(outDir, points) {
-  const code = `
-    const { readNifti } = await import(${JSON.stringify(join(REPO_ROOT, 'packages/dosimetry-core/src/io/nifti.ts'))});
-    const { indexToWorld, worldToIndex } = await import(${JSON.stringify(join(REPO_ROOT, 'packages/dosimetry-core/src/volume/geometry.ts'))});
-    const dose = readNifti(${JSON.stringify(join(outDir, 'dose.nii.gz'))}).volume;
-    const rel = readNifti(${JSON.stringify(join(outDir, 'dose_uncertainty.nii.gz'))}).volume;
-    const [nx, ny] = dose.geometry.dims;
-    const out = ${JSON.stringify(points)}.map((p) => {
-      const q = worldToIndex(dose.geometry, p[0], p[1], p[2]).map((x) => Math.floor(x + 0.5));
-      const v = q[0] + nx * (q[1] + ny * q[2]);
-      return { doseGy: dose.data[v], relStdErr: rel.data[v], centreLps: indexToWorld(dose.geometry, q[0], q[1], q[2]) };
-    });
-    process.stdout.write(JSON.stringify(out));`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO_ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`reading the CLI's dose failed: ${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
 
 /** Chooses Monte Carlo on `backend` in the drop panel, computes, and returns the report, the log and the timings. */
 async function computeMc(page, backend) {
@@ -160,7 +129,7 @@ try {
   const { report: cli, historiesPerSecond: cliHps } = cliMc(demo.phantomDir, cliDir);
   console.log(`CLI dose --method mc --mc-histories ${HISTORIES} --seed ${SEED} --backend cpu: ${Date.now() - t0} ms, ${cliHps} histories/s (worker threads)`);
   const regions = demo.expected.regions.filter((r) => /^Tumor/.test(r.name));
-  const cliAt = cliDoseAt(cliDir, regions.map((r) => r.centreMm));
+  const cliAt = caseDoseAt(cliDir, regions.map((r) => r.centreMm));
 
   browser = await launchBrowser();
   server = await startViewer(demo.caseDir);

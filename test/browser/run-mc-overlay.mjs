@@ -26,9 +26,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDemoCase } from './fixtures.mjs';
-import { CHROMIUM, REPO_ROOT, checkRecorder, guardedPage, launchBrowser, openViewer, startViewer } from './harness.mjs';
+import { CHROMIUM, REPO_ROOT, caseDoseAt, checkRecorder, cliPhantomMc, guardedPage, launchBrowser, openViewer, setControl, startViewer } from './harness.mjs';
 import { decodePng } from './png.mjs';
-import { dropFiles } from './viewer.spec.mjs';
+import { dropFiles, turboRef } from './viewer.spec.mjs';
 
 const arg = (name, dflt) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : dflt);
 const HISTORIES = Number(arg('--histories', '20000'));
@@ -50,16 +50,6 @@ if (!existsSync(CHROMIUM)) {
 
 const { check, fail, exit } = checkRecorder();
 
-/** Turbo, polynomial approximation (A. Mikhailov, Google AI Blog 2019): the reference for the overlay colours. */
-function turboRef(x) {
-  const t = Math.min(1, Math.max(0, x));
-  const p = (c) => Math.min(1, Math.max(0, c[0] + t * (c[1] + t * (c[2] + t * (c[3] + t * (c[4] + t * c[5]))))));
-  return [
-    p([0.13572138, 4.6153926, -42.66032258, 132.13108234, -152.94239396, 59.28637943]),
-    p([0.09140261, 2.19418839, 4.84296658, -14.18503333, 4.27729857, 2.82956604]),
-    p([0.1066733, 12.64194608, -60.58204836, 110.36276771, -89.90310912, 27.34824973]),
-  ].map((v) => Math.round(255 * v));
-}
 /** Colour table entry of x / max at opacity 1: entry floor(256 x / max), clamped to 0..255. */
 const colourOf = (x, max) => turboRef(Math.min(255, Math.floor(256 * Math.min(1, Math.max(0, x / max)))) / 255);
 /** Table entries of a value within float32 rounding of an entry boundary (GPU f32 vs CPU f64): both are accepted. */
@@ -68,50 +58,10 @@ function coloursNear(x, max) {
   return [colourOf(x * (1 - e), max), colourOf(x, max), colourOf(x * (1 + e), max)];
 }
 
-/** `dosimetry dose --method mc` on the phantom with its CT (CPU back end). */
-function cliMc(demo, outDir) {
-  const d = demo.phantomDir;
-  const r = spawnSync(process.execPath, [
-    'scripts/dosimetry.mjs', 'dose', '--activity', join(d, 'activity_bqml.nii.gz'), '--activity-unit', 'bq-per-ml', '--scan-delay-h', '0',
-    '--segmentation', join(d, 'segmentation.seg.nrrd'), '--liver', 'Liver', '--tumor', 'Tumor A', '--tumor', 'Tumor B', '--tumor', 'Tumor C', '--tumor', 'Tumor D',
-    '--lung', 'Lungs', '--ct', demo.ctPath, '--isotope', 'Y90', '--method', 'mc', '--mc-histories', String(HISTORIES), '--seed', String(SEED), '--backend', 'cpu', '--out', outDir,
-  ], { cwd: REPO_ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`dose --method mc failed (exit ${r.status}): ${r.stderr}`);
-  return JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8'));
-}
+/** `dosimetry dose --method mc` on the phantom with its CT (CPU back end): its report.json. */
+const cliMc = (demo, outDir) => cliPhantomMc(demo.phantomDir, outDir, { histories: HISTORIES, seed: SEED, ctPath: demo.ctPath }).report;
 
-/** Dose and relative standard error of the voxels nearest to LPS points, from the case's NIfTI files, with their centres. */
-function voxelsAt(caseDir, points) {
-  const code = `
-    const { readNifti } = await import(${JSON.stringify(join(REPO_ROOT, 'packages/dosimetry-core/src/io/nifti.ts'))});
-    const { indexToWorld, worldToIndex } = await import(${JSON.stringify(join(REPO_ROOT, 'packages/dosimetry-core/src/volume/geometry.ts'))});
-    const dose = readNifti(${JSON.stringify(join(caseDir, 'dose.nii.gz'))}).volume;
-    const rel = readNifti(${JSON.stringify(join(caseDir, 'dose_uncertainty.nii.gz'))}).volume;
-    const [nx, ny] = dose.geometry.dims;
-    const out = ${JSON.stringify(points)}.map((p) => {
-      const q = worldToIndex(dose.geometry, p[0], p[1], p[2]).map((x) => Math.floor(x + 0.5));
-      const v = q[0] + nx * (q[1] + ny * q[2]);
-      return { doseGy: dose.data[v], relStdErr: rel.data[v], centreLps: indexToWorld(dose.geometry, q[0], q[1], q[2]) };
-    });
-    process.stdout.write(JSON.stringify(out));`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO_ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`reading the case's NIfTI files failed: ${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
 
-async function setControl(page, testid, value) {
-  await page.evaluate(
-    ([id, v]) => {
-      const el = document.querySelector(`[data-testid="${id}"]`);
-      if (el.type === 'checkbox') el.checked = v;
-      else el.value = String(v);
-      el.dispatchEvent(new Event('input', { bubbles: true }));
-      el.dispatchEvent(new Event('change', { bubbles: true }));
-    },
-    [testid, value],
-  );
-  await page.evaluate(() => window.__viewer.renderNow());
-}
 
 /** The axial canvas's pixel at an LPS point (the view's own mapping). */
 async function axialPixelAt(page, lps) {
@@ -137,7 +87,7 @@ try {
   const tumours = demo.expected.regions.filter((r) => /^Tumor/.test(r.name));
   const liverPoint = [tumours[0].centreMm[0] + 25 + tumours[0].semiAxesMm[0], tumours[0].centreMm[1], tumours[0].centreMm[2]];
   const points = [...tumours.map((r) => ({ name: r.name, lps: r.centreMm })), { name: 'normal liver', lps: liverPoint }];
-  const voxels = voxelsAt(mcDir, points.map((p) => p.lps));
+  const voxels = caseDoseAt(mcDir, points.map((p) => p.lps));
   console.log(`       voxels: ${points.map((p, i) => `${p.name} ${voxels[i].doseGy.toFixed(2)} Gy ± ${(100 * voxels[i].relStdErr).toFixed(2)} %`).join('; ')}`);
 
   browser = await launchBrowser();

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { decodePng } from './png.mjs';
+import { setControl } from './harness.mjs';
 
 /** Checks of the Territories panel on a multi-territory plan (run by territory-section.mjs on their own case). */
 export { refusedMapChecks, territoryChecks } from './territories.spec.mjs';
@@ -14,7 +15,7 @@ export { refusedMapChecks, territoryChecks } from './territories.spec.mjs';
 export { cohortFigureChecks } from './cohort-figures.spec.mjs';
 
 /** Turbo, polynomial approximation (A. Mikhailov, Google AI Blog 2019), the reference for the overlay colours. */
-function turboRef(x) {
+export function turboRef(x) {
   const t = Math.min(1, Math.max(0, x));
   const p = (c) => Math.min(1, Math.max(0, c[0] + t * (c[1] + t * (c[2] + t * (c[3] + t * (c[4] + t * c[5]))))));
   return [
@@ -44,19 +45,6 @@ async function rowTexts(page) {
   return page.locator('[data-testid="structure-row"]').allInnerTexts();
 }
 
-async function setControl(page, testid, value) {
-  await page.evaluate(
-    ([id, v]) => {
-      const el = document.querySelector(`[data-testid="${id}"]`);
-      if (el.type === 'checkbox') el.checked = v;
-      else el.value = String(v);
-      el.dispatchEvent(new Event('input', { bubbles: true }));
-      el.dispatchEvent(new Event('change', { bubbles: true }));
-    },
-    [testid, value],
-  );
-  await page.evaluate(() => window.__viewer.renderNow());
-}
 
 async function centrePixelMatches(page, doseGy, label) {
   const maxGy = Number(await page.locator('[data-testid="legend"]').getAttribute('data-max-gy'));
