@@ -182,15 +182,10 @@ export function buildBiasedSource(
   const k = shares.length;
   if (k === 0) return null;
   const m = new Float64Array(activity.length).fill(1 - lambda);
+  // a grid structure lists each voxel once (ascending indices), so no voxel is counted twice within one structure
   for (const { s, f } of shares) {
     const add = lambda / k / f;
-    const seen = new Set<number>();
-    for (let e = 0; e < s.voxelIndices.length; e++) {
-      const v = s.voxelIndices[e];
-      if (!(s.weights[e] > 0) || seen.has(v)) continue;
-      seen.add(v);
-      m[v] += add;
-    }
+    for (let e = 0; e < s.voxelIndices.length; e++) if (s.weights[e] > 0) m[s.voxelIndices[e]] += add;
   }
   let mMin = Infinity;
   let mMax = 0;
