@@ -10,7 +10,7 @@
 import { basename } from 'node:path';
 import { FormatError, InputError } from '../errors.ts';
 import { type Geometry, assertSameGrid, voxelCount } from '../volume/geometry.ts';
-import { type StructureMask, boxOfIndices } from '../volume/structure.ts';
+import { ExtentBuilder, type StructureMask, boxOfIndices, rememberMaskExtent } from '../volume/structure.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { gzipDeterministicAsync, gzipDeterministicGenerated } from './gzip.ts';
 import { lowerName, readFileBytes } from './files.ts';
@@ -92,13 +92,15 @@ export function segNrrdToStructures(n: NrrdData, file: string): StructureMask[] 
   const data = n.data;
   const short = basename(file);
   const masks = segs.map((s) => new Uint8Array(count));
+  // each mask's extent, gathered in this pass (a later maskExtent would scan the whole grid once per segment)
+  const extents = segs.map(() => new ExtentBuilder(geometry.dims));
   for (let layer = 0; layer < layers; layer++) {
     const inLayer = segs.map((s, i) => ({ s, i })).filter((e) => e.s.layer === layer);
     if (inLayer.length === 0) continue;
     // Lookup label value -> mask (a dense array for the usual small label values).
     const maxLabel = Math.max(...inLayer.map((e) => e.s.labelValue));
-    const lut: (Uint8Array | undefined)[] = new Array(maxLabel + 1);
-    for (const e of inLayer) lut[e.s.labelValue] = masks[e.i];
+    const lut: (number | undefined)[] = new Array(maxLabel + 1);
+    for (const e of inLayer) lut[e.s.labelValue] = e.i;
     const base = layer * sl;
     let v = 0;
     for (let k = 0; k < nz; k++) {
@@ -107,13 +109,17 @@ export function segNrrdToStructures(n: NrrdData, file: string): StructureMask[] 
         for (let i = 0; i < nx; i++, v++, off += sx) {
           const x = data[off];
           if (x > 0 && x <= maxLabel) {
-            const m = lut[x];
-            if (m !== undefined) m[v] = 255;
+            const e = lut[x];
+            if (e !== undefined) {
+              masks[e][v] = 255;
+              extents[e].add(i, j, k, 255);
+            }
           }
         }
       }
     }
   }
+  masks.forEach((m, i) => rememberMaskExtent(m, extents[i].build()));
   return segs.map((s, i) => ({
     name: s.name,
     origin: `${short} layer ${s.layer} label ${s.labelValue}`,

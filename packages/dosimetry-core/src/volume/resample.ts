@@ -3,7 +3,7 @@
  */
 import { GridError, InputError } from '../errors.ts';
 import { type Geometry, indexToWorld, voxelCount, worldToIndex } from './geometry.ts';
-import { indexMap, parallelAxes, voxelAlignedMap } from './index-map.ts';
+import { type IndexMap, indexMap, parallelAxes, voxelAlignedMap } from './index-map.ts';
 import { type MaskDensitySource, massSubsamples, sampleMaskWithDensity } from './mask-mass.ts';
 import { type GridStructure, type StructureMask, maskExtent, unitWeights } from './structure.ts';
 import type { Volume, VoxelArray } from './volume.ts';
@@ -185,7 +185,12 @@ export function maskToGrid(mask: StructureMask, target: Geometry, options: MaskR
     const offs: number[][] = [[], [], []];
     for (let r = 0; r < 3; r++) for (let s = 0; s < ns[r]; s++) offs[r].push((s + 0.5) / ns[r] - 0.5);
     const nSamples = ns[0] * ns[1] * ns[2];
-    for (let k = k0; k <= k1; k++) {
+    const axes = separableAxes(toMask);
+    if (axes) {
+      const r = sampleSeparable(mask, target, toMask, axes, [i0, i1, j0, j1, k0, k1], offs, bbox, idx, wts);
+      count = r.count;
+      totalInside = r.totalInside;
+    } else for (let k = k0; k <= k1; k++) {
       for (let j = j0; j <= j1; j++) {
         for (let i = i0; i <= i1; i++) {
           let acc = 0;
@@ -234,6 +239,138 @@ export function maskToGrid(mask: StructureMask, target: Geometry, options: MaskR
     fractionOutsideFov: fractionOutsideFov < 1e-6 ? 0 : fractionOutsideFov,
     ...(massSubs ? { massSubsamples: massSubs } : {}),
   };
+}
+
+/**
+ * For target axis t, the mask axis it runs along, when every off-axis term of the map is exactly zero (grids that share
+ * their direction up to a permutation or flip: a segmentation on the CT's grid and a PET on its own). Exact zeros, not
+ * a tolerance, so that sampling axis by axis rounds every sub-sample exactly as sampling the full map does.
+ */
+function separableAxes(map: IndexMap): [number, number, number] | undefined {
+  const axes = parallelAxes(map);
+  if (!axes) return undefined;
+  for (let t = 0; t < 3; t++) for (let r = 0; r < 3; r++) if (r !== axes[t] && map.a[3 * r + t] !== 0) return undefined;
+  return axes;
+}
+
+/**
+ * maskToGrid's fractional sampling on grids with parallel axes, in three one-axis passes instead of one lookup per
+ * sub-sample: the sub-samples of a target voxel form a product of one list of mask indices per axis, so the sum of the
+ * occupancies over them is a sum over mask rows, then over rows of those sums, then over planes. Per axis, the mask
+ * index of each sub-sample is rounded from the same expression as the direct loop (the off-axis terms are exact zeros),
+ * and the sums are of integers: the weights are bit for bit those of sampling every sub-sample (the direct loop is kept
+ * for rotated grids). The work is about (target voxels x sub-samples per axis) per pass instead of their product:
+ * 5-6 s -> a few hundred ms for a liver segmentation at 0.8 mm onto a 2.3 mm PET (6 x 6 x 7 sub-samples).
+ */
+function sampleSeparable(
+  mask: StructureMask,
+  target: Geometry,
+  toMask: IndexMap,
+  axes: readonly [number, number, number],
+  box: readonly [number, number, number, number, number, number],
+  offs: readonly (readonly number[])[],
+  bbox: { lo: readonly number[]; hi: readonly number[] },
+  idx: Uint32Array,
+  wts: Float32Array,
+): { count: number; totalInside: number } {
+  const [mx, my] = mask.geometry.dims;
+  const mStride = [1, mx, mx * my];
+  const occ = mask.occupancy;
+  const [tx, ty] = target.dims;
+  const lo = [box[0], box[2], box[4]];
+  const n = [box[1] - box[0] + 1, box[3] - box[2] + 1, box[5] - box[4] + 1];
+  // Per target axis t and target index (relative to lo[t]): the distinct mask indices its sub-samples land on (inside
+  // the mask's nonzero box; the rest hold zero occupancy) with how many sub-samples land on each.
+  const lists = [0, 1, 2].map((t) => {
+    const r = axes[t];
+    const a = toMask.a[3 * r + t], b = toMask.b[r];
+    const start = new Int32Array(n[t] + 1);
+    const at: number[] = [];
+    const mult: number[] = [];
+    for (let q = 0; q < n[t]; q++) {
+      start[q] = at.length;
+      const c = lo[t] + q;
+      for (const o of offs[t]) {
+        const m = Math.round(a * (c + o) + b);
+        if (m < bbox.lo[r] || m > bbox.hi[r]) continue;
+        const prev = at.indexOf(m, start[q]);
+        if (prev >= 0) mult[prev]++;
+        else at.push(m), mult.push(1);
+      }
+    }
+    start[n[t]] = at.length;
+    return { start, at: Int32Array.from(at), mult: Int32Array.from(mult) };
+  });
+  const [L0, L1, L2] = lists;
+  const S0 = mStride[axes[0]], S1 = mStride[axes[1]], S2 = mStride[axes[2]];
+  // mask indices along axes[1] that some target index along axis 1 needs
+  let vLo = Infinity, vHi = -Infinity;
+  for (let e = 0; e < L1.at.length; e++) (vLo = Math.min(vLo, L1.at[e])), (vHi = Math.max(vHi, L1.at[e]));
+  const nv = vHi >= vLo ? vHi - vLo + 1 : 0;
+  const [ni, nj] = n;
+  // plane w (a mask index along axes[2]) -> T_w(i, j) = sum over the sub-samples of target row/column (i, j)
+  const planes = new Map<number, Int32Array>();
+  const rows = new Int32Array(nv * ni); // R_w(i, v) for the plane being built
+  const planeSums = (w: number): Int32Array => {
+    let T = planes.get(w);
+    if (T) return T;
+    rows.fill(0);
+    for (let v = 0; v < nv; v++) {
+      const base = (vLo + v) * S1 + w * S2;
+      const out = v * ni;
+      for (let i = 0; i < ni; i++) {
+        let s = 0;
+        for (let e = L0.start[i]; e < L0.start[i + 1]; e++) s += L0.mult[e] * occ[base + L0.at[e] * S0];
+        rows[out + i] = s;
+      }
+    }
+    T = new Int32Array(ni * nj);
+    for (let j = 0; j < nj; j++) {
+      const out = j * ni;
+      for (let e = L1.start[j]; e < L1.start[j + 1]; e++) {
+        const m = L1.mult[e];
+        const src = (L1.at[e] - vLo) * ni;
+        for (let i = 0; i < ni; i++) T[out + i] += m * rows[src + i];
+      }
+    }
+    planes.set(w, T);
+    return T;
+  };
+  const nSamples = offs[0].length * offs[1].length * offs[2].length;
+  const acc = new Int32Array(ni * nj);
+  let count = 0;
+  let totalInside = 0;
+  for (let q = 0; q < n[2]; q++) {
+    acc.fill(0);
+    const s0 = L2.start[q], s1 = L2.start[q + 1];
+    for (let e = s0; e < s1; e++) {
+      const T = planeSums(L2.at[e]);
+      const m = L2.mult[e];
+      for (let p = 0; p < acc.length; p++) acc[p] += m * T[p];
+    }
+    // planes no later target index needs (the map is monotone along each axis: those are the ones this one dropped)
+    for (const w of planes.keys()) {
+      let used = false;
+      for (let e = s0; e < s1; e++) if (L2.at[e] === w) used = true;
+      if (!used) planes.delete(w);
+    }
+    if (s0 === s1) continue;
+    const k = lo[2] + q;
+    for (let j = 0; j < nj; j++) {
+      const row = tx * (lo[1] + j + ty * k) + lo[0];
+      const a0 = j * ni;
+      for (let i = 0; i < ni; i++) {
+        const a = acc[a0 + i];
+        if (a > 0) {
+          const weight = a / (255 * nSamples);
+          idx[count] = row + i;
+          wts[count++] = weight;
+          totalInside += weight;
+        }
+      }
+    }
+  }
+  return { count, totalInside };
 }
 
 function defaultSubsamples(mask: Geometry, target: Geometry): [number, number, number] {
