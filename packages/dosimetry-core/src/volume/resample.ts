@@ -525,30 +525,57 @@ export function meanOverVoxels(src: Volume<VoxelArray>, target: Geometry, option
     const tables = [0, 1, 2].map((t) => overlapTable(target.dims[t], m.a[3 * axisMap[t] + t], m.b[axisMap[t]], sDims[axisMap[t]]));
     const strides = [0, 1, 2].map((t) => sStride[axisMap[t]]);
     const [X, Y, Z] = tables;
+    // In one-axis passes, each CT voxel transformed once per target voxel that overlaps it along x (not once per
+    // target voxel overlapping it in 3-D): rows along x, then along y into plane sums, then planes along z. The plane
+    // sums of a source plane serve every target plane that overlaps it (neighbours share their boundary planes).
+    let vLo = Infinity, vHi = -Infinity;
+    for (let j = 0; j < ty; j++) if (Y.count[j] > 0) (vLo = Math.min(vLo, Y.start[j])), (vHi = Math.max(vHi, Y.start[j] + Y.count[j] - 1));
+    const nv = vHi >= vLo ? vHi - vLo + 1 : 0;
+    const rowSums = new Float64Array(nv * tx);
+    const planes = new Map<number, Float64Array>();
+    const planeSums = (w: number): Float64Array => {
+      let P = planes.get(w);
+      if (P) return P;
+      for (let v = 0; v < nv; v++) {
+        const base = w * strides[2] + (vLo + v) * strides[1];
+        const out = v * tx;
+        for (let i = 0; i < tx; i++) {
+          let accX = 0;
+          for (let a = 0; a < X.count[i]; a++) accX += X.weight[X.offset[i] + a] * f(d[base + (X.start[i] + a) * strides[0]]);
+          rowSums[out + i] = accX;
+        }
+      }
+      P = new Float64Array(tx * ty);
+      for (let j = 0; j < ty; j++) {
+        const out = j * tx;
+        for (let b = 0; b < Y.count[j]; b++) {
+          const wy = Y.weight[Y.offset[j] + b];
+          const src = (Y.start[j] + b - vLo) * tx;
+          for (let i = 0; i < tx; i++) P[out + i] += wy * rowSums[src + i];
+        }
+      }
+      planes.set(w, P);
+      return P;
+    };
+    const acc = new Float64Array(tx * ty);
     for (let k = 0; k < tz; k++) {
       const zc = Z.count[k];
       if (zc === 0) continue;
+      acc.fill(0);
+      for (let c = 0; c < zc; c++) {
+        const wz = Z.weight[Z.offset[k] + c];
+        const P = planeSums(Z.start[k] + c);
+        for (let p = 0; p < acc.length; p++) acc[p] += wz * P[p];
+      }
+      // planes later target planes do not overlap (overlaps move monotonically with k)
+      for (const w of planes.keys()) if (w < Z.start[k] || w >= Z.start[k] + zc) planes.delete(w);
       for (let j = 0; j < ty; j++) {
-        const yc = Y.count[j];
-        if (yc === 0) continue;
+        if (Y.count[j] === 0) continue;
         const row = tx * (j + ty * k);
         for (let i = 0; i < tx; i++) {
-          const xc = X.count[i];
-          if (xc === 0) continue;
-          let acc = 0;
-          for (let c = 0; c < zc; c++) {
-            const wz = Z.weight[Z.offset[k] + c];
-            const bz = (Z.start[k] + c) * strides[2];
-            for (let b = 0; b < yc; b++) {
-              const wzy = wz * Y.weight[Y.offset[j] + b];
-              const bzy = bz + (Y.start[j] + b) * strides[1];
-              let accX = 0;
-              for (let a = 0; a < xc; a++) accX += X.weight[X.offset[i] + a] * f(d[bzy + (X.start[i] + a) * strides[0]]);
-              acc += wzy * accX;
-            }
-          }
+          if (X.count[i] === 0) continue;
           const w = X.sum[i] * Y.sum[j] * Z.sum[k];
-          mean[row + i] = acc / w;
+          mean[row + i] = acc[j * tx + i] / w;
           inside[row + i] = w;
         }
       }
