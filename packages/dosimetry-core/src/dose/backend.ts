@@ -70,14 +70,54 @@ export const SOFTWARE_ADAPTER_NOT_USED = 'slower than the CPU back end; --backen
 
 const isNode = () => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
+/** The work a back end is chosen for: `auto` weighs the GPU's start and transfers against it. */
+export interface BackendWork {
+  readonly method: 'ldm' | 'dvk' | 'mc';
+  /** Voxels of the dose grid. */
+  readonly voxels: number;
+  /** CPU threads the CPU back end's convolution would use (default: what it uses here, fft-workers.ts). */
+  readonly cpuThreads?: number;
+}
+
+/**
+ * Dose-grid voxels per CPU convolution thread from which `auto` runs DVK on a hardware GPU. Measured on an NVIDIA H200
+ * with 16 cores (the CPU convolution uses 4 threads), best of 2 in one session: the convolution alone took 384 ms on the
+ * CPU and 311 ms on the GPU at 256^3 (16.8 M voxels), 2453 and 1783 ms at 512x512x400 (105 M), while opening the
+ * device and the transfers cost the whole `dose` process about 0.25-0.35 s (dvk192: 0.84 s on the CPU, 1.19 s on the
+ * GPU; ldm256: 1.32 and 1.65 s). The gain passes that cost near 45 M voxels with 4 threads; fewer CPU threads move the
+ * break-even down in proportion.
+ */
+export const DVK_GPU_MIN_VOXELS_PER_CPU_THREAD = 12_000_000;
+
+/**
+ * Why `auto` keeps a job on the CPU next to a hardware adapter (undefined: the GPU is worth it). LDM is one multiply
+ * per voxel and its statistics one pass: the images' trip to the GPU and back costs more than the CPU's work at every
+ * size measured (H200, in-process LDM + statistics: 150 ms CPU vs 227 ms GPU at 256^3, 1128 vs 1233 ms at
+ * 512x512x400). The Monte Carlo always goes to the GPU (1.5 M histories/s on the H200).
+ */
+export function cpuBetterThanGpu(work: BackendWork, cpuThreads: number): string | undefined {
+  if (work.method === 'ldm') {
+    return 'LDM and its statistics are one pass over the voxels: moving the images to a GPU and back costs more than the CPU back end takes (measured on an NVIDIA H200); --backend webgpu uses it anyway';
+  }
+  if (work.method === 'dvk') {
+    const min = DVK_GPU_MIN_VOXELS_PER_CPU_THREAD * Math.max(1, cpuThreads);
+    if (work.voxels < min) {
+      return `a DVK convolution of ${(work.voxels / 1e6).toFixed(1)} M voxels is faster on the CPU back end (${cpuThreads} thread${cpuThreads === 1 ? '' : 's'}) than opening the GPU and moving the images (the GPU pays from about ${(min / 1e6).toFixed(0)} M voxels); --backend webgpu uses it anyway`;
+    }
+  }
+  return undefined;
+}
+
 /**
  * 'cpu': the CPU back end. 'webgpu': WebGPU or a GpuError saying why it is unavailable.
- * 'auto': the fastest for this machine: WebGPU on a hardware adapter, else the CPU. A software adapter (lavapipe,
- * SwiftShader: slower than the CPU back end) is used only when asked for with 'webgpu'. In Node the adapter's kind is
- * learnt by a cached child-process probe (gpu/adapter-probe.ts), so that Dawn is never opened in this process, and
- * its native warnings never printed, when it would not be used. `reason` says why the back end was chosen.
+ * 'auto': the fastest for this machine and this `work`: WebGPU on a hardware adapter for the Monte Carlo and for DVK on
+ * large grids ({@link cpuBetterThanGpu}), else the CPU. A software adapter (lavapipe, SwiftShader: slower than the CPU
+ * back end) is used only when asked for with 'webgpu'. In Node the adapter's kind is learnt by a cached child-process
+ * probe (gpu/adapter-probe.ts), so that Dawn is never opened in this process, and its native warnings never printed,
+ * when it would not be used. `reason` says why the back end was chosen. Without `work` (statistics of dose maps made
+ * elsewhere) `auto` takes a hardware adapter.
  */
-export async function selectBackend(choice: BackendChoice): Promise<DoseBackend & { readonly reason: string }> {
+export async function selectBackend(choice: BackendChoice, work?: BackendWork): Promise<DoseBackend & { readonly reason: string }> {
   if (choice === 'cpu') return { ...cpuBackend, reason: 'asked for with --backend cpu' };
   if (choice === 'auto' && isNode()) {
     const { probeNodeAdapter } = await import('../gpu/adapter-probe.ts');
@@ -85,6 +125,11 @@ export async function selectBackend(choice: BackendChoice): Promise<DoseBackend 
     if (p.kind === 'none') return { ...cpuBackend, reason: `auto: ${p.reason ?? 'no WebGPU adapter'}` };
     if (p.kind === 'software') {
       return { ...cpuBackend, reason: `auto: the only WebGPU adapter is a software renderer (${p.description}), ${SOFTWARE_ADAPTER_NOT_USED}` };
+    }
+    if (work) {
+      const threads = work.cpuThreads ?? (await import('../convolution/fft-workers.ts')).fftThreadCount();
+      const why = cpuBetterThanGpu(work, threads);
+      if (why) return { ...cpuBackend, reason: `auto: hardware WebGPU adapter ${p.description} not used: ${why}` };
     }
   }
   const gpu = await import('../gpu/index.ts');

@@ -295,7 +295,7 @@ async function computeDoseCaseUnchecked(opts: DoseCaseOptions): Promise<DoseCase
   // 2. The back end; for DVK the convolution starts now, on the activity as read: dose is linear in activity, so the
   //    calibration factor (known once the structures are on the grid, for counts) is applied to its result. On the
   //    CPU it runs on worker threads, on WebGPU on the device, while this thread brings the structures onto the grid.
-  const backend = await selectBackend(opts.backend ?? 'auto');
+  const backend = await selectBackend(opts.backend ?? 'auto', { method: opts.method, voxels: voxelCount(grid) });
   let softDose: Promise<Float32Array> | undefined;
   let softStartMs = 0;
   let running: () => void = () => {};
