@@ -6,15 +6,47 @@
  * The DVK column is the convolution of the activity with the engine's 90Y kernel (4 mm, 1.04 g/mL) as `dose --method
  * dvk` runs it: CPU FFT on worker threads (convolveCpuAsync), WebGPU convolveGpu; results read back to the host.
  *
- *   node --import tsx --import ./scripts/wgsl-loader.mjs scripts/bench-ldm.ts [--sizes 128,256,512x512x400] [--repeat 2] [--dvk] [--json]
+ * WebGPU breakdown (second table; --no-breakdown skips it): each operation again on a device of its own with the
+ * 'timestamp-query' feature when the adapter offers it, with a phase recorder (src/gpu/phases.ts) that waits for
+ * the queue between the phases, so that upload, GPU kernels, read-back and the other host work add up to the wall
+ * time of the call. GPU kernel time: the compute passes' timestamps (end - begin, summed), or without the feature
+ * (or with --no-timestamps) the host clock from the kernels' submit until the queue is idle. Also printed: the
+ * device start (loading the WebGPU implementation, requestAdapter, requestDevice) and the pipeline compile time of
+ * each operation's first call.
+ *
+ *   node --import tsx --import ./scripts/wgsl-loader.mjs scripts/bench-ldm.ts [--sizes 128,256,512x512x400] [--repeat 2] [--dvk]
+ *     [--no-breakdown] [--no-timestamps] [--json]
  */
 import { ldmDoseCpu } from '../packages/dosimetry-core/src/cpu/ldm.ts';
-import { acquireGpu, gpuUnavailableReason, ldmDoseGpu, structureStatsGpu } from '../packages/dosimetry-core/src/gpu/index.ts';
+import {
+  acquireGpu,
+  createGpuContext,
+  gpuUnavailableReason,
+  GpuPhaseTimer,
+  ldmDoseGpu,
+  structureStatsGpu,
+  type GpuContext,
+  type GpuPhaseRecorder,
+  type GpuPhaseTimes,
+} from '../packages/dosimetry-core/src/gpu/index.ts';
 import { structureStatsCpu, type StructureStatsOptions } from '../packages/dosimetry-core/src/stats/index.ts';
 import type { GridStructure } from '../packages/dosimetry-core/src/volume/structure.ts';
 import { voxelKernel } from '../packages/dosimetry-core/src/kernel/index.ts';
 import { convolveGpuDetailed } from '../packages/dosimetry-core/src/convolution/index.ts';
 import { convolveCpuAsync, fftThreadCount } from '../packages/dosimetry-core/src/convolution/fft-workers.ts';
+
+if (process.argv.includes('--help')) {
+  console.log(
+    'usage: bench-ldm.ts [--sizes 128,256,512x512x400] [--repeat 2] [--dvk] [--no-breakdown] [--no-timestamps] [--json]\n' +
+      '  --sizes          grids: N (a cube) or NxMxK, comma-separated (default 128,256)\n' +
+      '  --repeat         timed runs per cell, best kept, after one warm-up (default 2)\n' +
+      '  --dvk            also the DVK convolution (90Y kernel, 4 mm)\n' +
+      '  --no-breakdown   skip the WebGPU phase breakdown (upload / GPU / read-back / host) and device start\n' +
+      '  --no-timestamps  breakdown: time the kernels by submit-to-done even where timestamp-query exists\n' +
+      '  --json           one JSON object instead of the tables',
+  );
+  process.exit(0);
+}
 
 function arg(name: string, fallback: string): string {
   const k = process.argv.indexOf(`--${name}`);
@@ -99,11 +131,43 @@ async function best(repeat: number, f: () => Promise<unknown>): Promise<number> 
   return t;
 }
 
+/** One operation's phases on the bench device: its first call (with pipeline compiles) and the fastest timed call. */
+interface PhaseRow { size: string; op: 'LDM' | 'statistics' | 'DVK'; first: GpuPhaseTimes; best: GpuPhaseTimes; detail?: string }
+
+/** A warm-up call (first use: compiles), then `repeat` recorded calls; the one with the shortest wall time is kept. */
+async function phased(timer: GpuPhaseTimer, repeat: number, f: (phases: GpuPhaseRecorder) => Promise<unknown>) {
+  timer.start();
+  await f(timer);
+  const first = await timer.stop();
+  let best: GpuPhaseTimes | undefined;
+  for (let r = 0; r < Math.max(1, repeat); r++) {
+    timer.start();
+    await f(timer);
+    const t = await timer.stop();
+    if (!best || t.wallMs < best.wallMs) best = t;
+  }
+  return { first, best: best! };
+}
+
 const sizes = arg('sizes', '128,256').split(',').map((t) => t.trim()).filter(Boolean);
 const repeat = Number(arg('repeat', '2'));
 const withDvk = process.argv.includes('--dvk');
+const withBreakdown = !process.argv.includes('--no-breakdown');
+// The breakdown's device is made first, so that its start is the process's cold start (Dawn and Vulkan loaded).
+const deviceStartMs: Record<string, number> = {};
+let benchCtx: GpuContext | undefined;
+let timer: GpuPhaseTimer | undefined;
+if (withBreakdown) {
+  const t0 = performance.now();
+  benchCtx = await createGpuContext({ optionalFeatures: ['timestamp-query'], onStep: (step, ms) => (deviceStartMs[step] = ms) });
+  deviceStartMs.total = performance.now() - t0;
+  if (benchCtx) timer = new GpuPhaseTimer(benchCtx.device, { timestamps: !process.argv.includes('--no-timestamps') });
+}
+const tShared = performance.now();
 const ctx = await acquireGpu();
+const sharedAcquireMs = performance.now() - tShared;
 if (!ctx) console.error(`WebGPU back end skipped: ${gpuUnavailableReason()}`);
+const phaseRows: PhaseRow[] = [];
 interface Row { size: string; backend: string; ldmMs: number; statsMs: number; dvkMs?: number; dvkDetail?: string; structureVoxels: number }
 const rows: Row[] = [];
 for (const text of sizes) {
@@ -153,9 +217,53 @@ for (const text of sizes) {
     }
     rows.push(gpuRow);
   }
+  if (benchCtx && timer) {
+    const bc = benchCtx;
+    const t = timer;
+    phaseRows.push({ size, op: 'LDM', ...(await phased(t, repeat, (phases) => ldmDoseGpu(bc, { ...ldmOpts, phases }))) });
+    phaseRows.push({ size, op: 'statistics', ...(await phased(t, repeat, (phases) => structureStatsGpu(bc, { ...statsOpts, phases }))) });
+    if (conv) {
+      let detail = '';
+      const r = await phased(t, repeat, async (phases) => {
+        const g = await convolveGpuDetailed(bc, { ...conv.opts, phases });
+        detail = `${g.method}${g.fftLayout ? ` ${g.fftLayout}` : ''}, ${g.slabs} slab${g.slabs === 1 ? '' : 's'}`;
+      });
+      phaseRows.push({ size, op: 'DVK', ...r, detail });
+    }
+  }
 }
+const gpuMethod = timer?.timestamps ? 'timestamps' : 'submit-to-done';
+/** GPU kernel time of a recorded call [ms]: timestamps when on, else submit-to-done. */
+const gpuMs = (t: GpuPhaseTimes) => t.gpuTimestampMs ?? t.kernelMs;
+/** Breakdown cells; host = wall - upload - GPU - read-back (also compiles, and with timestamps the submit/wait overhead). */
+const breakdown = phaseRows.map((r) => {
+  const b = r.best;
+  return {
+    size: r.size,
+    op: r.op,
+    detail: r.detail,
+    wallMs: b.wallMs,
+    uploadMs: b.uploadMs,
+    gpuMs: gpuMs(b),
+    readbackMs: b.readbackMs,
+    hostMs: b.wallMs - b.uploadMs - gpuMs(b) - b.readbackMs,
+    kernelSubmitToDoneMs: b.kernelMs,
+    passes: b.passes,
+    firstCallWallMs: r.first.wallMs,
+    firstCallCompileMs: r.first.compileMs,
+  };
+});
+const device = benchCtx
+  ? {
+      adapter: benchCtx.adapterDescription,
+      gpuMethod,
+      startMs: deviceStartMs,
+      sharedAcquireMs,
+    }
+  : null;
 if (process.argv.includes('--json')) {
-  console.log(JSON.stringify({ device: ctx?.adapterDescription ?? null, rows }, null, 2));
+  const table = device ? breakdownTable(device, breakdown) : undefined;
+  console.log(JSON.stringify({ device: ctx?.adapterDescription ?? null, rows, breakdown: device ? { ...device, rows: breakdown, table } : null }, null, 2));
 } else {
   console.log(`WebGPU adapter: ${ctx ? ctx.adapterDescription || ctx.source : 'none'}`);
   console.log('size         backend  LDM ms   stats ms  total ms  DVK ms  structure voxels');
@@ -164,5 +272,38 @@ if (process.argv.includes('--json')) {
       `${r.size.padEnd(12)} ${r.backend.padEnd(8)} ${r.ldmMs.toFixed(0).padStart(6)} ${r.statsMs.toFixed(0).padStart(10)} ${(r.ldmMs + r.statsMs).toFixed(0).padStart(9)} ${r.dvkMs === undefined ? '-'.padStart(7) : r.dvkMs.toFixed(0).padStart(7)}  ${r.structureVoxels}`,
     );
   }
+  if (device) {
+    const t = breakdownTable(device, breakdown);
+    for (const line of ['', t.title, t.head, t.align, ...t.rows, '', ...t.notes]) console.log(line);
+  }
 }
 process.exit(0);
+
+/** Milliseconds with 2 decimals below 10 ms, 1 below 100, else none. */
+function msText(x: number): string {
+  return Math.abs(x) < 10 ? x.toFixed(2) : Math.abs(x) < 100 ? x.toFixed(1) : x.toFixed(0);
+}
+
+/** The breakdown as a markdown table with its title and notes; scripts/bench.ts prints it from --json. */
+function breakdownTable(d: NonNullable<typeof device>, b: typeof breakdown) {
+  const s = d.startMs;
+  // pipelines are cached per device: a later grid compiles again only where its constants differ (FFT lengths, radii)
+  const compile = b.map((r) => `${r.size} ${r.op} ${msText(r.firstCallCompileMs)}`).join(', ');
+  const plain = rows
+    .filter((r) => r.backend === 'webgpu')
+    .map((r) => `${r.size} LDM ${msText(r.ldmMs)}, statistics ${msText(r.statsMs)}${r.dvkMs === undefined ? '' : `, DVK ${msText(r.dvkMs)}`}`)
+    .join('; ');
+  return {
+    title: `WebGPU breakdown per operation (phases serialised by queue waits; best of ${repeat} after a first call; adapter: ${d.adapter || 'unknown'})`,
+    head: `| grid | op | wall ms | upload ms | GPU ms (${d.gpuMethod}) | readback ms | host ms |`,
+    align: '|---|---|---:|---:|---:|---:|---:|',
+    rows: b.map((r) => `| ${r.size} | ${r.op}${r.detail ? ` (${r.detail})` : ''} | ${msText(r.wallMs)} | ${msText(r.uploadMs)} | ${msText(r.gpuMs)} | ${msText(r.readbackMs)} | ${msText(r.hostMs)} |`),
+    notes: [
+      `WebGPU device start: ${msText(s.total ?? NaN)} ms (loading the implementation ${msText(s.instance ?? NaN)}, requestAdapter ${msText(s.adapter ?? NaN)}, requestDevice ${msText(s.device ?? NaN)}); a second device afterwards (acquireGpu) ${msText(d.sharedAcquireMs)} ms. First-use pipeline compile ms (first call of each row): ${compile || '-'}.`,
+      ...(plain ? [`The same calls without the recorder (no waits between the phases, shared device; table above), wall ms: ${plain}.`] : []),
+      d.gpuMethod === 'timestamps'
+        ? `GPU ms: compute-pass timestamps summed; host ms = wall - upload - GPU - readback (includes submit and queue-wait overhead: kernel submit-to-done was ${b.map((r) => `${r.size} ${r.op} ${msText(r.kernelSubmitToDoneMs)}`).join(', ')}).`
+        : 'GPU ms: kernels submitted alone with the data resident, host clock until the queue is idle (no timestamp-query); host ms = wall - upload - GPU - readback.',
+    ],
+  };
+}

@@ -80,7 +80,11 @@ if (!argv.includes('--skip-ldm')) {
   if (r.status !== 0) {
     log(`bench-ldm.ts failed (exit ${r.status})`);
   } else {
-    const j = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { device: string | null; rows: LdmRow[] };
+    const j = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as {
+      device: string | null;
+      rows: LdmRow[];
+      breakdown: { table: { title: string; head: string; align: string; rows: string[]; notes: string[] } } | null;
+    };
     const ms = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(0));
     table(
       `LDM dose, DVK convolution and statistics, in-process (best of 2 after a warm-up, results read back to the host; 4 mm voxels, activity in the whole body; WebGPU adapter: ${j.device || 'none'})`,
@@ -88,6 +92,9 @@ if (!argv.includes('--skip-ldm')) {
       '|---|---|---:|---:|---:|---:|---:|',
       j.rows.map((x) => `| ${x.size} | ${x.backend} | ${ms(x.ldmMs)} | ${ms(x.statsMs)} | ${ms(x.ldmMs + x.statsMs)} | ${ms(x.dvkMs)}${x.dvkDetail ? ` (${x.dvkDetail})` : ''} | ${x.structureVoxels} |`),
     );
+    // the WebGPU phase breakdown (upload / GPU kernels / read-back / host, device start, first-use compiles)
+    const b = j.breakdown?.table;
+    if (b) table(b.title, b.head, b.align, b.rows, b.notes);
   }
 }
 
@@ -123,9 +130,14 @@ try {
 const softwareName = /llvmpipe|lavapipe/i.test(adapter.description) ? 'lavapipe' : /swiftshader/i.test(adapter.description) ? 'SwiftShader' : 'software';
 const webgpuLabel = adapter.kind === 'software' ? `software adapter: ${softwareName}` : adapter.kind === 'hardware' ? 'hardware adapter' : 'no adapter';
 if (adapter.kind === 'none') log(`--backend webgpu rows skipped: ${adapter.reason ?? 'no WebGPU adapter'}`);
-// the second engine row: the back end auto does not take (on a hardware adapter auto is WebGPU, so the CPU)
-const otherBackend: 'webgpu' | 'cpu' = adapter.kind === 'hardware' ? 'cpu' : 'webgpu';
-const otherLabel = otherBackend === 'cpu' ? 'engine: dose --backend cpu' : `engine: dose --backend webgpu (${webgpuLabel})`;
+// the second engine row: the back end auto does not take for the case (on a hardware adapter auto keeps LDM and small
+// DVK grids on the CPU and runs larger DVK grids on the GPU: dose/backend.ts cpuBetterThanGpu)
+const { cpuBetterThanGpu } = await import('../packages/dosimetry-core/src/dose/backend.ts');
+const { fftThreadCount } = await import('../packages/dosimetry-core/src/convolution/fft-workers.ts');
+const otherBackendFor = (c: { method: 'ldm' | 'dvk'; dims: readonly number[] }): 'webgpu' | 'cpu' =>
+  adapter.kind === 'hardware' && !cpuBetterThanGpu({ method: c.method, voxels: c.dims[0] * c.dims[1] * c.dims[2] }, fftThreadCount()) ? 'cpu' : 'webgpu';
+const otherLabelFor = (c: { method: 'ldm' | 'dvk'; dims: readonly number[] }) =>
+  otherBackendFor(c) === 'cpu' ? 'engine: dose --backend cpu' : `engine: dose --backend webgpu (${webgpuLabel})`;
 
 const haveGzip = haveCommand('gzip');
 const havePigz = haveCommand('pigz');
@@ -214,7 +226,7 @@ function runRow(s: CaseState, kind: RowKind, round: number) {
   } else {
     outDir = join(c.dir, `out-${kind}`);
     rmSync(outDir, { recursive: true, force: true }); // a fresh --out folder for every run
-    r = runProcess(node, ['scripts/dosimetry.mjs', ...engineDoseArgs(c, outDir, kind === 'webgpu' ? otherBackend : undefined)], root);
+    r = runProcess(node, ['scripts/dosimetry.mjs', ...engineDoseArgs(c, outDir, kind === 'webgpu' ? otherBackendFor(c) : undefined)], root);
   }
   if (!r.ok) {
     row.skip = `failed in ${round === 0 ? 'the warm-up' : `round ${round}`}: ${r.error}`;
@@ -317,7 +329,7 @@ for (const s of states) {
   };
   rowsOut.push(procRow(scriptName(c), s.rows.script));
   rowsOut.push(procRow(`engine: dose, default back end (auto → ${s.rows.auto.backend ?? '?'})`, s.rows.auto));
-  rowsOut.push(procRow(otherLabel, s.rows.webgpu));
+  rowsOut.push(procRow(otherLabelFor(c), s.rows.webgpu));
   if (s.rows.floor.skip) rowsOut.push(`| ${c.id} | I/O floor | not run: ${s.rows.floor.skip} | - | - | - | - |`);
   else {
     const f = s.floor;
@@ -338,7 +350,7 @@ for (const s of states) {
         if (m[name] === undefined) missing++;
         else worst = Math.max(worst, Math.abs(m[name] - v) / Math.abs(v));
       }
-      parts.push(`${k === 'auto' ? `default (${s.rows.auto.backend})` : otherBackend} ${worst.toExponential(1)}${missing ? ` (${missing} structures missing from report.json)` : ''}`);
+      parts.push(`${k === 'auto' ? `default (${s.rows.auto.backend})` : otherBackendFor(c)} ${worst.toExponential(1)}${missing ? ` (${missing} structures missing from report.json)` : ''}`);
     }
     agreement.push(`- ${c.id}: structure means, engine (report.json) against the script, max relative difference over ${Object.keys(ref).length} structures: ${parts.join('; ') || 'no engine run'}`);
   }

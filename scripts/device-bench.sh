@@ -6,7 +6,8 @@
 #
 #   bash scripts/device-bench.sh            (OUT=folder for the logs; DEVICE_SIM=1 skips unpacking the loaders into /)
 #
-# 1. `dose --method mc --mc-target-uncertainty 1 (and 0.5) --backend webgpu` on sample patient 1 (90Y PET, 6
+# 1. `dose --method mc --mc-target-uncertainty 1` (P1_MODES: more, ';'-separated; P1_BACKEND: default auto, which
+#    is WebGPU for the Monte Carlo on a hardware adapter) on sample patient 1 (90Y PET, 6
 #    tumours; the files travel in .devkit/samples when ../shared is beside the checkout; skipped otherwise), and its
 #    DVK dose for the ratio;
 # 2. pnpm bench: LDM, DVK convolution and statistics in-process at 256^3 and 512x512x400; whole `dose` processes
@@ -70,15 +71,15 @@ fi
 
 S=$KIT/samples
 if [ -f "$S/patient_1_Y90_PET.nrrd" ]; then
-  IFS=';' read -r -a modes <<< "${P1_MODES:---mc-target-uncertainty 1;--mc-target-uncertainty 0.5}"
+  IFS=';' read -r -a modes <<< "${P1_MODES:---mc-target-uncertainty 1}"
   for mode in "${modes[@]}"; do
     tag=$(echo "$mode" | tr -dc 'a-z0-9')
-    log "patient 1: dose --method mc $mode --backend webgpu ..."
+    log "patient 1: dose --method mc $mode --backend ${P1_BACKEND:-auto} ..."
     s=$(date +%s.%N)
     timeout "${P1_TIMEOUT:-120}" node scripts/dosimetry.mjs dose --activity $S/patient_1_Y90_PET.nrrd --activity-unit bq-per-ml --scan-delay-h 0 \
       --segmentation $S/patient_1_Segmentation.seg.nrrd --liver Liver \
       --tumor "Tumor 1" --tumor "Tumor 2" --tumor "Tumor 3" --tumor "Tumor 4" --tumor "Tumor 5" --tumor "Tumor 6" \
-      --isotope Y90 --method mc $mode --backend webgpu --out /tmp/p1-$tag 2>&1 | tr '\r' '\n' | grep -v '^$' | awk 'NR % 20 == 1 || /histories|error|warning/'
+      --isotope Y90 --method mc $mode --backend "${P1_BACKEND:-auto}" --out /tmp/p1-$tag 2>&1 | tr '\r' '\n' | grep -v '^$' | awk 'NR % 20 == 1 || /histories|error|warning/'
     rc=${PIPESTATUS[0]}
     e=$(date +%s.%N)
     echo "patient 1 mc $mode: exit $rc, wall $(python3 -c "print(f'{$e-$s:.2f}')") s"
@@ -89,9 +90,10 @@ if [ -f "$S/patient_1_Y90_PET.nrrd" ]; then
   node scripts/dosimetry.mjs dose --activity $S/patient_1_Y90_PET.nrrd --activity-unit bq-per-ml --scan-delay-h 0 \
     --segmentation $S/patient_1_Segmentation.seg.nrrd --liver Liver \
     --tumor "Tumor 1" --tumor "Tumor 2" --tumor "Tumor 3" --tumor "Tumor 4" --tumor "Tumor 5" --tumor "Tumor 6" \
-    --isotope Y90 --method dvk --backend webgpu --out /tmp/p1-dvk --quiet
+    --isotope Y90 --method dvk --backend "${P1_BACKEND:-auto}" --out /tmp/p1-dvk --quiet
+  rc=$?
   e=$(date +%s.%N)
-  echo "patient 1 dvk webgpu: exit $?, wall $(python3 -c "print(f'{$e-$s:.2f}')") s"
+  echo "patient 1 dvk ${P1_BACKEND:-auto}: exit $rc, wall $(python3 -c "print(f'{$e-$s:.2f}')") s"
 else
   log "patient 1 skipped: $S/patient_1_Y90_PET.nrrd is not there (copied from ../shared/data/sirt-samples by scripts/device-kit.sh)"
 fi

@@ -21,6 +21,7 @@ import { requireConvolutionDevice } from './device.ts';
 import { insertBox, planCrop, type Box3 } from './crop.ts';
 import { awaitGpu, isSoftwareAdapter } from '../gpu/wait.ts';
 import { withGpuErrors } from '../gpu/resources.ts';
+import type { GpuPhaseRecorder } from '../gpu/phases.ts';
 
 /** Which GPU algorithm to run; 'auto' picks the cheaper by the cost estimate of chooseGpuConvolutionMethod(). */
 export type GpuConvolutionMethod = 'auto' | 'direct' | 'fft';
@@ -38,6 +39,8 @@ export interface GpuConvolutionOptions extends ConvolutionOptions {
    * FFT_LINE_MAX_LENGTH and the volume fits one binding, else 'workgroup'), or force one (tests).
    */
   readonly fftLayout?: GpuFftLayout;
+  /** Phase timing for benchmarks (../gpu/phases.ts); absent: no change. */
+  readonly phases?: GpuPhaseRecorder;
 }
 
 /** Layout of the GPU FFT path (see the module comment). */
@@ -269,6 +272,26 @@ async function readBack<T>(
   }
 }
 
+/** With a phase recorder: waits for the queued work (upload or kernels) and goes back to the host phase. */
+async function settle(phases: GpuPhaseRecorder | undefined): Promise<void> {
+  if (!phases) return;
+  await phases.drain();
+  phases.enter('host');
+}
+
+/**
+ * The encoder readBack() should copy from: `enc` itself, or with a phase recorder a fresh one after `enc`'s kernels
+ * were submitted and waited for alone (then the read-back phase starts).
+ */
+async function kernelsAlone(device: GPUDevice, enc: GPUCommandEncoder, phases: GpuPhaseRecorder | undefined): Promise<GPUCommandEncoder> {
+  if (!phases) return enc;
+  phases.enter('kernel');
+  device.queue.submit([enc.finish()]);
+  await phases.drain();
+  phases.enter('readback');
+  return device.createCommandEncoder();
+}
+
 const DIRECT_TILES: ReadonlyArray<[number, number, number]> = [
   [8, 8, 4],
   [8, 8, 2],
@@ -298,6 +321,8 @@ async function directPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBin
   }
   const h = Math.max(1, Math.min(nz, maxPlanes, opts.maxSlabPlanes ?? Infinity));
   const parts = slabs(nz, h);
+  const phases = opts.phases;
+  phases?.enter('compile');
   const pipeline = await pipelineFor(device, 'convolve_direct.wgsl', DIRECT_BINDINGS, {
     WG_X: wg[0],
     WG_Y: wg[1],
@@ -307,6 +332,7 @@ async function directPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBin
     RZ: rz,
     TILE_LEN: tileLen(wg),
   });
+  phases?.enter('host');
   const inPlanes = Math.min(nz, h + 2 * rz);
   const S = GPUBufferUsage.STORAGE;
   const inBuf = device.createBuffer({ label: 'dvk input slab', size: 4 * plane * inPlanes, usage: S | GPUBufferUsage.COPY_DST });
@@ -325,15 +351,18 @@ async function directPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBin
       const [z0, z1] = parts[s];
       const zs0 = Math.max(0, z0 - rz);
       const zs1 = Math.min(nz, z1 + rz);
+      phases?.enter('upload');
       device.queue.writeBuffer(inBuf, 0, opts.volume, zs0 * plane, (zs1 - zs0) * plane);
       device.queue.writeBuffer(uBuf, 0, new Uint32Array([nx, ny, zs1 - zs0, z1 - z0, z0 - zs0, 0, 0, 0]));
+      await settle(phases);
       const enc = device.createCommandEncoder();
-      const pass = enc.beginComputePass();
+      const pass = enc.beginComputePass(phases?.computePass('convolve_direct'));
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, bind);
       pass.dispatchWorkgroups(Math.ceil(nx / wg[0]), Math.ceil(ny / wg[1]), Math.ceil((z1 - z0) / wg[2]));
       pass.end();
-      await readBack(device, outBuf, 4 * plane * (z1 - z0), staging, enc, (v) => out.set(v, z0 * plane));
+      await readBack(device, outBuf, 4 * plane * (z1 - z0), staging, await kernelsAlone(device, enc, phases), (v) => out.set(v, z0 * plane));
+      phases?.enter('host');
       opts.onProgress?.((s + 1) / parts.length);
     }
     return { values: out, method: 'direct', slabs: parts.length };
@@ -373,13 +402,16 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
   const maxInPlanes = Math.min(nz, h + 2 * rz);
   const staging = device.createBuffer({ label: 'dvk fft readback', size: 8 * planeC * Math.min(pz, maxInPlanes + rz), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const transient: GPUBuffer[] = [dataBuf, kBuf, staging];
+  const phases = opts.phases;
   try {
+    phases?.enter('compile');
     const fftPipe = new Map<number, { pipeline: GPUComputePipeline; lines: number }>();
     for (const n of new Set([px, py, pz])) {
       const lines = Math.max(1, Math.min(16, Math.floor(maxLine / n)));
       fftPipe.set(n, { pipeline: await pipelineFor(device, 'fft_stockham.wgsl', FFT_BINDINGS, { WG: 64, N: n, LINES: lines, SMEM: 2 * lines * n }), lines });
     }
     const mulPipe = await pipelineFor(device, 'convolve_fft_multiply.wgsl', MUL_BINDINGS, { WG: 256 });
+    phases?.enter('host');
 
     const fftBind = (buffer: GPUBuffer, n: number, params: GPUBuffer) =>
       device.createBindGroup({
@@ -413,17 +445,21 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
     // Kernel spectrum: the shifted kernel rows (kernelSpectrumRows), transformed along x on its rows only, along y on
     // its planes only, along z everywhere. A new buffer is zero-filled (WebGPU), so only the kernel rows are written.
     const kRows = kernelSpectrumRows(opts, px, py, pz);
+    phases?.enter('upload');
     for (const [row, values] of kRows) device.queue.writeBuffer(kBuf, 8 * px * row, values);
+    await settle(phases);
     const kPlanes = Math.min(pz, 2 * rz + 1);
     const kRowsY = Math.min(py, 2 * ry + 1);
     {
       const enc = device.createCommandEncoder();
-      const pass = enc.beginComputePass();
+      const pass = enc.beginComputePass(phases?.computePass('dvk kernel spectrum'));
       encodeAxis(pass, kBuf, xAxis(kPlanes, kRowsY), false);
       encodeAxis(pass, kBuf, yAxis(kPlanes), false);
       encodeAxis(pass, kBuf, zAxis, false);
       pass.end();
+      phases?.enter('kernel');
       device.queue.submit([enc.finish()]);
+      await settle(phases);
     }
     const mulParams = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     transient.push(mulParams);
@@ -456,10 +492,12 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
           }
         }
       });
+      phases?.enter('upload');
       device.queue.writeBuffer(dataBuf, 0, packed, 0, 2 * planeC * inPlanes);
+      await settle(phases);
       const enc = device.createCommandEncoder();
       if (inPlanes < pz) enc.clearBuffer(dataBuf, 8 * planeC * inPlanes, 8 * planeC * (pz - inPlanes));
-      const pass = enc.beginComputePass();
+      const pass = enc.beginComputePass(phases?.computePass('dvk fft slab'));
       encodeAxis(pass, dataBuf, xAxis(inPlanes, ny), false);
       encodeAxis(pass, dataBuf, yAxis(inPlanes), false);
       encodeAxis(pass, dataBuf, zAxis, false);
@@ -477,9 +515,10 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
         dataBuf,
         8 * planeC * outPlanes,
         staging,
-        enc,
+        await kernelsAlone(device, enc, phases),
         (res) =>
           slabIn.forEach((q, part) => {
+            phases?.enter('host'); // unpacking the slabs from the mapped range
             if (!q) return;
             for (let z = q.z0; z < q.z1; z++) {
               for (let y = 0; y < ny; y++) {
@@ -490,6 +529,7 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
             }
           }),
       );
+      phases?.enter('host');
       done += slabIn.filter(Boolean).length;
       progress(done / parts.length);
     }
@@ -601,7 +641,10 @@ async function fftLineRun(device: GPUDevice, opts: GpuConvolutionOptions, plan: 
     return b;
   };
   try {
+    const phases = opts.phases;
+    phases?.enter('compile');
     const pipeline = await pipelineFor(device, 'fft_line.wgsl', LINE_BINDINGS, { WG_X: LINE_WG_X, WG_Y: 1 });
+    phases?.enter('host');
     const dataBuf = buffer('dvk fft data', 8 * total, S);
     const kBuf = buffer('dvk fft kernel spectrum', 8 * total, S | GPUBufferUsage.COPY_DST);
     const inBuf = buffer('dvk fft real input', 4 * nx * ny * nz, S | GPUBufferUsage.COPY_DST);
@@ -609,8 +652,11 @@ async function fftLineRun(device: GPUDevice, opts: GpuConvolutionOptions, plan: 
     const unusedRead = buffer('dvk fft unused (read)', 16, S);
     const unusedWrite = buffer('dvk fft unused (write)', 16, S);
     const staging = buffer('dvk fft readback', 4 * nx * ny * nz, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const kRows = kernelSpectrumRows(opts, px, py, pz);
+    phases?.enter('upload');
     device.queue.writeBuffer(inBuf, 0, opts.volume);
-    for (const [row, values] of kernelSpectrumRows(opts, px, py, pz)) device.queue.writeBuffer(kBuf, 8 * px * row, values);
+    for (const [row, values] of kRows) device.queue.writeBuffer(kBuf, 8 * px * row, values);
+    await settle(phases);
 
     const encode = (pass: GPUComputePassEncoder, target: GPUBuffer, p: LinePass) => {
       const radices = fftPlan(p.n).radices;
@@ -645,12 +691,14 @@ async function fftLineRun(device: GPUDevice, opts: GpuConvolutionOptions, plan: 
     const kPlanes = Math.min(pz, 2 * rz + 1);
     const kRowsY = Math.min(py, 2 * ry + 1);
     let enc = device.createCommandEncoder();
-    let pass = enc.beginComputePass();
+    let pass = enc.beginComputePass(phases?.computePass('dvk kernel spectrum'));
     encode(pass, kBuf, { ...xLines(kRowsY, kPlanes), inverse: false, mode: LINE_MODE.plain });
     encode(pass, kBuf, { ...yLines(kPlanes), inverse: false, mode: LINE_MODE.plain });
     encode(pass, kBuf, { ...zLines, inverse: false, mode: LINE_MODE.plain });
     pass.end();
+    phases?.enter('kernel');
     device.queue.submit([enc.finish()]);
+    await settle(phases);
 
     for (let s = 0; s < parts.length; s += 2) {
       // slab A -> real part, slab B (if any) -> imaginary part; each slab's input planes start at local plane 0
@@ -664,17 +712,21 @@ async function fftLineRun(device: GPUDevice, opts: GpuConvolutionOptions, plan: 
       // the kept outputs lie at +r (see kernelSpectrumRows): planes < outPlanes, rows < ny + ry
       const outPlanes = Math.min(pz, inPlanes + rz);
       enc = device.createCommandEncoder();
-      pass = enc.beginComputePass();
+      pass = enc.beginComputePass(phases?.computePass('dvk fft slab pair'));
       encode(pass, dataBuf, { ...xLines(py, pz), inverse: false, mode: LINE_MODE.load, slabA: qa, slabB: qb });
       encode(pass, dataBuf, { ...yLines(inPlanes), inverse: false, mode: LINE_MODE.plain });
       encode(pass, dataBuf, { ...zLines, inverse: false, mode: LINE_MODE.fused, scale: 1 / total });
       encode(pass, dataBuf, { ...yLines(outPlanes), inverse: true, mode: LINE_MODE.plain });
       encode(pass, dataBuf, { ...xLines(ny, inPlanes), inverse: true, mode: LINE_MODE.store, slabA: qa, slabB: qb });
       pass.end();
+      phases?.enter('kernel');
       device.queue.submit([enc.finish()]);
+      await settle(phases);
       progress(Math.min(1, (s + 2) / parts.length) * 0.95);
     }
+    phases?.enter('readback');
     const values = await readBack(device, outBuf, 4 * nx * ny * nz, staging, device.createCommandEncoder(), (v) => v.slice());
+    phases?.enter('host');
     progress(1);
     return { values, method: 'fft', slabs: parts.length, paddedDims: [px, py, pz], fftLayout: 'line' };
   } finally {

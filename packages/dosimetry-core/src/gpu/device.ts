@@ -38,7 +38,11 @@ function isNode(): boolean {
   return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 }
 
+/** The Node GPU instance, created once and shared by every context (Dawn needs one instance per process at most). */
+let nodeInstance: GPU | undefined;
+
 async function nodeGpu(): Promise<GPU | undefined> {
+  if (nodeInstance) return nodeInstance;
   const { existsSync } = await import('node:fs');
   const { fileURLToPath } = await import('node:url');
   const icd = fileURLToPath(new URL('../../../../.cache/vulkan/lvp_icd.json', import.meta.url));
@@ -53,14 +57,31 @@ async function nodeGpu(): Promise<GPU | undefined> {
     const pkg = 'webgpu';
     const webgpu = (await import(/* @vite-ignore */ pkg)) as { create: (flags: string[]) => GPU; globals: object };
     Object.assign(globalThis, webgpu.globals);
-    return webgpu.create([]);
+    nodeInstance = webgpu.create([]);
+    return nodeInstance;
   } catch (err) {
     unavailableReason = `the 'webgpu' npm package could not be loaded (${(err as Error).message}); run pnpm install`;
     return undefined;
   }
 }
 
-async function probe(): Promise<GpuContext | undefined> {
+/** Options of createGpuContext(). */
+export interface GpuContextOptions {
+  /** Features to enable when the adapter offers them (e.g. 'timestamp-query' for benchmarks); the others are skipped. */
+  readonly optionalFeatures?: readonly GPUFeatureName[];
+  /**
+   * Called with the duration of each acquisition step [ms]: 'instance' (loading the WebGPU implementation; 0 once
+   * loaded), 'adapter' (requestAdapter), 'device' (requestDevice).
+   */
+  readonly onStep?: (step: 'instance' | 'adapter' | 'device', ms: number) => void;
+}
+
+/** Adapters of the contexts made by createGpuContext(), held for the reason given at keepAlive. */
+const extraAdapters: GPUAdapter[] = [];
+
+async function probe(options: GpuContextOptions = {}, shared = true): Promise<GpuContext | undefined> {
+  const step = (name: 'instance' | 'adapter' | 'device', t0: number) => options.onStep?.(name, performance.now() - t0);
+  let t0 = performance.now();
   const browserGpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   let gpu: GPU | undefined;
   let source: GpuContext['source'];
@@ -76,26 +97,35 @@ async function probe(): Promise<GpuContext | undefined> {
     return undefined;
   }
   keepAlive.gpu = gpu;
+  step('instance', t0);
+  t0 = performance.now();
   const adapter = await gpu.requestAdapter();
+  step('adapter', t0);
   if (!adapter) {
     unavailableReason = isNode()
       ? `no WebGPU adapter (VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? 'unset'}); run bash scripts/setup-vulkan.sh to install the software Vulkan driver, or use the CPU back end`
       : 'navigator.gpu gave no adapter; use the CPU back end';
     return undefined;
   }
-  keepAlive.adapter = adapter;
+  if (shared) keepAlive.adapter = adapter;
+  else extraAdapters.push(adapter);
   const l = adapter.limits;
+  t0 = performance.now();
   const device = await adapter.requestDevice({
+    requiredFeatures: (options.optionalFeatures ?? []).filter((f) => adapter.features.has(f)),
     requiredLimits: {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,
       maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
     },
   });
-  device.lost.then((info) => {
-    unavailableReason = `the WebGPU device was lost (${info.reason}: ${info.message})`;
-    contextPromise = undefined;
-  });
+  step('device', t0);
+  if (shared) {
+    device.lost.then((info) => {
+      unavailableReason = `the WebGPU device was lost (${info.reason}: ${info.message})`;
+      contextPromise = undefined;
+    });
+  }
   const info = adapter.info;
   return {
     device,
@@ -117,6 +147,20 @@ export function acquireGpu(): Promise<GpuContext | undefined> {
     return undefined;
   });
   return contextPromise;
+}
+
+/**
+ * A WebGPU context of its own (benchmarks: a device with 'timestamp-query'), beside the shared one of acquireGpu():
+ * not cached, and its loss does not touch the shared context. Undefined when there is no adapter
+ * (`gpuUnavailableReason()` says why). The caller destroys the device when done.
+ */
+export async function createGpuContext(options: GpuContextOptions = {}): Promise<GpuContext | undefined> {
+  try {
+    return await probe(options, false);
+  } catch (err) {
+    unavailableReason = `WebGPU device creation failed (${(err as Error).message}); use the CPU back end`;
+    return undefined;
+  }
 }
 
 /** Why the last acquireGpu() returned undefined (one sentence with a fix). */

@@ -7,6 +7,7 @@ import { dispatchGrid2d, type GpuContext } from './device.ts';
 import { cachedPerDevice, createBuffer, withGpuErrors } from './resources.ts';
 import { packUniform, uniformByteSize, type UniformLayout } from './uniform.ts';
 import { awaitGpu } from './wait.ts';
+import type { GpuPhaseRecorder } from './phases.ts';
 
 /** Host copy of `struct Params` in shaders/ldm.wgsl (checked by test/gpu/uniform.test.ts). */
 export const LDM_PARAMS: UniformLayout = {
@@ -26,6 +27,8 @@ export const LDM_WORKGROUP_SIZE = 256;
 export interface LdmGpuTuning {
   /** Voxels per tile (default: as many as fit one storage binding, <= 128 MiB). Small values exercise tiling. */
   readonly tileVoxels?: number;
+  /** Phase timing for benchmarks (./phases.ts); absent: no change. */
+  readonly phases?: GpuPhaseRecorder;
 }
 
 interface LdmPipeline {
@@ -79,7 +82,10 @@ export async function ldmDoseGpu(ctx: GpuContext, opts: LdmDoseOptions & LdmGpuT
   const rho = opts.densityGPerMl;
   const scalar = typeof rho === 'number';
   const tile = Math.max(1, Math.floor(Math.min(n, opts.tileVoxels ?? ctx.maxBindingBytes / 4, ctx.maxBindingBytes / 4)));
+  const phases = opts.phases;
+  phases?.enter('compile');
   const { layout, pipeline } = ldmPipeline(device);
+  phases?.enter('host');
 
   return withGpuErrors(device, 'LDM dose', async () => {
     const S = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
@@ -102,21 +108,35 @@ export async function ldmDoseGpu(ctx: GpuContext, opts: LdmDoseOptions & LdmGpuT
       const scale = scalar ? (cf * LDM_UNIT_FACTOR) / rho : cf * LDM_UNIT_FACTOR;
       for (let base = 0; base < n; base += tile) {
         const count = Math.min(tile, n - base);
+        phases?.enter('upload');
         device.queue.writeBuffer(params, 0, packUniform(LDM_PARAMS, { count, densityIsScalar: scalar ? 1 : 0, scale, _pad0: 0 }));
         device.queue.writeBuffer(act, 0, a, base, count);
         if (!scalar) device.queue.writeBuffer(den, 0, rho, base, count);
-        const enc = device.createCommandEncoder();
-        const pass = enc.beginComputePass();
+        if (phases) {
+          await phases.drain();
+          phases.enter('host');
+        }
+        let enc = device.createCommandEncoder();
+        const pass = enc.beginComputePass(phases?.computePass('ldm'));
         pass.setPipeline(pipeline);
         pass.setBindGroup(0, bindGroup);
         const [gx, gy] = dispatchGrid2d(Math.ceil(count / LDM_WORKGROUP_SIZE), ctx.maxWorkgroupsPerDimension);
         pass.dispatchWorkgroups(gx, gy);
         pass.end();
+        if (phases) {
+          // timed: the kernels alone, then the read-back in its own submission
+          phases.enter('kernel');
+          device.queue.submit([enc.finish()]);
+          await phases.drain();
+          phases.enter('readback');
+          enc = device.createCommandEncoder();
+        }
         enc.copyBufferToBuffer(dose, 0, staging, 0, count * 4);
         device.queue.submit([enc.finish()]);
         await awaitGpu(staging.mapAsync(GPUMapMode.READ, 0, count * 4));
         out.set(new Float32Array(staging.getMappedRange(0, count * 4)), base);
         staging.unmap();
+        phases?.enter('host');
       }
       return out;
     } finally {

@@ -27,6 +27,7 @@ import { dispatchGrid2d, type GpuContext } from './device.ts';
 import { cachedPerDevice, createBuffer, withGpuErrors } from './resources.ts';
 import { packUniform, uniformByteSize, type UniformLayout } from './uniform.ts';
 import { awaitGpu } from './wait.ts';
+import type { GpuPhaseRecorder } from './phases.ts';
 
 /** Host copy of `struct Params` in shaders/stats_sums.wgsl (checked by test/gpu/shaders.test.ts). */
 export const STATS_SUMS_PARAMS: UniformLayout = {
@@ -77,6 +78,8 @@ export interface StatsGpuTuning {
   readonly tileVoxels?: number;
   /** Most structure entries uploaded per batch (default: one storage binding). Small values exercise batching. */
   readonly batchEntries?: number;
+  /** Phase timing for benchmarks (./phases.ts); absent: no change. */
+  readonly phases?: GpuPhaseRecorder;
 }
 
 interface StatsPipelines {
@@ -241,7 +244,10 @@ async function structureStatsGpuDistinct(ctx: GpuContext, opts: StructureStatsOp
     throw new GpuError(`${nS} structures x ${nBins} DVH bins exceed one GPU binding: use fewer bins (--dvh-bins) or the CPU back end`);
   }
 
+  const phases = opts.phases;
+  phases?.enter('compile');
   const pipes = statsPipelines(device);
+  phases?.enter('host');
   return withGpuErrors(device, 'structure statistics', async () => {
     const S = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
     const tileBytes = Math.min(tile, n) * 4;
@@ -271,6 +277,7 @@ async function structureStatsGpuDistinct(ctx: GpuContext, opts: StructureStatsOp
           (field === 'voxelIndices' ? new Uint32Array(dst, 4 * j.entryBase, src.length) : new Float32Array(dst, 4 * j.entryBase, src.length)).set(src as never);
         }
       };
+      phases?.enter('upload'); // the mapped-at-creation fills of the single-batch case (their creation included)
       const doseBuf = single ? filled('stats dose', tileBytes, copyF32(opts.doseGy)) : buf('stats dose', tileBytes, S);
       const actBuf = single ? filled('stats activity', tileBytes, copyF32(opts.activityBqPerMl)) : buf('stats activity', tileBytes, S);
       const denBuf = single && !scalar ? filled('stats density', tileBytes, copyF32(rho)) : buf('stats density', scalar ? 16 : tileBytes, S);
@@ -280,6 +287,7 @@ async function structureStatsGpuDistinct(ctx: GpuContext, opts: StructureStatsOp
       const anyPart = structures.some((st) => st.partMassGPerMl);
       const partBytes = anyPart ? maxBatch * 4 : 16;
       const pBuf = single && anyPart ? filled('stats part masses', partBytes, batchCopy('partMassGPerMl')) : buf('stats part masses', partBytes, S);
+      phases?.enter('host');
       // one uniform slot per job, at the device's uniform offset alignment (256 bytes on most adapters)
       const slotBytes = Math.max(device.limits.minUniformBufferOffsetAlignment, uniformByteSize(STATS_SUMS_PARAMS), uniformByteSize(STATS_HIST_PARAMS));
       const uniformBytes = Math.max(1, jobCount) * slotBytes;
@@ -337,7 +345,7 @@ async function structureStatsGpuDistinct(ctx: GpuContext, opts: StructureStatsOp
       const submitBatch = (pipeline: GPUComputePipeline, groupOf: (slot: number) => GPUBindGroup, jobs: ReadonlyArray<[Job, number]>) => {
         if (jobs.length === 0) return;
         const enc = device.createCommandEncoder();
-        const pass = enc.beginComputePass();
+        const pass = enc.beginComputePass(phases?.computePass(pipeline.label));
         pass.setPipeline(pipeline);
         for (const [j, slot] of jobs) {
           pass.setBindGroup(0, groupOf(slot));
@@ -345,7 +353,14 @@ async function structureStatsGpuDistinct(ctx: GpuContext, opts: StructureStatsOp
           pass.dispatchWorkgroups(gx, gy);
         }
         pass.end();
+        phases?.enter('kernel');
         device.queue.submit([enc.finish()]);
+      };
+      /** With a phase recorder: the upload before a batch's kernels, the kernels and the read-back run one after the other. */
+      const settle = async () => {
+        if (!phases) return;
+        await phases.drain();
+        phases.enter('host');
       };
       const read = async (parts: ReadonlyArray<[GPUBuffer, number]>): Promise<ArrayBuffer[]> => {
         const enc = device.createCommandEncoder();
@@ -381,12 +396,18 @@ async function structureStatsGpuDistinct(ctx: GpuContext, opts: StructureStatsOp
         sumsU.set(new Uint8Array(packUniform(STATS_SUMS_PARAMS, values)), k * slotBytes);
       }
       device.queue.writeBuffer(sumsParams, 0, sumsU);
-      batches.forEach((b, bi) => {
+      for (let bi = 0; bi < batches.length; bi++) {
+        const b = batches[bi];
+        phases?.enter('upload');
         loadTile(b.tile, true);
         loadBatch(b);
+        await settle();
         submitBatch(pipes.sums, sumsGroup, slotted[bi]);
-      });
+        await settle();
+      }
+      phases?.enter('readback');
       const [partBuf, keyBuf] = await read([[partials, partialBytes], [keysBuf, keyBytes]]);
+      phases?.enter('host');
       const part = new Float32Array(partBuf);
       const keys = new Uint32Array(keyBuf);
       const sums: StructureSums[] = structures.map(() => ({
@@ -456,11 +477,16 @@ async function structureStatsGpuDistinct(ctx: GpuContext, opts: StructureStatsOp
         const b = batches[bi];
         const live = slotted[bi].filter(([j]) => sums[j.slot].voxelCount > 0);
         if (live.length === 0) continue;
+        phases?.enter('upload');
         loadTile(b.tile, false);
         loadBatch(b);
+        await settle();
         submitBatch(pipes.hist, histGroup, live);
+        await settle();
       }
+      phases?.enter('readback');
       const [histBuf] = await read([[hist, histWords * 4]]);
+      phases?.enter('host');
       const words = new Uint32Array(histBuf);
       return sums.map((sm, s) => {
         const h = new Float64Array(nBins);
