@@ -2,22 +2,28 @@
 // exactly the transport algorithm of the CPU back end, src/mc/history-cpu.ts (class II condensed-history
 // electrons with a random hinge and voxel-boundary stops, Woodcock photons, Philox-4x32-10 random numbers keyed by
 // (seed, MC_KEY_HI) with counter (h mod 2^32, h div 2^32, block, 0), so one history draws the same numbers here and
-// on the CPU). Arithmetic in f32; tallies are exact integers.
+// on the CPU). Arithmetic in f32; tallies are exact integers. Source biasing (importance sampling of the decay
+// source, src/mc/source.ts buildBiasedSource): a history from alias entry k carries the weight w of k's class and
+// rounds every deposit, escape and emission in its own unit, U / w (U: the problem's tally unit), as the CPU does.
 // CPU oracle: runHistoriesCpu() in packages/dosimetry-core/src/mc/history-cpu.ts (exported by transport-cpu.ts;
 // host: src/mc/transport-gpu.ts).
 //
 // Units: lengths [cm] along the grid's index axes (positions voxel-local, see below); energies [MeV]; densities
 // [g/cm^3]; table rows per density (cm^2/g, MeV cm^2/g, g/cm^2) as McRow in src/mc/types.ts; tallies in integer
-// numbers of params.tallyUnitMeV (each deposit rounded to the nearest unit, floor(E / unit + 0.5), before it is added).
+// numbers of the problem's tally unit U [MeV] (each deposit rounded to the nearest unit, floor(E / u + 0.5), before it
+// is added, with u = U / w the history's unit: u = U in an analog run, w = 1; a weighted deposit E counts E w units).
 //
 // Bindings (group 0):
 //   0: params  uniform McParams (below).
 //   1: data    array<u32>, storage read: every table, f32 as bits, at word offsets given in params:
 //              tables [(m * 11 + row) * 512 + i] (McRow layout) at tableOff; photon majorant [1/cm] (512) at
-//              majorantOff; beta inverse CDF [MeV] (betaN) at betaOff; photon lines (energy [MeV], yield, energy
-//              in tally units as u32 rounded by the host in f64) triples at linesOff; source alias table: voxel
-//              index (u32) at srcVoxelOff, keep probability (f32) at srcProbOff, alias (u32) at srcAliasOff,
-//              nSource entries each.
+//              majorantOff; beta inverse CDF [MeV] (betaN) at betaOff; photon lines (energy [MeV], yield) pairs
+//              at linesOff; source alias table: voxel index (u32) at srcVoxelOff, keep probability (f32) at
+//              srcProbOff, alias (u32) at srcAliasOff, nSource entries each; weight class (u32) of each entry at
+//              srcClassOff (nSource words, read only when params.weighted != 0; else every entry is class 0);
+//              weight classes at classOff, 2 + nLines words each: the history's unit u = U / w [MeV] (f32, divided
+//              in f64 by the host), the local energy per decay in units u (u32), each photon line's energy in
+//              units u (u32), the two rounded by the host in f64 exactly as the CPU rounds them.
 //   2, 3: media0, media1  array<u32>, storage read: packed medium word of voxel v (material << 24 | density in units
 //              of 1e-6 g/cm^3); voxels [0, mediaChunkVoxels) in media0, the rest in media1 (split so that no binding
 //              exceeds the device's storage binding limit).
@@ -41,7 +47,7 @@ struct McParams {
   voxelCmX: f32,
   voxelCmY: f32,
   voxelCmZ: f32,
-  tallyUnitMeV: f32,
+  weighted: u32,
   seed: u32,
   keyHi: u32,
   firstLo: u32,
@@ -50,6 +56,8 @@ struct McParams {
   srcVoxelOff: u32,
   srcProbOff: u32,
   srcAliasOff: u32,
+  srcClassOff: u32,
+  classOff: u32,
   tableOff: u32,
   majorantOff: u32,
   betaOff: u32,
@@ -68,8 +76,6 @@ struct McParams {
   maxStepCm: f32,
   betasPerDecay: f32,
   localMeVPerDecay: f32,
-  localUnits: u32,
-  _pad0: u32,
 }
 
 override WG: u32 = 256;
@@ -228,10 +234,15 @@ fn add64(c: u32, w: u32, q: u32) {
   }
 }
 
-// Energy e [MeV] in integer units, rounded half up (floor(x + 0.5) = Math.round for x >= 0; WGSL round() is
-// half-to-even). The host guards that the largest energy of the problem stays below 2^32 units.
+// The running history's weight class: its unit u = U / w [MeV] and the word offset of its class record (runHistory).
+var<private> histUnit: f32;
+var<private> histClassWord: u32;
+
+// Energy e [MeV] in integer units of the history, rounded half up (floor(x + 0.5) = Math.round for x >= 0; WGSL
+// round() is half-to-even). The host guards that the largest energy of the problem stays below 2^32 of the smallest
+// unit of its classes.
 fn units(e: f32) -> u32 {
-  return u32(floor(max(e, 0.0) / params.tallyUnitMeV + 0.5));
+  return u32(floor(max(e, 0.0) / histUnit + 0.5));
 }
 
 fn deposit(v: u32, e: f32) {
@@ -673,6 +684,13 @@ fn runHistory(hLo: u32, hHi: u32) {
   if (next() >= dataF(params.srcProbOff + k)) {
     k = data[params.srcAliasOff + k];
   }
+  // the history's weight class (source biasing; class 0 in an analog run): its unit and fixed emissions in units
+  var cls = 0u;
+  if (params.weighted != 0u) {
+    cls = data[params.srcClassOff + k];
+  }
+  histClassWord = params.classOff + cls * (2u + params.nLines);
+  histUnit = dataF(histClassWord);
   let v = data[params.srcVoxelOff + k];
   let nxy = params.nx * params.ny;
   let vi = vec3<i32>(i32(v % params.nx), i32((v / params.nx) % params.ny), i32(v / nxy));
@@ -683,11 +701,12 @@ fn runHistory(hLo: u32, hHi: u32) {
   let q = vec3<f32>(qx, qy, qz);
   // 2. energy deposited at the decay site (its units rounded by the host in f64, as the CPU rounds it)
   if (params.localMeVPerDecay > 0.0) {
-    if (params.localUnits != 0u) {
+    let localUnits = data[histClassWord + 1u];
+    if (localUnits != 0u) {
       let c = v / params.tallyChunkVoxels;
-      add64(c, HEADER_WORDS + 2u * (v - c * params.tallyChunkVoxels), params.localUnits);
+      add64(c, HEADER_WORDS + 2u * (v - c * params.tallyChunkVoxels), localUnits);
     }
-    countEmittedUnits(params.localUnits);
+    countEmittedUnits(localUnits);
   }
   // 3. beta (the first draw is made whatever betasPerDecay is)
   if (next() < params.betasPerDecay) {
@@ -703,11 +722,11 @@ fn runHistory(hLo: u32, hHi: u32) {
   }
   // 4. photon lines in table order
   for (var l = 0u; l < params.nLines; l++) {
-    let el = dataF(params.linesOff + 3u * l);
-    let y = dataF(params.linesOff + 3u * l + 1u);
+    let el = dataF(params.linesOff + 2u * l);
+    let y = dataF(params.linesOff + 2u * l + 1u);
     if (next() < y) {
       let d = isotropic();
-      countEmittedUnits(data[params.linesOff + 3u * l + 2u]);
+      countEmittedUnits(data[histClassWord + 2u + l]);
       pushPhoton(el, q, d, vi);
     }
   }

@@ -455,8 +455,8 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
     const pilot = Math.min(plan.pilotHistories ?? MC_PILOT_HISTORIES, cap);
     if (!Number.isInteger(cap) || cap < DEFAULT_MC_BATCHES) throw new InputError(`--mc-max-histories ${cap}: give an integer of at least ${DEFAULT_MC_BATCHES}`);
     // source biasing towards the structures the target waits for by volume (decided before the pilot, which it serves)
+    // (both back ends take source weights: runHistoriesCpu and mc_transport.wgsl round each history's terms in its unit)
     if (opts.sourceBiasing === false) sourceBiasingNote = 'switched off';
-    else if (transport.name !== 'cpu') sourceBiasingNote = `the ${transport.name} transport does not take source weights yet`;
     else {
       const targets = structures.filter((_, s) => volumeMl[s] >= MC_TARGET_MIN_VOLUME_ML);
       const b = buildBiasedSource(opts.activityBqPerMl.map((a) => (a > 0 ? a : 0)), targets);

@@ -14,8 +14,15 @@
  * 300 histories diverge (the rest differ only by deposit rounding, L1 <= 1e-4 of the history's energy); over 2e4
  * histories the total deposit agrees within 1e-5 and the voxel L1 difference is 2-4e-4 of the total (the few
  * histories, ~0.3 %, where an f32 comparison fell within rounding of the f64 one and the two took different
- * branches). The kernel keeps positions voxel-local (see the shader header), so this does not degrade far from the
- * grid's corner.
+ * branches). The same with source weights (hand-made in [0.5, 2), and buildBiasedSource's 0.1/1.33): 0 of 300
+ * diverge, total within 1e-7, L1 0.7-4.8e-4. The kernel keeps positions voxel-local (see the shader header), so this
+ * does not degrade far from the grid's corner.
+ *
+ * Source biasing (problem.sourceWeight, ./source.ts buildBiasedSource): a history from alias entry k carries w =
+ * sourceWeight[k] and rounds every deposit, escape and emission in its own unit tallyUnitMeV / w, as runHistoriesCpu
+ * does; the weights travel as classes (one per distinct weight: its unit and its fixed emissions in units, see
+ * {@link mcWeightClasses}) with a class index per entry. Without weights (analog) the kernel reads class 0, w = 1,
+ * whose unit and units are the analog ones bit for bit.
  */
 import mcSrc from '../../../../shaders/mc_transport.wgsl?raw';
 import { GpuError, InputError } from '../errors.ts';
@@ -36,7 +43,7 @@ export const MC_PARAMS: UniformLayout = {
     ['voxelCmX', 'f32'],
     ['voxelCmY', 'f32'],
     ['voxelCmZ', 'f32'],
-    ['tallyUnitMeV', 'f32'],
+    ['weighted', 'u32'],
     ['seed', 'u32'],
     ['keyHi', 'u32'],
     ['firstLo', 'u32'],
@@ -45,6 +52,8 @@ export const MC_PARAMS: UniformLayout = {
     ['srcVoxelOff', 'u32'],
     ['srcProbOff', 'u32'],
     ['srcAliasOff', 'u32'],
+    ['srcClassOff', 'u32'],
+    ['classOff', 'u32'],
     ['tableOff', 'u32'],
     ['majorantOff', 'u32'],
     ['betaOff', 'u32'],
@@ -63,8 +72,6 @@ export const MC_PARAMS: UniformLayout = {
     ['maxStepCm', 'f32'],
     ['betasPerDecay', 'f32'],
     ['localMeVPerDecay', 'f32'],
-    ['localUnits', 'u32'],
-    ['_pad0', 'u32'],
   ],
 };
 
@@ -154,8 +161,75 @@ interface Uploaded {
   readonly bindGroup: GPUBindGroup;
 }
 
-/** The packed tables buffer: tables, majorant, beta inverse CDF, photon lines, source alias table (u32 words). */
-function packData(problem: McProblem): { words: Uint32Array; offsets: Record<string, number> } {
+/**
+ * The weight classes of a problem's source (shaders/mc_transport.wgsl, binding 1): one per distinct source weight w
+ * (one, w = 1, in an analog run), each 2 + nLines words: the history's tally unit u = tallyUnitMeV / w [MeV] (f32 of
+ * the f64 quotient), the local energy per decay and each photon line's energy in units of u (u32), rounded in f64 as
+ * runHistoriesCpu rounds them (floor(E / u + 0.5), the same f64 u), so the emitted units equal the CPU's exactly (in
+ * f32 the GPU would round 166Ho's local 29460.4996 units to 29460.5 -> 29461).
+ * With w = 1, u = tallyUnitMeV and the words are the analog ones bit for bit.
+ */
+export interface McWeightClasses {
+  /** Class of each alias-table entry (undefined: analog, every entry is class 0). */
+  readonly classOf: Uint32Array | undefined;
+  /** The class records, 2 + nLines u32 words each. */
+  readonly records: Uint32Array;
+  /** The smallest unit u of the classes [MeV] (f64): the one in which one deposit must stay below 2^32. */
+  readonly minUnitMeV: number;
+}
+
+/** Builds the weight classes of `problem` (see {@link McWeightClasses}); throws InputError on weights the CPU would not take. */
+export function mcWeightClasses(problem: McProblem): McWeightClasses {
+  const em = problem.emissions;
+  const nLines = em.photonLines.length;
+  const stride = 2 + nLines;
+  const baseUnit = problem.tallyUnitMeV;
+  if (!(baseUnit > 0 && Number.isFinite(baseUnit))) throw new InputError(`tally unit ${baseUnit} MeV must be finite and > 0; build the problem with buildMcProblem`);
+  const w = problem.sourceWeight;
+  const nSrc = problem.sourceProbability.length;
+  if (w !== undefined && w.length !== nSrc) throw new InputError(`sourceWeight has ${w.length} entries for an alias table of ${nSrc}; build the weights with buildBiasedSource`);
+  const weights: number[] = [];
+  let classOf: Uint32Array | undefined;
+  if (w === undefined) weights.push(1);
+  else {
+    classOf = new Uint32Array(nSrc);
+    const index = new Map<number, number>();
+    for (let k = 0; k < nSrc; k++) {
+      const x = w[k];
+      if (!(x > 0 && Number.isFinite(x))) throw new InputError(`source weight ${x} of alias entry ${k}: the weights of a biased source must be finite and > 0; build them with buildBiasedSource`);
+      let c = index.get(x);
+      if (c === undefined) {
+        c = weights.length;
+        index.set(x, c);
+        weights.push(x);
+      }
+      classOf[k] = c;
+    }
+  }
+  const records = new Uint32Array(weights.length * stride);
+  const f32 = new Float32Array(records.buffer);
+  const local = em.localMeVPerDecay;
+  const round = (e: number, unit: number) => Math.floor((e > 0 ? e : 0) / unit + 0.5);
+  let minUnitMeV = Infinity;
+  weights.forEach((x, c) => {
+    // runHistoriesCpu: unit = baseUnit / sourceWeight[entry] (f64), or baseUnit itself without weights (x / 1 === x)
+    const unit = baseUnit / x;
+    minUnitMeV = Math.min(minUnitMeV, unit);
+    const o = c * stride;
+    f32[o] = unit;
+    records[o + 1] = local > 0 ? round(local, unit) : 0;
+    em.photonLines.forEach((l, q) => {
+      records[o + 2 + q] = round(l.energyMeV, unit);
+    });
+  });
+  return { classOf, records, minUnitMeV };
+}
+
+/**
+ * The packed tables buffer: tables, majorant, beta inverse CDF, photon lines, source alias table, weight classes (u32
+ * words; layout in the shader header).
+ */
+function packData(problem: McProblem, classes: McWeightClasses): { words: Uint32Array; offsets: Record<string, number> } {
   const t = problem.tables;
   const em = problem.emissions;
   const nSrc = problem.sourceVoxel.length;
@@ -164,10 +238,12 @@ function packData(problem: McProblem): { words: Uint32Array; offsets: Record<str
     ['tableOff', t.data.length],
     ['majorantOff', problem.photonMajorantPerCm.length],
     ['betaOff', em.betaInverseCdfMeV.length],
-    ['linesOff', 3 * nLines],
+    ['linesOff', 2 * nLines],
     ['srcVoxelOff', nSrc],
     ['srcProbOff', nSrc],
     ['srcAliasOff', nSrc],
+    ['srcClassOff', classes.classOf?.length ?? 0],
+    ['classOff', classes.records.length],
   ];
   const offsets: Record<string, number> = {};
   let total = 0;
@@ -180,20 +256,21 @@ function packData(problem: McProblem): { words: Uint32Array; offsets: Record<str
   f32.set(t.data, offsets.tableOff);
   f32.set(problem.photonMajorantPerCm, offsets.majorantOff);
   f32.set(em.betaInverseCdfMeV, offsets.betaOff);
-  // energy, yield, and the energy in tally units rounded in f64 (the emitted count equals the CPU's exactly)
+  // energy and yield (the energy in units is the weight class's)
   em.photonLines.forEach((l, i) => {
-    f32[offsets.linesOff + 3 * i] = l.energyMeV;
-    f32[offsets.linesOff + 3 * i + 1] = l.yieldPerDecay;
-    words[offsets.linesOff + 3 * i + 2] = Math.round(l.energyMeV / problem.tallyUnitMeV);
+    f32[offsets.linesOff + 2 * i] = l.energyMeV;
+    f32[offsets.linesOff + 2 * i + 1] = l.yieldPerDecay;
   });
   words.set(problem.sourceVoxel, offsets.srcVoxelOff);
   f32.set(problem.sourceProbability, offsets.srcProbOff);
   words.set(problem.sourceAlias, offsets.srcAliasOff);
+  if (classes.classOf) words.set(classes.classOf, offsets.srcClassOff);
+  words.set(classes.records, offsets.classOff);
   return { words, offsets };
 }
 
 /** Checks the shapes the kernel relies on; throws InputError naming what is wrong. */
-function checkProblem(problem: McProblem): number {
+function checkProblem(problem: McProblem, classes: McWeightClasses): number {
   const [nx, ny, nz] = problem.dims;
   const n = nx * ny * nz;
   if (![nx, ny, nz].every((d) => Number.isInteger(d) && d >= 1 && d < 2 ** 31)) throw new InputError(`Monte Carlo grid ${problem.dims.join('x')} must have whole positive dimensions`);
@@ -206,13 +283,16 @@ function checkProblem(problem: McProblem): number {
   const nSrc = problem.sourceVoxel.length;
   if (nSrc === 0) throw new InputError('the Monte Carlo source has no voxel with activity; nothing to simulate');
   if (problem.sourceProbability.length !== nSrc || problem.sourceAlias.length !== nSrc) throw new InputError('the source alias table arrays differ in length; build them with the source module');
-  if (problem.sourceWeight !== undefined) throw new InputError('the WebGPU transport does not take source weights (source biasing) yet; run the biased source with --backend cpu or drop the weights');
-  // one deposit must fit a u32 of tally units: the largest energy of the problem is the largest emitted one
+  // one deposit must fit a u32 of tally units: the largest energy of the problem is the largest emitted one, in the
+  // smallest unit of the weight classes (tallyUnitMeV / the largest source weight)
   const em = problem.emissions;
   let eMax = Math.max(em.localMeVPerDecay, ...em.photonLines.map((l) => l.energyMeV));
   for (const e of em.betaInverseCdfMeV) eMax = Math.max(eMax, e);
-  if (!(problem.tallyUnitMeV > 0) || eMax / problem.tallyUnitMeV >= 2 ** 32 - 1) {
-    throw new InputError(`tally unit ${problem.tallyUnitMeV} MeV: one deposit of up to ${eMax} MeV must stay below 2^32 units on the GPU; use a unit >= ${(eMax / 2 ** 32).toExponential(2)} MeV`);
+  if (eMax / classes.minUnitMeV >= 2 ** 32 - 1) {
+    const wMax = problem.tallyUnitMeV / classes.minUnitMeV;
+    throw new InputError(
+      `tally unit ${problem.tallyUnitMeV} MeV${wMax !== 1 ? ` / source weight ${wMax}` : ''}: one deposit of up to ${eMax} MeV must stay below 2^32 units on the GPU; use a unit >= ${((eMax * wMax) / 2 ** 32).toExponential(2)} MeV`,
+    );
   }
   return n;
 }
@@ -237,14 +317,15 @@ export function gpuMcTransport(ctx: GpuContext, tuning: McGpuTuning = {}): McTra
   const upload = (problem: McProblem): Uploaded => {
     if (current?.problem === problem) return current;
     release();
-    const n = checkProblem(problem);
+    const classes = mcWeightClasses(problem);
+    const n = checkProblem(problem, classes);
     const deviceBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     const wanted = Math.min(tuning.maxBindingBytes ?? ctx.maxBindingBytes, ctx.maxBindingBytes);
     const plan = planMcBindings(n, wanted) ?? planMcBindings(n, deviceBinding);
     if (!plan) {
       throw new GpuError(`the Monte Carlo grid of ${n} voxels needs more than ${MC_TALLY_BINDINGS} tally bindings of ${deviceBinding} bytes on this GPU; use the CPU back end (--backend cpu)`);
     }
-    const { words, offsets } = packData(problem);
+    const { words, offsets } = packData(problem, classes);
     if (words.byteLength > deviceBinding) {
       throw new GpuError(`the Monte Carlo tables and source (${problem.sourceVoxel.length} active voxels, ${words.byteLength} bytes) exceed one GPU binding (${deviceBinding} bytes); use the CPU back end (--backend cpu)`);
     }
@@ -287,7 +368,7 @@ export function gpuMcTransport(ctx: GpuContext, tuning: McGpuTuning = {}): McTra
       voxelCmX: problem.voxelCm[0],
       voxelCmY: problem.voxelCm[1],
       voxelCmZ: problem.voxelCm[2],
-      tallyUnitMeV: problem.tallyUnitMeV,
+      weighted: classes.classOf ? 1 : 0,
       keyHi: MC_KEY_HI,
       nSource: problem.sourceVoxel.length,
       ...offsets,
@@ -305,9 +386,6 @@ export function gpuMcTransport(ctx: GpuContext, tuning: McGpuTuning = {}): McTra
       maxStepCm: c.maxStepCm,
       betasPerDecay: em.betasPerDecay,
       localMeVPerDecay: em.localMeVPerDecay,
-      // rounded here in f64 as the CPU rounds it (f32 would round 29460.4996 units, 166Ho, to 29460.5 -> 29461)
-      localUnits: em.localMeVPerDecay > 0 ? Math.round(em.localMeVPerDecay / problem.tallyUnitMeV) : 0,
-      _pad0: 0,
     };
     current = { problem, plan, fixed, params, tallies, buffers, bindGroup };
     return current;

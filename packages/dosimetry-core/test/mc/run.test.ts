@@ -352,6 +352,25 @@ describe('target uncertainty', () => {
     expect(fixed.provenance.sourceBiasing).toBeUndefined();
   });
 
+  it('the webgpu back end gets the biased source too (no analog fallback, no sourceBiasingNote)', async () => {
+    // the driver's choice only (the WebGPU kernel itself: test/mc/transport-gpu.test.ts, source-biasing.test.ts)
+    const opts = driverOptions({ transport: samplingTransport(0.9), plan: { kind: 'target', relStdErr: 0.05, pilotHistories: 2000 }, structures: [TUMOUR, LIVER, LUNG] });
+    const cpu = await runMonteCarloBatches(opts);
+    const seen: McProblem[] = [];
+    const t = samplingTransport(0.9);
+    const webgpu: McTransport = { ...t, name: 'webgpu', run: (p, req) => (seen.push(p), t.run(p, req)) };
+    const gpu = await runMonteCarloBatches({ ...opts, transport: webgpu });
+    expect(gpu.provenance.backend).toBe('webgpu');
+    expect(gpu.provenance.sourceBiasing).not.toBeNull();
+    expect(gpu.provenance.sourceBiasing).toEqual(cpu.provenance.sourceBiasing);
+    expect(gpu.provenance.sourceBiasingNote).toBeUndefined();
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((p) => p.sourceWeight !== undefined && p.sourceWeight.length === p.sourceVoxel.length)).toBe(true);
+    // the same transport under either name: the same run
+    expect(gpu.provenance.batchHistories).toEqual(cpu.provenance.batchHistories);
+    expect(Buffer.from(gpu.doseGy.buffer).equals(Buffer.from(cpu.doseGy.buffer))).toBe(true);
+  });
+
   it('a structure that sees almost no dose (< 1 % of the largest mean) is left out', async () => {
     const act = caseActivity();
     for (let v = 6 * 64; v < NVOX; v++) act[v] = 10; // lung: ~1e-5 of the activity

@@ -1,15 +1,17 @@
 /**
  * The WebGPU Monte Carlo back end (src/mc/transport-gpu.ts, shaders/mc_transport.wgsl) against its CPU oracle
  * (runHistoriesCpu in src/mc/history-cpu.ts): the Philox generator word for word, the same histories voxel by voxel,
- * byte-identical reruns, binding splits, and the fixed-point tally against unrounded f64 energies.
+ * analog and with source weights (source biasing), byte-identical reruns, binding splits, and the fixed-point tally
+ * against unrounded f64 energies.
  */
 import { describe, expect, it } from 'vitest';
 import mcSrc from '../../../../shaders/mc_transport.wgsl?raw';
 import { createBuffer, readBuffer } from '../../src/gpu/resources.ts';
-import { philox4x32, mulhi32 } from '../../src/mc/philox.ts';
+import { historyStream, philox4x32, mulhi32 } from '../../src/mc/philox.ts';
 import { buildMcProblem } from '../../src/mc/problem.ts';
+import { buildBiasedSource, sampleSourceEntry } from '../../src/mc/source.ts';
 import { createCpuTally, runHistoriesCpu, type CpuTally } from '../../src/mc/transport-cpu.ts';
-import { gpuMcTransport, planMcBindings } from '../../src/mc/transport-gpu.ts';
+import { gpuMcTransport, mcWeightClasses, planMcBindings } from '../../src/mc/transport-gpu.ts';
 import { WATER } from '../../src/mc/materials.ts';
 import type { McBatchResult, McProblem } from '../../src/mc/types.ts';
 import { gpuForTests } from '../gpu/gpu-context.ts';
@@ -150,6 +152,9 @@ function y90Water(): McProblem {
  * the bone), local deposits, electrons crossing material faces.
  */
 function ho166Slabs(): McProblem {
+  return ho166SlabsWithActivity().problem;
+}
+function ho166SlabsWithActivity(): { problem: McProblem; activity: Float32Array } {
   const rho = new Float32Array(N ** 3);
   const act = new Float32Array(N ** 3);
   for (let k = 0; k < N; k++) for (let j = 0; j < N; j++) for (let i = 0; i < N; i++) {
@@ -157,7 +162,35 @@ function ho166Slabs(): McProblem {
     rho[v] = k < 8 ? 0.3 : k < 16 ? 1.05 : k < 21 ? 1.6 : 0.001;
     if (k >= 9 && k < 15 && Math.abs(i - 12) < 4 && Math.abs(j - 12) < 4) act[v] = 1;
   }
-  return buildMcProblem({ dims: [N, N, N], spacingMm: [SPACING_MM, SPACING_MM, SPACING_MM], activityBqPerMl: act, densityGPerMl: rho, isotope: 'Ho166' });
+  const problem = buildMcProblem({ dims: [N, N, N], spacingMm: [SPACING_MM, SPACING_MM, SPACING_MM], activityBqPerMl: act, densityGPerMl: rho, isotope: 'Ho166' });
+  return { problem, activity: act };
+}
+
+/** 90Y in water with hand-made source weights in [0.5, 2), a different one per alias entry (one weight class each). */
+function y90WaterWeighted(): McProblem {
+  const p = y90Water();
+  const w = new Float32Array(p.sourceVoxel.length);
+  for (let k = 0; k < w.length; k++) w[k] = 0.5 + 1.5 * ((k * 0.6180339887498949) % 1);
+  return { ...p, sourceWeight: w };
+}
+
+/**
+ * 166Ho slabs with the source biased by buildBiasedSource towards a 2x2x2-voxel "tumour" at the edge of the active
+ * tissue (8 of its 294 active voxels, 2.7 % of the activity): the tumour's decays get weight ~0.1, the rest ~1.33;
+ * local deposits and photon lines in units of each history's own unit.
+ */
+function ho166SlabsBiased(): McProblem {
+  const { problem, activity } = ho166SlabsWithActivity();
+  const tissue: number[] = [];
+  const tumour: number[] = [];
+  for (let v = 0; v < activity.length; v++) if (activity[v] > 0) tissue.push(v);
+  for (let k = 9; k < 11; k++) for (let j = 9; j < 11; j++) for (let i = 9; i < 11; i++) tumour.push(idx(i, j, k));
+  const b = buildBiasedSource(activity, [
+    { name: 'tissue', voxelIndices: Uint32Array.from(tissue), weights: new Float32Array(tissue.length).fill(1) },
+    { name: 'tumour', voxelIndices: Uint32Array.from(tumour), weights: new Float32Array(tumour.length).fill(1) },
+  ]);
+  if (!b) throw new Error('expected a biased source');
+  return { ...problem, sourceVoxel: b.alias.sourceVoxel, sourceProbability: b.alias.sourceProbability, sourceAlias: b.alias.sourceAlias, sourceWeight: b.alias.sourceWeight };
 }
 
 function cpuRun(problem: McProblem, seed: number, first: number, count: number, exactF64 = false): CpuTally {
@@ -166,10 +199,14 @@ function cpuRun(problem: McProblem, seed: number, first: number, count: number, 
   return t;
 }
 
-/** The most energy one decay can emit [MeV]: the beta end point, every photon line and the local energy. */
+/**
+ * The most energy one decay can emit [MeV]: the beta end point, every photon line and the local energy, times the
+ * largest source weight (weighted tallies hold E w).
+ */
 function maxHistoryMeV(p: McProblem): number {
   const em = p.emissions;
-  return Math.max(...em.betaInverseCdfMeV) + em.photonLines.reduce((s, l) => s + l.energyMeV, 0) + em.localMeVPerDecay;
+  const wMax = p.sourceWeight ? Math.max(...p.sourceWeight) : 1;
+  return wMax * (Math.max(...em.betaInverseCdfMeV) + em.photonLines.reduce((s, l) => s + l.energyMeV, 0) + em.localMeVPerDecay);
 }
 
 const sum = (a: Float64Array) => a.reduce((s, x) => s + x, 0);
@@ -185,9 +222,13 @@ function sameBytes(a: McBatchResult, b: McBatchResult): boolean {
 }
 
 describe.skipIf(!ctx)('gpuMcTransport (WebGPU) vs runHistoriesCpu: the same histories', () => {
+  // the weighted cases run with the analog cases' tolerances: a weight changes no draw and no branch, only the unit
+  // each term of the history is rounded in (u = U / w on both back ends)
   const cases = [
     { name: '90Y in water', make: y90Water, seed: 20260 },
     { name: '166Ho in lung | tissue | bone | air slabs', make: ho166Slabs, seed: 166 },
+    { name: '90Y in water, hand-made source weights in [0.5, 2)', make: y90WaterWeighted, seed: 20261 },
+    { name: '166Ho slabs, source biased towards a tumour (buildBiasedSource)', make: ho166SlabsBiased, seed: 167 },
   ];
   for (const { name, make, seed } of cases) {
     it(`${name}: history by history, the GPU runs the CPU's histories`, async () => {
@@ -370,6 +411,123 @@ describe.skipIf(!ctx)('gpuMcTransport (WebGPU) vs runHistoriesCpu: the same hist
     } finally {
       await gpu.dispose();
     }
+  });
+});
+
+describe.skipIf(!ctx)('gpuMcTransport (WebGPU) with source weights (source biasing)', () => {
+  it('weights all equal to 1 give exactly the analog tallies (the weighted path, one class of unit U)', async () => {
+    const problem = ho166Slabs();
+    const ones: McProblem = { ...problem, sourceWeight: new Float32Array(problem.sourceVoxel.length).fill(1) };
+    const gpu = gpuMcTransport(ctx!);
+    try {
+      const req = { seed: 31, firstHistory: 500, histories: 4000 };
+      const a = await gpu.run(problem, req);
+      const w = await gpu.run(ones, req);
+      expect(sameBytes(a, w)).toBe(true);
+      expect(w.emittedUnits).toBeGreaterThan(0);
+    } finally {
+      await gpu.dispose();
+    }
+  });
+
+  for (const { name, make, seed } of [
+    { name: '90Y in water, hand-made weights', make: y90WaterWeighted, seed: 41 },
+    { name: '166Ho slabs, biased towards a tumour', make: ho166SlabsBiased, seed: 42 },
+  ]) {
+    it(`${name}: each weighted history is the same history analog, times the weight of its alias entry`, async () => {
+      // Independent of the CPU: the weight changes no draw, so history h with weights is history h without them
+      // (same alias table) with every term scaled by w = sourceWeight[entry], entry from the history's own first three
+      // words (sampleSourceEntry). Each rounded term x obeys |round(x w / U) - w round(x / U)| <= (1 + w) / 2, plus the
+      // f32 units (U / w and U each rounded to f32, 2^-24, and one f32 division each, WGSL allows 2.5 ulp: <= 4e-7 of
+      // the term in all); the number of terms is the CPU's count for the same history (roundedTerms: deposits,
+      // escapes and emissions; the GPU's history takes the same branches, measured 0 of 150 diverged above).
+      const weighted = make();
+      const analog: McProblem = { ...weighted, sourceWeight: undefined };
+      const gpu = gpuMcTransport(ctx!);
+      try {
+        let worst = 0; // the largest |difference| over its bound
+        let worstAt = '';
+        let wMin = Infinity;
+        let wMax = 0;
+        for (let h = 0; h < 100; h++) {
+          const g = await gpu.run(weighted, { seed, firstHistory: h, histories: 1 });
+          const a = await gpu.run(analog, { seed, firstHistory: h, histories: 1 });
+          const w = weighted.sourceWeight![sampleSourceEntry(historyStream(seed, h), weighted)];
+          wMin = Math.min(wMin, w);
+          wMax = Math.max(wMax, w);
+          const terms = cpuRun(analog, seed, h, 1).roundedTerms;
+          let diff = Math.abs(g.emittedUnits - w * a.emittedUnits) + Math.abs(g.escapedUnits - w * a.escapedUnits);
+          for (let v = 0; v < g.energyUnits.length; v++) diff += Math.abs(g.energyUnits[v] - w * a.energyUnits[v]);
+          const bound = ((1 + w) / 2) * terms + 4e-7 * 2 * g.emittedUnits; // the terms: emitted + (deposited + escaped)
+          if (diff / bound > worst) {
+            worst = diff / bound;
+            worstAt = `history ${h}: w ${w.toPrecision(3)}, ${terms} terms, difference ${diff.toFixed(1)} units`;
+          }
+        }
+        console.log(`${name}: weighted vs w x analog, 100 histories, weights ${wMin.toPrecision(3)}-${wMax.toPrecision(3)}: worst difference ${worst.toFixed(3)} of its bound (${worstAt})`);
+        expect(worst).toBeLessThanOrEqual(1);
+        // the weights of the histories run span the problem's range (both classes / many classes were exercised)
+        expect(wMax / wMin).toBeGreaterThan(2);
+      } finally {
+        await gpu.dispose();
+      }
+    });
+  }
+
+  it('a weighted deposit must still fit 2^32 units: the guard uses the largest weight', async () => {
+    // 90Y (largest energy: the beta end point ~2.28 MeV) with a unit at which 2.28 MeV is 2^32 / 1.5 units: analog
+    // fits, with weights 2 one deposit could reach 1.33 x 2^32 units
+    const base = y90Water();
+    const eMax = Math.max(...base.emissions.betaInverseCdfMeV);
+    const problem: McProblem = { ...base, tallyUnitMeV: (1.5 * eMax) / 2 ** 32 };
+    const doubled: McProblem = { ...problem, sourceWeight: new Float32Array(problem.sourceVoxel.length).fill(2) };
+    const gpu = gpuMcTransport(ctx!);
+    try {
+      const r = await gpu.run(problem, { seed: 1, firstHistory: 0, histories: 1 });
+      expect(r.histories).toBe(1);
+      await expect(gpu.run(doubled, { seed: 1, firstHistory: 0, histories: 1 })).rejects.toThrow(/source weight 2: one deposit of up to .* must stay below 2\^32 units/);
+    } finally {
+      await gpu.dispose();
+    }
+  });
+});
+
+describe('mcWeightClasses: the weight classes of the WebGPU source', () => {
+  it('analog: one class, the unit U and the emissions rounded as runHistoriesCpu rounds them', () => {
+    const p = ho166Slabs();
+    const c = mcWeightClasses(p);
+    const nLines = p.emissions.photonLines.length;
+    expect(nLines).toBeGreaterThan(0);
+    expect(c.classOf).toBeUndefined();
+    expect(c.records.length).toBe(2 + nLines);
+    expect(new Float32Array(c.records.buffer)[0]).toBe(Math.fround(p.tallyUnitMeV));
+    expect(c.records[1]).toBe(Math.floor(p.emissions.localMeVPerDecay / p.tallyUnitMeV + 0.5));
+    p.emissions.photonLines.forEach((l, q) => expect(c.records[2 + q]).toBe(Math.floor(l.energyMeV / p.tallyUnitMeV + 0.5)));
+    expect(c.minUnitMeV).toBe(p.tallyUnitMeV);
+  });
+
+  it('one class per distinct weight, its unit U / w, entries mapped to their class; bad weights refused', () => {
+    const p = ho166Slabs();
+    const n = p.sourceVoxel.length;
+    const w = new Float32Array(n);
+    for (let k = 0; k < n; k++) w[k] = [0.5, 1.25, 2][k % 3];
+    const c = mcWeightClasses({ ...p, sourceWeight: w });
+    const stride = 2 + p.emissions.photonLines.length;
+    expect(c.records.length).toBe(3 * stride);
+    const units = new Float32Array(c.records.buffer);
+    for (let k = 0; k < n; k++) {
+      const o = c.classOf![k] * stride;
+      expect(units[o]).toBe(Math.fround(p.tallyUnitMeV / w[k]));
+      // the local energy in the history's units: E w / U up to the rounding to a whole unit
+      expect(Math.abs(c.records[o + 1] - (p.emissions.localMeVPerDecay * w[k]) / p.tallyUnitMeV)).toBeLessThanOrEqual(0.5);
+    }
+    expect(c.minUnitMeV).toBe(p.tallyUnitMeV / 2);
+    for (const bad of [0, -1, NaN, Infinity]) {
+      const b = Float32Array.from(w);
+      b[7] = bad;
+      expect(() => mcWeightClasses({ ...p, sourceWeight: b })).toThrow(/finite and > 0/);
+    }
+    expect(() => mcWeightClasses({ ...p, sourceWeight: w.subarray(1) })).toThrow(/entries for an alias table/);
   });
 });
 
