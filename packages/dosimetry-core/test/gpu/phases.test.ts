@@ -37,8 +37,9 @@ function checkTimes(t: GpuPhaseTimes, passes: number, timestamps: boolean) {
   expect(t.passes).toBe(timestamps ? passes : 0);
   if (timestamps) {
     // The host clock of the kernel phase starts before the submit and ends after the queue is idle, so it brackets
-    // the passes' GPU time; slack 0.5 ms for the host clock's and the timestamps' rounding.
-    expect(t.gpuTimestampMs).toBeGreaterThan(0);
+    // the passes' GPU time; slack 0.5 ms for the host clock's and the timestamps' rounding. A small pass may read 0
+    // on a fast GPU: Dawn quantises timestamps (on an NVIDIA H200 this test's LDM passes summed to 0).
+    expect(t.gpuTimestampMs).toBeGreaterThanOrEqual(0);
     expect(t.gpuTimestampMs!).toBeLessThanOrEqual(t.kernelMs + 0.5);
   } else {
     expect(t.gpuTimestampMs).toBeUndefined();
