@@ -364,6 +364,7 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
     return mm > 0 ? e / mm : NaN;
   };
 
+  let batchTally: Float64Array | undefined;
   let total = 0; // histories planned (for progress)
   let etaText = () => '';
   const runBatch = async (histories: number) => {
@@ -378,7 +379,8 @@ export async function runMonteCarloBatches(opts: McDriverOptions): Promise<McDri
       const rate = doneNow > 0 ? doneNow / ((transportMs + (force ? 0 : t - t0)) / 1000) : NaN;
       progress(`Monte Carlo: ${fmtInt(doneNow)}/${fmtInt(total)} histories (${((100 * doneNow) / total).toFixed(0)} %), ${Number.isFinite(rate) ? fmtInt(rate) : '?'} histories/s${etaText()}, about ${fmtTime((total - doneNow) / rate)} left${mode === 'target' ? ' (estimated from the uncertainty so far, sigma ~ 1/sqrt(N))' : ''}`);
     };
-    const r: McBatchResult = await transport.run(problem, { seed: opts.seed, firstHistory: offset + first, histories, onProgress: say });
+    // one tally array for every batch (each is folded into the running sums before the next)
+    const r: McBatchResult = await transport.run(problem, { seed: opts.seed, firstHistory: offset + first, histories, onProgress: say, energyInto: (batchTally ??= new Float64Array(nVox)) });
     transportMs += now() - t0;
     if (r.histories !== histories || r.energyUnits.length !== nVox) {
       throw new Error(`transport ${transport.name} returned ${r.histories} histories and ${r.energyUnits.length} voxels for a batch of ${histories} on ${nVox}`);

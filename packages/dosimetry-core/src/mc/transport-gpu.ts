@@ -32,6 +32,14 @@ import { packUniform, uniformByteSize, type UniformLayout } from '../gpu/uniform
 import { awaitGpu } from '../gpu/wait.ts';
 import { MC_KEY_HI, MC_TABLE_POINTS, MC_TABLE_ROWS, type McBatchRequest, type McBatchResult, type McProblem, type McTransport } from './types.ts';
 
+/** 64-bit tally words (lo, hi u32 pairs from word `from`) to exact f64 integers at energy[base..base + count). */
+function widenTally(w: Uint32Array, from: number, energy: Float64Array, base: number, count: number): void {
+  for (let r = 0; r < count; r++) {
+    const hi = w[from + 2 * r + 1];
+    energy[base + r] = hi === 0 ? w[from + 2 * r] : w[from + 2 * r] + hi * 4294967296;
+  }
+}
+
 /** Host copy of `struct McParams` in shaders/mc_transport.wgsl (checked by test/gpu/shaders.test.ts). */
 export const MC_PARAMS: UniformLayout = {
   struct: 'McParams',
@@ -159,6 +167,8 @@ interface Uploaded {
   readonly tallies: GPUBuffer[];
   readonly buffers: GPUBuffer[];
   readonly bindGroup: GPUBindGroup;
+  /** Read-back buffers of the tally, one per tally binding, made on the first read-back and kept with the problem. */
+  stagings?: GPUBuffer[];
 }
 
 /**
@@ -310,7 +320,7 @@ export function gpuMcTransport(ctx: GpuContext, tuning: McGpuTuning = {}): McTra
   if (!(Number.isInteger(perDispatch) && perDispatch >= 1)) throw new InputError(`historiesPerDispatch ${tuning.historiesPerDispatch} must be a whole number >= 1`);
 
   const release = (): void => {
-    if (current) for (const b of current.buffers) b.destroy();
+    if (current) for (const b of [...current.buffers, ...(current.stagings ?? [])]) b.destroy();
     current = undefined;
   };
 
@@ -391,28 +401,27 @@ export function gpuMcTransport(ctx: GpuContext, tuning: McGpuTuning = {}): McTra
     return current;
   };
 
-  const readTallies = async (up: Uploaded, n: number): Promise<{ energy: Float64Array; header: Float64Array }> => {
-    const energy = new Float64Array(n);
+  // The tally read back after every batch: the staging buffers stay with the problem (a fresh 8 B-per-voxel mapping
+  // per batch cost page faults on every read), and the caller may hand the output array (McBatchRequest.energyInto).
+  const readTallies = async (up: Uploaded, n: number, into?: Float64Array): Promise<{ energy: Float64Array; header: Float64Array }> => {
+    const energy = into && into.length === n ? into : new Float64Array(n);
     const header = new Float64Array(HEADER_WORDS / 2);
     const sizes = up.tallies.map((_, c) => HEADER_WORDS + 2 * Math.max(0, Math.min(up.plan.tallyChunkVoxels, n - c * up.plan.tallyChunkVoxels)));
-    const stagings = up.tallies.map((_, c) => createBuffer(device, `mc tally readback ${c}`, sizes[c] * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST));
-    try {
-      const enc = device.createCommandEncoder();
-      up.tallies.forEach((t, c) => {
-        if (c === 0 || c < up.plan.tallyBuffers) enc.copyBufferToBuffer(t, 0, stagings[c], 0, sizes[c] * 4);
-      });
-      device.queue.submit([enc.finish()]);
-      for (let c = 0; c < up.plan.tallyBuffers; c++) {
-        await awaitGpu(stagings[c].mapAsync(GPUMapMode.READ, 0, sizes[c] * 4));
+    const stagings = (up.stagings ??= up.tallies.map((_, c) => createBuffer(device, `mc tally readback ${c}`, sizes[c] * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)));
+    const enc = device.createCommandEncoder();
+    up.tallies.forEach((t, c) => {
+      if (c === 0 || c < up.plan.tallyBuffers) enc.copyBufferToBuffer(t, 0, stagings[c], 0, sizes[c] * 4);
+    });
+    device.queue.submit([enc.finish()]);
+    for (let c = 0; c < up.plan.tallyBuffers; c++) {
+      await awaitGpu(stagings[c].mapAsync(GPUMapMode.READ, 0, sizes[c] * 4));
+      try {
         const w = new Uint32Array(stagings[c].getMappedRange(0, sizes[c] * 4));
         if (c === 0) for (let k = 0; k < header.length; k++) header[k] = w[2 * k] + w[2 * k + 1] * 4294967296;
-        const base = c * up.plan.tallyChunkVoxels;
-        const count = (sizes[c] - HEADER_WORDS) / 2;
-        for (let r = 0; r < count; r++) energy[base + r] = w[HEADER_WORDS + 2 * r] + w[HEADER_WORDS + 2 * r + 1] * 4294967296;
+        widenTally(w, HEADER_WORDS, energy, c * up.plan.tallyChunkVoxels, (sizes[c] - HEADER_WORDS) / 2);
+      } finally {
         stagings[c].unmap();
       }
-    } finally {
-      for (const s of stagings) s.destroy();
     }
     return { energy, header };
   };
@@ -457,7 +466,7 @@ export function gpuMcTransport(ctx: GpuContext, tuning: McGpuTuning = {}): McTra
           }
           onProgress?.(done / histories);
         }
-        const { energy, header } = await readTallies(up, n);
+        const { energy, header } = await readTallies(up, n, request.energyInto);
         return { energyUnits: energy, escapedUnits: header[0], emittedUnits: header[1], stackOverflows: header[2], histories };
       });
     },

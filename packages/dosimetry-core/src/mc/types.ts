@@ -174,6 +174,12 @@ export interface McBatchRequest {
   readonly histories: number;
   /** Fraction done (0..1) of this batch, now and then. */
   readonly onProgress?: (fraction: number) => void;
+  /**
+   * Where to write the batch's tally (one value per voxel; every entry is overwritten): a caller that consumes each
+   * batch before the next (the batch driver) hands the same array every time, which spares a fresh array of the grid's
+   * size per batch. The result's `energyUnits` is then this array. A transport may ignore it.
+   */
+  readonly energyInto?: Float64Array;
 }
 
 /**

@@ -330,6 +330,31 @@ describe.skipIf(!ctx)('gpuMcTransport (WebGPU) vs runHistoriesCpu: the same hist
     }
   });
 
+  it('energyInto: the tally lands in the caller\'s array, every entry overwritten, the same as a fresh array; kept read-back buffers reused across batches and problems', async () => {
+    const problem = ho166Slabs();
+    const t = gpuMcTransport(ctx!);
+    try {
+      const req = { seed: 9, firstHistory: 1000, histories: 2000 };
+      const fresh = await t.run(problem, req);
+      const into = new Float64Array(fresh.energyUnits.length).fill(123.5); // garbage that must not survive
+      const again = await t.run(problem, { ...req, energyInto: into });
+      expect(again.energyUnits).toBe(into);
+      expect(sameBytes(fresh, again)).toBe(true);
+      // the next batch into the same array: its own tally only (nothing of the previous batch added)
+      const next = await t.run(problem, { seed: 9, firstHistory: 3000, histories: 2000, energyInto: into });
+      const nextFresh = await t.run(problem, { seed: 9, firstHistory: 3000, histories: 2000 });
+      expect(sameBytes(next, nextFresh)).toBe(true);
+      // another problem (new upload, new read-back buffers), then back: still the same tallies
+      await t.run(y90Water(), { seed: 1, firstHistory: 0, histories: 100 });
+      expect(sameBytes(await t.run(problem, req), fresh)).toBe(true);
+      // an array of the wrong size is not written: a fresh one is returned
+      const wrong = new Float64Array(7);
+      expect((await t.run(problem, { ...req, energyInto: wrong })).energyUnits).not.toBe(wrong);
+    } finally {
+      await t.dispose();
+    }
+  });
+
   it('media and tally split over several bindings (forced 32 KiB limit) give exactly the unsplit tallies', async () => {
     const problem = y90Water();
     const bindingBytes = 32 * 1024;
