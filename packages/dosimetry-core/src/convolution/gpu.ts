@@ -5,8 +5,9 @@
  *  - 'fft': FFT along x, y, z, product with the kernel spectrum, inverse; cost ~ P log P. Two z slabs travel as the
  *    real and imaginary parts of one complex volume: the kernel is real, so conv(a + i b, K) = conv(a, K) + i conv(b, K).
  *    Two layouts of the same transform: 'workgroup' (hardware GPUs): Stockham stages in workgroup memory
- *    (shaders/fft_stockham.wgsl) and a separate product pass (shaders/convolve_fft_multiply.wgsl), slabs packed and
- *    unpacked on the host; 'line' (software adapters such as lavapipe, where every workgroup barrier is a coroutine
+ *    (shaders/fft_stockham.wgsl) and a separate product pass (shaders/convolve_fft_multiply.wgsl), the real slabs
+ *    uploaded as they are, packed into the padded complex grid and their kept planes gathered back by two more
+ *    kernels (shaders/fft_pack.wgsl, shaders/fft_unpack.wgsl); 'line' (software adapters such as lavapipe, where every workgroup barrier is a coroutine
  *    switch): one line per invocation in function-scope arrays (shaders/fft_line.wgsl), the product fused into the
  *    last axis, packing and unpacking of the real slabs done by the first and last pass, one upload and one
  *    read-back of the real box.
@@ -21,6 +22,7 @@ import { requireConvolutionDevice } from './device.ts';
 import { insertBox, planCrop, type Box3 } from './crop.ts';
 import { awaitGpu, isSoftwareAdapter } from '../gpu/wait.ts';
 import { withGpuErrors } from '../gpu/resources.ts';
+import { packUniform, uniformByteSize, type UniformLayout } from '../gpu/uniform.ts';
 import type { GpuPhaseRecorder } from '../gpu/phases.ts';
 
 /** Which GPU algorithm to run; 'auto' picks the cheaper by the cost estimate of chooseGpuConvolutionMethod(). */
@@ -121,6 +123,40 @@ function layoutFor(device: GPUDevice, kinds: readonly BindingKind[]): GPUBindGro
 const DIRECT_BINDINGS: BindingKind[] = ['read', 'read', 'rw', 'uniform'];
 const FFT_BINDINGS: BindingKind[] = ['rw', 'read', 'uniform'];
 const MUL_BINDINGS: BindingKind[] = ['rw', 'read', 'uniform'];
+const PACK_BINDINGS: BindingKind[] = ['rw', 'read', 'uniform'];
+const UNPACK_BINDINGS: BindingKind[] = ['read', 'rw', 'uniform'];
+/** Workgroup size of fft_pack.wgsl and fft_unpack.wgsl (override WG). */
+const PACK_WG = 256;
+
+/**
+ * `struct Params` of shaders/fft_pack.wgsl and shaders/fft_unpack.wgsl (one layout for both): box and padded sizes
+ * [voxels], kernel radius [voxels], per slab its input planes in the uploaded box (pack) and its kept planes (unpack).
+ */
+export const FFT_PACK_PARAMS: UniformLayout = {
+  struct: 'Params',
+  fields: [
+    ['nx', 'u32'],
+    ['ny', 'u32'],
+    ['px', 'u32'],
+    ['py', 'u32'],
+    ['count', 'u32'],
+    ['rowStride', 'u32'],
+    ['rx', 'u32'],
+    ['ry', 'u32'],
+    ['rz', 'u32'],
+    ['_pad0', 'u32'],
+    ['_pad1', 'u32'],
+    ['_pad2', 'u32'],
+    ['baseA', 'u32'],
+    ['planesA', 'u32'],
+    ['baseB', 'u32'],
+    ['planesB', 'u32'],
+    ['keptLoA', 'u32'],
+    ['keptA', 'u32'],
+    ['keptLoB', 'u32'],
+    ['keptB', 'u32'],
+  ],
+};
 
 function pipelineFor(
   device: GPUDevice,
@@ -396,12 +432,25 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
   const { px, py, pz, h, parts } = plan;
   const total = px * py * pz;
   const planeC = px * py;
+  const plane = nx * ny;
   const S = GPUBufferUsage.STORAGE;
-  const dataBuf = device.createBuffer({ label: 'dvk fft data', size: 8 * total, usage: S | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
-  const kBuf = device.createBuffer({ label: 'dvk fft kernel spectrum', size: 8 * total, usage: S | GPUBufferUsage.COPY_DST });
-  const maxInPlanes = Math.min(nz, h + 2 * rz);
-  const staging = device.createBuffer({ label: 'dvk fft readback', size: 8 * planeC * Math.min(pz, maxInPlanes + rz), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const transient: GPUBuffer[] = [dataBuf, kBuf, staging];
+  const transient: GPUBuffer[] = [];
+  const buffer = (label: string, size: number, usage: GPUBufferUsageFlags) => {
+    const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(size / 16) * 16), usage });
+    transient.push(b);
+    return b;
+  };
+  const dataBuf = buffer('dvk fft data', 8 * total, S);
+  const kBuf = buffer('dvk fft kernel spectrum', 8 * total, S | GPUBufferUsage.COPY_DST);
+  // a pair of slabs reads the input planes [zs0 of A, zs1 of B) (adjacent slabs, overlapping halos) and keeps the
+  // output planes [z0 of A, z1 of B): at most 2 h + 2 rz and 2 h planes (both within one binding: Pz >= h + 2 rz)
+  const boxPlanes = Math.min(nz, 2 * h + 2 * rz);
+  const keptPlanes = Math.min(nz, 2 * h);
+  const inBuf = buffer('dvk fft real input', 4 * plane * boxPlanes, S | GPUBufferUsage.COPY_DST);
+  const outBuf = buffer('dvk fft real output', 4 * plane * keptPlanes, S | GPUBufferUsage.COPY_SRC);
+  const staging = buffer('dvk fft readback', 4 * plane * keptPlanes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+  const packParams = buffer('dvk fft pack params', uniformByteSize(FFT_PACK_PARAMS), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  const unpackParams = buffer('dvk fft unpack params', uniformByteSize(FFT_PACK_PARAMS), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   const phases = opts.phases;
   try {
     phases?.enter('compile');
@@ -411,32 +460,34 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
       fftPipe.set(n, { pipeline: await pipelineFor(device, 'fft_stockham.wgsl', FFT_BINDINGS, { WG: 64, N: n, LINES: lines, SMEM: 2 * lines * n }), lines });
     }
     const mulPipe = await pipelineFor(device, 'convolve_fft_multiply.wgsl', MUL_BINDINGS, { WG: 256 });
+    const packPipe = await pipelineFor(device, 'fft_pack.wgsl', PACK_BINDINGS, { WG: PACK_WG });
+    const unpackPipe = await pipelineFor(device, 'fft_unpack.wgsl', UNPACK_BINDINGS, { WG: PACK_WG });
     phases?.enter('host');
 
-    const fftBind = (buffer: GPUBuffer, n: number, params: GPUBuffer) =>
-      device.createBindGroup({
-        layout: layoutFor(device, FFT_BINDINGS),
-        entries: [
-          { binding: 0, resource: { buffer } },
-          { binding: 1, resource: { buffer: twiddleBuffer(device, n) } },
-          { binding: 2, resource: { buffer: params } },
-        ],
-      });
-    const encodeAxis = (pass: GPUComputePassEncoder, buffer: GPUBuffer, ax: AxisPass, inverse: boolean) => {
+    // one params buffer and bind group per distinct axis pass of this call (the slab pairs repeat the same few)
+    const axisBinds = new Map<string, { bind: GPUBindGroup; gx: number; gy: number }>();
+    const encodeAxis = (pass: GPUComputePassEncoder, target: 'data' | 'kernel', ax: AxisPass, inverse: boolean) => {
       const { pipeline, lines } = fftPipe.get(ax.n)!;
-      const groups = Math.ceil((ax.countA * ax.countB) / lines);
-      const [gx, gy] = grid(groups);
-      const radices = fftPlan(ax.n).radices;
-      if (radices.length > 16) throw new GpuError(`FFT length ${ax.n} needs more than 16 stages`);
-      const u = new Uint32Array(24);
-      u.set([ax.elemStride, ax.strideA, ax.countA, ax.strideB, ax.countB, radices.length, inverse ? 1 : 0, gx]);
-      u.set(radices, 8);
-      const params = device.createBuffer({ size: u.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-      transient.push(params);
-      device.queue.writeBuffer(params, 0, u);
+      const key = `${target}|${ax.n},${ax.elemStride},${ax.strideA},${ax.countA},${ax.strideB},${ax.countB}|${inverse}`;
+      let b = axisBinds.get(key);
+      if (!b) {
+        const [gx, gy] = grid(Math.ceil((ax.countA * ax.countB) / lines));
+        const radices = fftPlan(ax.n).radices;
+        if (radices.length > 16) throw new GpuError(`FFT length ${ax.n} needs more than 16 stages`);
+        const u = new Uint32Array(24);
+        u.set([ax.elemStride, ax.strideA, ax.countA, ax.strideB, ax.countB, radices.length, inverse ? 1 : 0, gx]);
+        u.set(radices, 8);
+        const params = buffer('dvk fft axis params', u.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+        device.queue.writeBuffer(params, 0, u);
+        const bind = device.createBindGroup({
+          layout: layoutFor(device, FFT_BINDINGS),
+          entries: [target === 'data' ? dataBuf : kBuf, twiddleBuffer(device, ax.n), params].map((buf, binding) => ({ binding, resource: { buffer: buf } })),
+        });
+        axisBinds.set(key, (b = { bind, gx, gy }));
+      }
       pass.setPipeline(pipeline);
-      pass.setBindGroup(0, fftBind(buffer, ax.n, params));
-      pass.dispatchWorkgroups(gx, gy);
+      pass.setBindGroup(0, b.bind);
+      pass.dispatchWorkgroups(b.gx, b.gy);
     };
     const xAxis = (planesZ: number, rowsY: number): AxisPass => ({ n: px, elemStride: 1, strideA: px, countA: rowsY, strideB: planeC, countB: planesZ });
     const yAxis = (planesZ: number): AxisPass => ({ n: py, elemStride: px, strideA: 1, countA: px, strideB: planeC, countB: planesZ });
@@ -453,16 +504,15 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
     {
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass(phases?.computePass('dvk kernel spectrum'));
-      encodeAxis(pass, kBuf, xAxis(kPlanes, kRowsY), false);
-      encodeAxis(pass, kBuf, yAxis(kPlanes), false);
-      encodeAxis(pass, kBuf, zAxis, false);
+      encodeAxis(pass, 'kernel', xAxis(kPlanes, kRowsY), false);
+      encodeAxis(pass, 'kernel', yAxis(kPlanes), false);
+      encodeAxis(pass, 'kernel', zAxis, false);
       pass.end();
       phases?.enter('kernel');
       device.queue.submit([enc.finish()]);
       await settle(phases);
     }
-    const mulParams = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    transient.push(mulParams);
+    const mulParams = buffer('dvk fft product params', 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     const mulGroups = grid(Math.ceil(total / 256));
     const mu = new ArrayBuffer(16);
     new Uint32Array(mu, 0, 2).set([total, mulGroups[0] * 256]);
@@ -470,67 +520,72 @@ async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBindin
     device.queue.writeBuffer(mulParams, 0, mu);
     const mulBind = device.createBindGroup({
       layout: layoutFor(device, MUL_BINDINGS),
-      entries: [dataBuf, kBuf, mulParams].map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: [dataBuf, kBuf, mulParams].map((buf, binding) => ({ binding, resource: { buffer: buf } })),
     });
+    const packBind = device.createBindGroup({
+      layout: layoutFor(device, PACK_BINDINGS),
+      entries: [dataBuf, inBuf, packParams].map((buf, binding) => ({ binding, resource: { buffer: buf } })),
+    });
+    const unpackBind = device.createBindGroup({
+      layout: layoutFor(device, UNPACK_BINDINGS),
+      entries: [dataBuf, outBuf, unpackParams].map((buf, binding) => ({ binding, resource: { buffer: buf } })),
+    });
+    const packGroups = grid(Math.ceil(total / PACK_WG));
 
     const out = new Float32Array(nx * ny * nz);
-    const plane = nx * ny;
-    const packed = new Float32Array(2 * planeC * maxInPlanes);
     let done = 0;
     for (let s = 0; s < parts.length; s += 2) {
       // slab A -> real part, slab B (if any) -> imaginary part; each slab's input planes start at local z = 0
-      const slabIn = [parts[s], parts[s + 1]].map((p) => (p ? { z0: p[0], z1: p[1], zs0: Math.max(0, p[0] - rz), zs1: Math.min(nz, p[1] + rz) } : null));
-      const inPlanes = Math.max(...slabIn.map((q) => (q ? q.zs1 - q.zs0 : 0)));
-      packed.fill(0, 0, 2 * planeC * inPlanes);
-      slabIn.forEach((q, part) => {
-        if (!q) return;
-        for (let z = q.zs0; z < q.zs1; z++) {
-          for (let y = 0; y < ny; y++) {
-            const src = nx * (y + ny * z);
-            const dst = 2 * px * (y + py * (z - q.zs0)) + part;
-            for (let x = 0; x < nx; x++) packed[dst + 2 * x] = opts.volume[src + x];
-          }
-        }
-      });
+      const [qa, qb] = [parts[s], parts[s + 1]].map((p) => (p ? { z0: p[0], z1: p[1], zs0: Math.max(0, p[0] - rz), zs1: Math.min(nz, p[1] + rz) } : undefined));
+      const inPlanes = Math.max(qa!.zs1 - qa!.zs0, qb ? qb.zs1 - qb.zs0 : 0);
+      // the uploaded box: input planes [boxLo, boxHi) of the volume, both slabs' inputs (B starts at qb.zs0 - boxLo)
+      const boxLo = qa!.zs0;
+      const boxHi = Math.max(qa!.zs1, qb?.zs1 ?? 0);
+      const keptA = qa!.z1 - qa!.z0;
+      const keptB = qb ? qb.z1 - qb.z0 : 0;
+      const common = { nx, ny, px, py, rx, ry, rz, _pad0: 0, _pad1: 0, _pad2: 0 };
+      const slabFields = {
+        baseA: 0,
+        planesA: qa!.zs1 - qa!.zs0,
+        baseB: qb ? qb.zs0 - boxLo : 0,
+        planesB: qb ? qb.zs1 - qb.zs0 : 0,
+        keptLoA: qa!.z0 - qa!.zs0,
+        keptA,
+        keptLoB: qb ? qb.z0 - qb.zs0 : 0,
+        keptB,
+      };
+      const unpackCount = plane * (keptA + keptB);
+      const unpackGroups = grid(Math.ceil(unpackCount / PACK_WG));
       phases?.enter('upload');
-      device.queue.writeBuffer(dataBuf, 0, packed, 0, 2 * planeC * inPlanes);
+      device.queue.writeBuffer(inBuf, 0, opts.volume, boxLo * plane, (boxHi - boxLo) * plane);
+      device.queue.writeBuffer(packParams, 0, packUniform(FFT_PACK_PARAMS, { ...common, ...slabFields, count: total, rowStride: packGroups[0] * PACK_WG }));
+      device.queue.writeBuffer(unpackParams, 0, packUniform(FFT_PACK_PARAMS, { ...common, ...slabFields, count: unpackCount, rowStride: unpackGroups[0] * PACK_WG }));
       await settle(phases);
       const enc = device.createCommandEncoder();
-      if (inPlanes < pz) enc.clearBuffer(dataBuf, 8 * planeC * inPlanes, 8 * planeC * (pz - inPlanes));
       const pass = enc.beginComputePass(phases?.computePass('dvk fft slab'));
-      encodeAxis(pass, dataBuf, xAxis(inPlanes, ny), false);
-      encodeAxis(pass, dataBuf, yAxis(inPlanes), false);
-      encodeAxis(pass, dataBuf, zAxis, false);
+      // packing writes every element of the padded grid: real slabs inside, zero padding outside
+      pass.setPipeline(packPipe);
+      pass.setBindGroup(0, packBind);
+      pass.dispatchWorkgroups(packGroups[0], packGroups[1]);
+      encodeAxis(pass, 'data', xAxis(inPlanes, ny), false);
+      encodeAxis(pass, 'data', yAxis(inPlanes), false);
+      encodeAxis(pass, 'data', zAxis, false);
       pass.setPipeline(mulPipe);
       pass.setBindGroup(0, mulBind);
       pass.dispatchWorkgroups(mulGroups[0], mulGroups[1]);
-      encodeAxis(pass, dataBuf, zAxis, true);
-      // the kept outputs lie at +r (see the kernel above): planes < outPlanes, rows < ny + ry
+      encodeAxis(pass, 'data', zAxis, true);
+      // the kept outputs lie at +r (see kernelSpectrumRows): planes < outPlanes, rows < ny + ry
       const outPlanes = Math.min(pz, inPlanes + rz);
-      encodeAxis(pass, dataBuf, yAxis(outPlanes), true);
-      encodeAxis(pass, dataBuf, xAxis(outPlanes, Math.min(py, ny + ry)), true);
+      encodeAxis(pass, 'data', yAxis(outPlanes), true);
+      encodeAxis(pass, 'data', xAxis(outPlanes, Math.min(py, ny + ry)), true);
+      pass.setPipeline(unpackPipe);
+      pass.setBindGroup(0, unpackBind);
+      pass.dispatchWorkgroups(unpackGroups[0], unpackGroups[1]);
       pass.end();
-      await readBack(
-        device,
-        dataBuf,
-        8 * planeC * outPlanes,
-        staging,
-        await kernelsAlone(device, enc, phases),
-        (res) =>
-          slabIn.forEach((q, part) => {
-            phases?.enter('host'); // unpacking the slabs from the mapped range
-            if (!q) return;
-            for (let z = q.z0; z < q.z1; z++) {
-              for (let y = 0; y < ny; y++) {
-                const src = 2 * (rx + px * (y + ry + py * (z - q.zs0 + rz))) + part;
-                const dst = nx * y + plane * z;
-                for (let x = 0; x < nx; x++) out[dst + x] = res[src + 2 * x];
-              }
-            }
-          }),
-      );
+      // slab A's kept planes then slab B's: the output planes [z0 of A, z1 of B) in order
+      await readBack(device, outBuf, 4 * unpackCount, staging, await kernelsAlone(device, enc, phases), (v) => out.set(v, plane * qa!.z0));
       phases?.enter('host');
-      done += slabIn.filter(Boolean).length;
+      done += qb ? 2 : 1;
       progress(done / parts.length);
     }
     return { values: out, method: 'fft', slabs: parts.length, paddedDims: [px, py, pz], fftLayout: 'workgroup' };
