@@ -75,9 +75,11 @@ export interface CpuTally {
 }
 
 /** A zero tally for `problem`'s grid. */
-export function createCpuTally(problem: Pick<McProblem, 'dims'>, opts: { exactF64?: boolean } = {}): CpuTally {
+export function createCpuTally(problem: Pick<McProblem, 'dims'>, opts: { exactF64?: boolean; energy?: Float64Array } = {}): CpuTally {
   const n = problem.dims[0] * problem.dims[1] * problem.dims[2];
-  return { energy: new Float64Array(n), emitted: 0, escaped: 0, stackOverflows: 0, histories: 0, electronSteps: 0, photonSteps: 0, roundedTerms: 0, exactF64: opts.exactF64 === true };
+  // `energy`: an array to reuse (zeroed here) when it has the grid's size
+  const energy = opts.energy?.length === n ? opts.energy.fill(0) : new Float64Array(n);
+  return { energy, emitted: 0, escaped: 0, stackOverflows: 0, histories: 0, electronSteps: 0, photonSteps: 0, roundedTerms: 0, exactF64: opts.exactF64 === true };
 }
 
 const TWO_PI = 2 * Math.PI;

@@ -1,7 +1,8 @@
 /**
  * Worker thread of the CPU Monte Carlo (./transport-cpu.ts). Every message gets exactly one reply.
  * In: { problem, problemId } (keep this problem; replaces the previous one) -> { ok };
- *     { begin: { seed, exactF64 } } (a zero tally for the current problem) -> { ok };
+ *     { begin: { seed, exactF64 }, energy? } (a zero tally for the current problem; `energy`, the array of an earlier
+ *       tally handed back, is zeroed and reused) -> { ok };
  *     { chunk: { first, count } } (run those histories into the tally) -> { done: count };
  *     { end: true } -> { tally } (the tally's energy array is transferred, then dropped here).
  * Errors: { error: message }.
@@ -14,7 +15,7 @@ let problem: McProblem | undefined;
 let tally: CpuTally | undefined;
 let seed = 0;
 
-parentPort!.on('message', (m: { problem?: McProblem; problemId?: number; begin?: { seed: number; exactF64: boolean }; chunk?: { first: number; count: number }; end?: boolean }) => {
+parentPort!.on('message', (m: { problem?: McProblem; problemId?: number; begin?: { seed: number; exactF64: boolean }; energy?: Float64Array; chunk?: { first: number; count: number }; end?: boolean }) => {
   try {
     if (m.problem) {
       problem = m.problem;
@@ -22,7 +23,8 @@ parentPort!.on('message', (m: { problem?: McProblem; problemId?: number; begin?:
       parentPort!.postMessage({ ok: true });
     } else if (m.begin) {
       if (!problem) throw new Error('no problem sent to the worker before a batch');
-      tally = createCpuTally(problem, { exactF64: m.begin.exactF64 });
+      // the array of this worker's previous batch, when handed back, is zeroed instead of a fresh one
+      tally = createCpuTally(problem, { exactF64: m.begin.exactF64, energy: m.energy });
       seed = m.begin.seed;
       parentPort!.postMessage({ ok: true });
     } else if (m.chunk) {

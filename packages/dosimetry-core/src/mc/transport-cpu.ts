@@ -83,6 +83,8 @@ interface Reply {
 interface PoolWorker extends MessageWorker<Reply> {
   /** Problem the worker holds. */
   problem?: McProblem;
+  /** The tally array this worker sent with its last batch, handed back with the next `begin` to be reused. */
+  spare?: Float64Array;
 }
 
 /** The worker entry: the .ts source under tsx/vitest, mc-worker.mjs beside the CLI bundle's chunks. */
@@ -169,7 +171,7 @@ export function cpuMcTransport(opts: CpuMcTransportOptions = {}): CpuMcTransport
   };
 
   const runHere = async (problem: McProblem, r: McBatchRequest): Promise<CpuTally> => {
-    const tally = createCpuTally(problem, { exactF64 });
+    const tally = createCpuTally(problem, { exactF64, energy: r.energyInto });
     // slices of MC_CPU_SLICE_HISTORIES in history order, a yield every MC_CPU_YIELD_MS (see there)
     let since = performance.now();
     for (let h = 0; h < r.histories; ) {
@@ -203,7 +205,10 @@ export function cpuMcTransport(opts: CpuMcTransportOptions = {}): CpuMcTransport
           await ask(w, { problem });
           w.problem = problem;
         }
-        await ask(w, { begin: { seed: r.seed, exactF64 } });
+        // the worker's previous tally goes back to it (zeroed there): no fresh grid-sized array per batch and worker
+        const spare = w.spare && w.spare.length === problem.dims[0] * problem.dims[1] * problem.dims[2] ? w.spare : undefined;
+        w.spare = undefined;
+        await ask(w, { begin: { seed: r.seed, exactF64 }, ...(spare ? { energy: spare } : {}) }, spare ? [spare.buffer as ArrayBuffer] : undefined);
         while (nextChunk < chunks) {
           const c = nextChunk++;
           const first = c * chunk;
@@ -215,11 +220,14 @@ export function cpuMcTransport(opts: CpuMcTransportOptions = {}): CpuMcTransport
         return (await ask(w, { end: true })).tally!;
       };
       const parts = await Promise.all(ws.map(runWorker));
-      const total = createCpuTally(problem, { exactF64 });
-      for (const p of parts) {
+      // into the caller's array when it gave one (McBatchRequest.energyInto), else a fresh one
+      const total = createCpuTally(problem, { exactF64, energy: r.energyInto });
+      parts.forEach((p, k) => {
         const e = p.energy;
         const out = total.energy;
-        for (let v = 0; v < out.length; v++) out[v] += e[v];
+        if (k === 0) out.set(e);
+        else for (let v = 0; v < out.length; v++) out[v] += e[v];
+        ws[k].spare = e;
         total.emitted += p.emitted;
         total.escaped += p.escaped;
         total.stackOverflows += p.stackOverflows;
@@ -227,7 +235,7 @@ export function cpuMcTransport(opts: CpuMcTransportOptions = {}): CpuMcTransport
         total.electronSteps += p.electronSteps;
         total.photonSteps += p.photonSteps;
         total.roundedTerms += p.roundedTerms;
-      }
+      });
       return total;
     } finally {
       for (const w of ws) w.worker.unref();

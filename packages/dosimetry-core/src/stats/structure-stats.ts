@@ -105,6 +105,10 @@ export function checkStatsOptions(opts: StructureStatsOptions): number {
   }
   for (const s of opts.structures) {
     const idx = s.voxelIndices;
+    // a structure checked against a grid of this size before, with the same arrays, needs no second pass (the Monte
+    // Carlo's batch statistics call this with the same structures dozens of times)
+    const seen = checkedStructures.get(s);
+    if (seen && seen.n === n && seen.idx === idx && seen.weights === s.weights && seen.part === s.partMassGPerMl) continue;
     if (idx.length !== s.weights.length) {
       throw new InputError(`structure "${s.name}" has ${idx.length} voxel indices but ${s.weights.length} weights: rebuild it with maskToGrid`);
     }
@@ -118,9 +122,13 @@ export function checkStatsOptions(opts: StructureStatsOptions): number {
         );
       }
     }
+    checkedStructures.set(s, { n, idx, weights: s.weights, part: s.partMassGPerMl });
   }
   return bins;
 }
+
+/** Structures that passed checkStatsOptions, with the grid size and the very arrays that were checked. */
+const checkedStructures = new WeakMap<GridStructure, { n: number; idx: Uint32Array; weights: Float32Array; part: Float32Array | undefined }>();
 
 /** Statistics from raw sums and a DVH histogram (shared final step of both back ends). */
 export function finishStructureStats(

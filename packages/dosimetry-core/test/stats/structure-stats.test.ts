@@ -101,3 +101,19 @@ describe('DVH helpers', () => {
     expect(dvhRange(0, 0, 10).scalePerGyF32).toBe(0);
   });
 });
+
+describe('structure checks remembered between calls (the Monte Carlo calls the statistics dozens of times)', () => {
+  it('a structure that passed on one grid is checked again on a smaller grid, and with new arrays', () => {
+    const s = structure([0, 5, 9]);
+    const opts = (n: number, st: GridStructure): StructureStatsOptions => ({ doseGy: new Float32Array(n), activityBqPerMl: new Float32Array(n), densityGPerMl: 1, voxelVolumeMl: 1, structures: [st] });
+    expect(() => structureStatsCpu(opts(10, s))).not.toThrow();
+    expect(() => structureStatsCpu(opts(10, s))).not.toThrow();
+    // same object, a grid too small for index 9: refused, not waved through by the memory of the first check
+    expect(() => structureStatsCpu(opts(8, s))).toThrow(/outside the grid of 8 voxels/);
+    // the same structure with another index array (a copy that is not ascending): checked afresh
+    const bad: GridStructure = { ...s, voxelIndices: Uint32Array.from([0, 9, 5]) };
+    expect(() => structureStatsCpu(opts(10, bad))).toThrow(/not ascending/);
+    const short: GridStructure = { ...s, weights: Float32Array.from([1, 1]) };
+    expect(() => structureStatsCpu(opts(10, short))).toThrow(InputError);
+  });
+});
