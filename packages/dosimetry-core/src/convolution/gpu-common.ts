@@ -267,3 +267,17 @@ export function kernelSpectrumRows(opts: GpuConvolutionOptions, px: number, py: 
   }
   return kRows;
 }
+
+/**
+ * Buffers made for one call and destroyed at its end (`for (const b of transient) b.destroy()` in a finally): sizes
+ * rounded up to 16 bytes (at least 16), as storage and uniform bindings want.
+ */
+export function transientBuffers(device: GPUDevice): { transient: GPUBuffer[]; buffer: (label: string, size: number, usage: GPUBufferUsageFlags) => GPUBuffer } {
+  const transient: GPUBuffer[] = [];
+  const buffer = (label: string, size: number, usage: GPUBufferUsageFlags) => {
+    const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(size / 16) * 16), usage });
+    transient.push(b);
+    return b;
+  };
+  return { transient, buffer };
+}

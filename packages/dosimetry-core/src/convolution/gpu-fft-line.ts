@@ -7,7 +7,7 @@ import { GpuError } from '../errors.ts';
 import { fftPlan } from './fft.ts';
 import { withGpuErrors } from '../gpu/resources.ts';
 import type { GpuConvolutionOptions, GpuConvolutionResult } from './gpu.ts';
-import { kernelSpectrumRows, layoutFor, pipelineFor, readBack, settle, slabs, twiddleBuffer, type AxisPass, type BindingKind, type FftSlabPlan } from './gpu-common.ts';
+import { kernelSpectrumRows, layoutFor, pipelineFor, readBack, settle, slabs, transientBuffers, twiddleBuffer, type AxisPass, type BindingKind, type FftSlabPlan } from './gpu-common.ts';
 const LINE_BINDINGS: BindingKind[] = ['rw', 'read', 'uniform', 'read', 'rw'];
 /** Workgroup size of fft_line.wgsl: 32 lines (fastest of 8..128 on lavapipe; lanes take consecutive lines). */
 const LINE_WG_X = 32;
@@ -43,12 +43,7 @@ async function fftLineRun(device: GPUDevice, opts: GpuConvolutionOptions, plan: 
   const total = px * py * pz;
   const planeC = px * py;
   const S = GPUBufferUsage.STORAGE;
-  const transient: GPUBuffer[] = [];
-  const buffer = (label: string, size: number, usage: GPUBufferUsageFlags) => {
-    const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(size / 16) * 16), usage });
-    transient.push(b);
-    return b;
-  };
+  const { transient, buffer } = transientBuffers(device);
   try {
     const phases = opts.phases;
     phases?.enter('compile');

@@ -7,7 +7,7 @@ import { GpuError } from '../errors.ts';
 import { fftPlan } from './fft.ts';
 import { packUniform, uniformByteSize } from '../gpu/uniform.ts';
 import type { GpuConvolutionOptions, GpuConvolutionResult } from './gpu.ts';
-import { FFT_BINDINGS, FFT_PACK_PARAMS, MUL_BINDINGS, PACK_BINDINGS, PACK_WG, UNPACK_BINDINGS, grid, kernelSpectrumRows, kernelsAlone, layoutFor, maxFftLine, pipelineFor, planFftSlabs, readBack, settle, slabs, twiddleBuffer, type AxisPass } from './gpu-common.ts';
+import { FFT_BINDINGS, FFT_PACK_PARAMS, MUL_BINDINGS, PACK_BINDINGS, PACK_WG, UNPACK_BINDINGS, grid, kernelSpectrumRows, kernelsAlone, layoutFor, maxFftLine, pipelineFor, planFftSlabs, readBack, settle, slabs, transientBuffers, twiddleBuffer, type AxisPass } from './gpu-common.ts';
 export async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBinding: number): Promise<GpuConvolutionResult> {
   const [nx, ny, nz] = opts.dims;
   const [rx, ry, rz] = opts.kernelRadius;
@@ -20,12 +20,7 @@ export async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, ma
   const planeC = px * py;
   const plane = nx * ny;
   const S = GPUBufferUsage.STORAGE;
-  const transient: GPUBuffer[] = [];
-  const buffer = (label: string, size: number, usage: GPUBufferUsageFlags) => {
-    const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(size / 16) * 16), usage });
-    transient.push(b);
-    return b;
-  };
+  const { transient, buffer } = transientBuffers(device);
   const dataBuf = buffer('dvk fft data', 8 * total, S);
   const kBuf = buffer('dvk fft kernel spectrum', 8 * total, S | GPUBufferUsage.COPY_DST);
   // a pair of slabs reads the input planes [zs0 of A, zs1 of B) (adjacent slabs, overlapping halos) and keeps the
