@@ -8,7 +8,6 @@ import { fftPlan, nextFastLength } from './fft.ts';
 import { loadShader } from './shaders.ts';
 import { awaitGpu } from '../gpu/wait.ts';
 import type { UniformLayout } from '../gpu/uniform.ts';
-import type { GpuPhaseRecorder } from '../gpu/phases.ts';
 import type { GpuConvolutionOptions, GpuTarget } from './gpu.ts';
 
 export interface Cache {
@@ -171,26 +170,6 @@ export async function readBack<T>(
   } finally {
     staging.unmap();
   }
-}
-
-/** With a phase recorder: waits for the queued work (upload or kernels) and goes back to the host phase. */
-export async function settle(phases: GpuPhaseRecorder | undefined): Promise<void> {
-  if (!phases) return;
-  await phases.drain();
-  phases.enter('host');
-}
-
-/**
- * The encoder readBack() should copy from: `enc` itself, or with a phase recorder a fresh one after `enc`'s kernels
- * were submitted and waited for alone (then the read-back phase starts).
- */
-export async function kernelsAlone(device: GPUDevice, enc: GPUCommandEncoder, phases: GpuPhaseRecorder | undefined): Promise<GPUCommandEncoder> {
-  if (!phases) return enc;
-  phases.enter('kernel');
-  device.queue.submit([enc.finish()]);
-  await phases.drain();
-  phases.enter('readback');
-  return device.createCommandEncoder();
 }
 
 /** Largest FFT line the workgroup-memory transform holds: 2 ping-pong buffers of N vec2f in 32 KiB. */

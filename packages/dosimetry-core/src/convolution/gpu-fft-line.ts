@@ -7,7 +7,8 @@ import { GpuError } from '../errors.ts';
 import { fftPlan } from './fft.ts';
 import { withGpuErrors } from '../gpu/resources.ts';
 import type { GpuConvolutionOptions, GpuConvolutionResult } from './gpu.ts';
-import { kernelSpectrumRows, layoutFor, pipelineFor, readBack, settle, slabs, transientBuffers, twiddleBuffer, type AxisPass, type BindingKind, type FftSlabPlan } from './gpu-common.ts';
+import { kernelSpectrumRows, layoutFor, pipelineFor, readBack, slabs, transientBuffers, twiddleBuffer, type AxisPass, type BindingKind, type FftSlabPlan } from './gpu-common.ts';
+import { settle } from '../gpu/phases.ts';
 const LINE_BINDINGS: BindingKind[] = ['rw', 'read', 'uniform', 'read', 'rw'];
 /** Workgroup size of fft_line.wgsl: 32 lines (fastest of 8..128 on lavapipe; lanes take consecutive lines). */
 const LINE_WG_X = 32;

@@ -7,7 +7,8 @@ import { GpuError } from '../errors.ts';
 import { fftPlan } from './fft.ts';
 import { packUniform, uniformByteSize } from '../gpu/uniform.ts';
 import type { GpuConvolutionOptions, GpuConvolutionResult } from './gpu.ts';
-import { FFT_BINDINGS, FFT_PACK_PARAMS, MUL_BINDINGS, PACK_BINDINGS, PACK_WG, UNPACK_BINDINGS, grid, kernelSpectrumRows, kernelsAlone, layoutFor, maxFftLine, pipelineFor, planFftSlabs, readBack, settle, slabs, transientBuffers, twiddleBuffer, type AxisPass } from './gpu-common.ts';
+import { FFT_BINDINGS, FFT_PACK_PARAMS, MUL_BINDINGS, PACK_BINDINGS, PACK_WG, UNPACK_BINDINGS, grid, kernelSpectrumRows, layoutFor, maxFftLine, pipelineFor, planFftSlabs, readBack, slabs, transientBuffers, twiddleBuffer, type AxisPass } from './gpu-common.ts';
+import { kernelsAlone, settle } from '../gpu/phases.ts';
 export async function fftPath(device: GPUDevice, opts: GpuConvolutionOptions, maxBinding: number): Promise<GpuConvolutionResult> {
   const [nx, ny, nz] = opts.dims;
   const [rx, ry, rz] = opts.kernelRadius;

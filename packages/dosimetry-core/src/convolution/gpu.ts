@@ -21,7 +21,8 @@ import { requireConvolutionDevice } from './device.ts';
 import { insertBox, planCrop, type Box3 } from './crop.ts';
 import { isSoftwareAdapter } from '../gpu/wait.ts';
 import type { GpuPhaseRecorder } from '../gpu/phases.ts';
-import { DIRECT_BINDINGS, grid, kernelsAlone, layoutFor, pipelineFor, planFftSlabs, readBack, resolveDevice, settle, slabs } from './gpu-common.ts';
+import { DIRECT_BINDINGS, grid, layoutFor, pipelineFor, planFftSlabs, readBack, resolveDevice, slabs } from './gpu-common.ts';
+import { kernelsAlone, settle } from '../gpu/phases.ts';
 import { fftPath } from './gpu-fft-workgroup.ts';
 import { fftLinePath } from './gpu-fft-line.ts';
 

@@ -7,7 +7,7 @@ import { dispatchGrid2d, type GpuContext } from './device.ts';
 import { cachedPerDevice, createBuffer, withGpuErrors } from './resources.ts';
 import { packUniform, uniformByteSize, type UniformLayout } from './uniform.ts';
 import { awaitGpu } from './wait.ts';
-import type { GpuPhaseRecorder } from './phases.ts';
+import { type GpuPhaseRecorder, kernelsAlone, settle } from './phases.ts';
 
 /** Host copy of `struct Params` in shaders/ldm.wgsl (checked by test/gpu/uniform.test.ts). */
 export const LDM_PARAMS: UniformLayout = {
@@ -112,10 +112,7 @@ export async function ldmDoseGpu(ctx: GpuContext, opts: LdmDoseOptions & LdmGpuT
         device.queue.writeBuffer(params, 0, packUniform(LDM_PARAMS, { count, densityIsScalar: scalar ? 1 : 0, scale, _pad0: 0 }));
         device.queue.writeBuffer(act, 0, a, base, count);
         if (!scalar) device.queue.writeBuffer(den, 0, rho, base, count);
-        if (phases) {
-          await phases.drain();
-          phases.enter('host');
-        }
+        await settle(phases);
         let enc = device.createCommandEncoder();
         const pass = enc.beginComputePass(phases?.computePass('ldm'));
         pass.setPipeline(pipeline);
@@ -123,14 +120,8 @@ export async function ldmDoseGpu(ctx: GpuContext, opts: LdmDoseOptions & LdmGpuT
         const [gx, gy] = dispatchGrid2d(Math.ceil(count / LDM_WORKGROUP_SIZE), ctx.maxWorkgroupsPerDimension);
         pass.dispatchWorkgroups(gx, gy);
         pass.end();
-        if (phases) {
-          // timed: the kernels alone, then the read-back in its own submission
-          phases.enter('kernel');
-          device.queue.submit([enc.finish()]);
-          await phases.drain();
-          phases.enter('readback');
-          enc = device.createCommandEncoder();
-        }
+        // timed: the kernels alone, then the read-back in its own submission
+        enc = await kernelsAlone(device, enc, phases);
         enc.copyBufferToBuffer(dose, 0, staging, 0, count * 4);
         device.queue.submit([enc.finish()]);
         await awaitGpu(staging.mapAsync(GPUMapMode.READ, 0, count * 4));

@@ -158,3 +158,23 @@ export class GpuPhaseTimer implements GpuPhaseRecorder {
     this.readBuf?.destroy();
   }
 }
+
+/** With a phase recorder: waits for the queued work (upload or kernels) and goes back to the host phase. */
+export async function settle(phases: GpuPhaseRecorder | undefined): Promise<void> {
+  if (!phases) return;
+  await phases.drain();
+  phases.enter('host');
+}
+
+/**
+ * The encoder readBack() should copy from: `enc` itself, or with a phase recorder a fresh one after `enc`'s kernels
+ * were submitted and waited for alone (then the read-back phase starts).
+ */
+export async function kernelsAlone(device: GPUDevice, enc: GPUCommandEncoder, phases: GpuPhaseRecorder | undefined): Promise<GPUCommandEncoder> {
+  if (!phases) return enc;
+  phases.enter('kernel');
+  device.queue.submit([enc.finish()]);
+  await phases.drain();
+  phases.enter('readback');
+  return device.createCommandEncoder();
+}

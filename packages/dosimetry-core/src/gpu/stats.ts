@@ -27,7 +27,7 @@ import { dispatchGrid2d, type GpuContext } from './device.ts';
 import { cachedPerDevice, createBuffer, withGpuErrors } from './resources.ts';
 import { packUniform, uniformByteSize, type UniformLayout } from './uniform.ts';
 import { awaitGpu } from './wait.ts';
-import type { GpuPhaseRecorder } from './phases.ts';
+import { type GpuPhaseRecorder, settle } from './phases.ts';
 
 /** Host copy of `struct Params` in shaders/stats_sums.wgsl (checked by test/gpu/shaders.test.ts). */
 export const STATS_SUMS_PARAMS: UniformLayout = {
@@ -356,12 +356,6 @@ async function structureStatsGpuDistinct(ctx: GpuContext, opts: StructureStatsOp
         phases?.enter('kernel');
         device.queue.submit([enc.finish()]);
       };
-      /** With a phase recorder: the upload before a batch's kernels, the kernels and the read-back run one after the other. */
-      const settle = async () => {
-        if (!phases) return;
-        await phases.drain();
-        phases.enter('host');
-      };
       const read = async (parts: ReadonlyArray<[GPUBuffer, number]>): Promise<ArrayBuffer[]> => {
         const enc = device.createCommandEncoder();
         let offset = 0;
@@ -401,9 +395,9 @@ async function structureStatsGpuDistinct(ctx: GpuContext, opts: StructureStatsOp
         phases?.enter('upload');
         loadTile(b.tile, true);
         loadBatch(b);
-        await settle();
+        await settle(phases);
         submitBatch(pipes.sums, sumsGroup, slotted[bi]);
-        await settle();
+        await settle(phases);
       }
       phases?.enter('readback');
       const [partBuf, keyBuf] = await read([[partials, partialBytes], [keysBuf, keyBytes]]);
@@ -480,9 +474,9 @@ async function structureStatsGpuDistinct(ctx: GpuContext, opts: StructureStatsOp
         phases?.enter('upload');
         loadTile(b.tile, false);
         loadBatch(b);
-        await settle();
+        await settle(phases);
         submitBatch(pipes.hist, histGroup, live);
-        await settle();
+        await settle(phases);
       }
       phases?.enter('readback');
       const [histBuf] = await read([[hist, histWords * 4]]);
