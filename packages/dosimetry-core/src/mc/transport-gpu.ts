@@ -417,7 +417,7 @@ export function gpuMcTransport(ctx: GpuContext, tuning: McGpuTuning = {}): McTra
       await awaitGpu(stagings[c].mapAsync(GPUMapMode.READ, 0, sizes[c] * 4));
       try {
         const w = new Uint32Array(stagings[c].getMappedRange(0, sizes[c] * 4));
-        if (c === 0) for (let k = 0; k < header.length; k++) header[k] = w[2 * k] + w[2 * k + 1] * 4294967296;
+        if (c === 0) widenTally(w, 0, header, 0, header.length);
         widenTally(w, HEADER_WORDS, energy, c * up.plan.tallyChunkVoxels, (sizes[c] - HEADER_WORDS) / 2);
       } finally {
         stagings[c].unmap();
